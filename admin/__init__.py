@@ -1,0 +1,1 @@
+"""Admin console (Flask): relevance tuning, explanations, judgments, model registry, task runs."""

@@ -1,0 +1,25 @@
+"""Entry point of ``shelfrank``; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import db_commands, demo_commands, opensearch_commands
+
+app = typer.Typer(
+    help="Shelfrank: hybrid search and learning to rank for shops on OpenSearch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(opensearch_commands.app, name="opensearch")
+app.add_typer(db_commands.app, name="db")
+app.command("demo")(demo_commands.demo)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

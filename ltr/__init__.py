@@ -1,0 +1,1 @@
+"""Learning to rank: events, click models, feature logging and LambdaMART models served in OpenSearch."""

@@ -1,0 +1,48 @@
+"""Shared fixtures: one real local OpenSearch node per test session, unique index names.
+
+The node is started once (or reused when one of ours is already running) and stopped at
+the end if this session started it; set SHELFRANK_KEEP_NODE=1 to keep it for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from opensearchpy import OpenSearch
+
+from core.localnode import LocalNode
+from core.opensearch_client import make_client
+from core.settings import Settings, get_settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def opensearch_node(settings: Settings) -> Iterator[LocalNode]:
+    node = LocalNode(settings)
+    started_here = not node.status().running
+    node.start()
+    yield node
+    if started_here and not os.environ.get("SHELFRANK_KEEP_NODE"):
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def os_client(opensearch_node: LocalNode, settings: Settings) -> OpenSearch:
+    return make_client(settings)
+
+
+@pytest.fixture
+def index_name(os_client: OpenSearch, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh index name for this test, deleted afterwards whatever happened."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
+    name = f"test-{stem}-{uuid.uuid4().hex[:8]}"
+    yield name
+    os_client.indices.delete(index=name, ignore_unavailable=True)

@@ -1,0 +1,1 @@
+"""Celery tasks: rebuild embeddings, reindex, retrain, evaluate and promote models on a schedule."""
