@@ -7,14 +7,18 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import typer
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
 from core.db.migrate import DatabaseNotReady
 from core.localnode import NodeError
+from indexer.sources import CatalogSourceError
+from indexer.versions import IndexerError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-USER_ERRORS: tuple[type[Exception], ...] = (NodeError, DatabaseNotReady)
+USER_ERRORS: tuple[type[Exception], ...] = (NodeError, DatabaseNotReady, IndexerError, CatalogSourceError,
+                                            ConnectionError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -29,6 +33,8 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except OpenSearchConnectionError as exc:
+            raise fail(f"cannot reach OpenSearch ({exc.info}); is it running? (shelfrank opensearch start)") from None
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
 

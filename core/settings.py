@@ -65,6 +65,22 @@ class Settings(BaseSettings):
     )
     default_index: str = Field("products", description="Catalogue alias used when --index is not given.")
 
+    encoder_max_length: int = Field(256, description="Tokens per text the encoder reads (longer is truncated).")
+    encoder_batch_size: int = Field(64, description="Texts per encoder forward pass.")
+    encoder_device: str | None = Field(None, description="torch device; empty means CUDA when present, else CPU.")
+    encoder_cpu_threads: int | None = Field(None, description="torch CPU threads; empty means torch's default.")
+    query_vector_cache_size: int = Field(10_000, description="Query vectors kept in memory per process.")
+
+    knn_space_type: str = Field("cosinesimil", description="k-NN space of the vector field (lucene engine).")
+    hnsw_m: int = Field(16, description="HNSW graph degree of the vector field.")
+    hnsw_ef_construction: int = Field(128, description="HNSW build-time candidate list size.")
+    index_shards: int = Field(1, description="Primary shards of a catalogue index.")
+    index_replicas: int = Field(0, description="Replicas of a catalogue index (0 on a single node).")
+    index_keep_versions: int = Field(
+        2, description="Physical index versions kept per alias (the live one plus rollback targets)."
+    )
+    bulk_chunk_size: int = Field(500, description="Documents per bulk request.")
+
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Download cache.")
     state_dir: Path = Field(default_factory=default_state_dir, description="Local mutable state.")
     opensearch_dir: Path = Field(

@@ -1,0 +1,161 @@
+"""``shelfrank catalog import`` and ``shelfrank index rebuild|sync|status|rollback``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cli.errors import fail, user_errors
+from core.opensearch_client import make_client
+from core.settings import get_settings
+from encoders.factory import load_cached_encoder
+from indexer import pipeline
+from indexer.sources import FORMATS, ImportReport, load_mapping, read_catalog
+from indexer.versions import live_index
+
+catalog_app = typer.Typer(help="Import product catalogues into OpenSearch.", no_args_is_help=True)
+index_app = typer.Typer(help="Manage catalogue indices: rebuild, sync, status, rollback.", no_args_is_help=True)
+
+IndexOption = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX).")
+FormatOption = typer.Option("csv", "--format", help=f"One of: {', '.join(FORMATS)}.")
+MappingOption = typer.Option(None, "--mapping", help="JSON file mapping product fields to source columns.")
+MapOption = typer.Option(None, "--map", help="field=column, repeatable (e.g. --map id=sku).")
+EncodingOption = typer.Option(None, "--encoding", help="Text encoding of the file (default utf-8; homedepot: latin-1).")
+
+
+def _report(report: ImportReport, max_errors: int = 20) -> None:
+    for error in report.errors[:max_errors]:
+        typer.secho(f"  line {error.line}: {error.reason}", fg=typer.colors.YELLOW, err=True)
+    if len(report.errors) > max_errors:
+        typer.secho(f"  ... and {len(report.errors) - max_errors} more rejected rows", fg=typer.colors.YELLOW, err=True)
+    typer.echo(report.summary())
+
+
+def _products(path: Path, fmt: str, mapping_file: Path | None, maps: list[str] | None, encoding: str | None,
+              report: ImportReport):
+    mapping = load_mapping(mapping_file, maps)
+    return read_catalog(path, fmt, mapping, encoding, report)
+
+
+@catalog_app.command("import")
+@user_errors
+def import_catalog(
+    path: Path = typer.Argument(..., help="Catalogue file (CSV with a header row, JSONL, or the Home Depot train.csv)."),
+    fmt: str = FormatOption,
+    mapping_file: Path = MappingOption,
+    maps: list[str] = MapOption,
+    encoding: str = EncodingOption,
+    index: str = IndexOption,
+    full: bool = typer.Option(False, "--full", help="Replace the whole catalogue (products missing from the file "
+                              "disappear) instead of upserting into the live index."),
+) -> None:
+    """Validate a catalogue file and index it: a new index if none exists, else upserts (or --full rebuild)."""
+    settings = get_settings()
+    alias = index or settings.default_index
+    client = make_client(settings)
+    report = ImportReport(source=str(path))
+    products = _products(path, fmt, mapping_file, maps, encoding, report)
+    encoder = load_cached_encoder(settings)
+    if full or live_index(client, alias) is None:
+        result = pipeline.rebuild(client, alias, products, encoder, settings, progress=True)
+        _report(report)
+        typer.echo(f"{alias} -> {result.index}: {result.documents} products in {result.seconds:.1f}s "
+                   f"(encoded {encoder.stats.misses}, from cache {encoder.stats.hits})")
+    else:
+        result = pipeline.sync(client, alias, products, [], encoder, settings, progress=True)
+        _report(report)
+        typer.echo(f"{alias} ({result.index}): upserted {result.documents} products in {result.seconds:.1f}s "
+                   f"(encoded {encoder.stats.misses}, from cache {encoder.stats.hits})")
+
+
+@index_app.command()
+@user_errors
+def rebuild(
+    index: str = IndexOption,
+    source: Path = typer.Option(None, "--from", help="Rebuild from this file instead of the live index's documents."),
+    fmt: str = FormatOption,
+    mapping_file: Path = MappingOption,
+    maps: list[str] = MapOption,
+    encoding: str = EncodingOption,
+) -> None:
+    """Zero-downtime full rebuild into a new versioned index, verified, then an atomic alias swap."""
+    settings = get_settings()
+    alias = index or settings.default_index
+    client = make_client(settings)
+    encoder = load_cached_encoder(settings)
+    report = None
+    if source is not None:
+        report = ImportReport(source=str(source))
+        products = _products(source, fmt, mapping_file, maps, encoding, report)
+        total = None
+    else:
+        if live_index(client, alias) is None:
+            raise fail(f"index {alias!r} does not exist; give a catalogue with --from PATH")
+        products = pipeline.iter_indexed_products(client, alias)
+        total = client.count(index=alias)["count"]
+    result = pipeline.rebuild(client, alias, products, encoder, settings, progress=True, total=total)
+    if report:
+        _report(report)
+    typer.echo(f"{alias}: {result.previous or '(none)'} -> {result.index}, {result.documents} products, "
+               f"{result.seconds:.1f}s; encoded {encoder.stats.misses}, from cache {encoder.stats.hits}")
+    if result.removed_versions:
+        typer.echo(f"removed old versions: {', '.join(result.removed_versions)}")
+
+
+@index_app.command()
+@user_errors
+def sync(
+    path: Path = typer.Argument(None, help="Products to upsert (same formats as catalog import)."),
+    delete: list[str] = typer.Option(None, "--delete", help="Product id to delete, repeatable."),
+    deletes_file: Path = typer.Option(None, "--deletes-file", help="File with one product id per line to delete."),
+    fmt: str = FormatOption,
+    mapping_file: Path = MappingOption,
+    maps: list[str] = MapOption,
+    encoding: str = EncodingOption,
+    index: str = IndexOption,
+) -> None:
+    """Incremental update of the live index: upsert products by id and delete ids."""
+    settings = get_settings()
+    alias = index or settings.default_index
+    deletes = list(delete or [])
+    if deletes_file:
+        deletes += [line.strip() for line in deletes_file.read_text().splitlines() if line.strip()]
+    if path is None and not deletes:
+        raise fail("nothing to do: give a catalogue file to upsert and/or --delete / --deletes-file")
+    report = ImportReport(source=str(path)) if path else None
+    products = _products(path, fmt, mapping_file, maps, encoding, report) if path else []
+    encoder = load_cached_encoder(settings)
+    result = pipeline.sync(make_client(settings), alias, products, deletes, encoder, settings, progress=True)
+    if report:
+        _report(report)
+    typer.echo(f"{alias} ({result.index}): upserted {result.documents}, deleted {result.deleted}; "
+               f"encoded {encoder.stats.misses}, from cache {encoder.stats.hits}")
+
+
+@index_app.command()
+@user_errors
+def status(index: str = IndexOption, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Alias, live physical index, document count, model identity and kept versions."""
+    settings = get_settings()
+    info = pipeline.status(make_client(settings), index or settings.default_index)
+    if as_json:
+        typer.echo(json.dumps(info))
+    elif not info["exists"]:
+        typer.echo(f"{info['alias']}: does not exist (create it with: shelfrank catalog import PATH)")
+    else:
+        typer.echo(f"alias:     {info['alias']}\nindex:     {info['index']}\ndocuments: {info['documents']}\n"
+                   f"model:     {info['model_key']}\nversions:  {', '.join(info['versions'])}")
+    if not info["exists"]:
+        raise typer.Exit(1)
+
+
+@index_app.command()
+@user_errors
+def rollback(index: str = IndexOption) -> None:
+    """Point the alias back at the previous version kept by the last rebuild."""
+    settings = get_settings()
+    alias = index or settings.default_index
+    old, new = pipeline.rollback(make_client(settings), alias)
+    typer.echo(f"{alias}: {old} -> {new}")

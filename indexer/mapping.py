@@ -1,0 +1,77 @@
+"""The body of a catalogue index: analyzers, field mappings and the model identity in ``_meta``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from core.settings import Settings
+from encoders.identity import ModelIdentity
+
+
+def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
+    """Settings and mappings of a new physical index for ``alias``.
+
+    Text fields use the ``english`` analyzer (stemming, stop words) for recall, with an
+    ``exact`` sub-field (lower-cased, unstemmed) and a ``shingles`` sub-field (word pairs
+    and triples) so phrase-like matches can be boosted.
+    """
+    exact = {"type": "text", "analyzer": "shelf_exact"}
+    shingles = {"type": "text", "analyzer": "shelf_shingles"}
+    return {
+        "settings": {
+            "index": {
+                "knn": True,
+                "number_of_shards": settings.index_shards,
+                "number_of_replicas": settings.index_replicas,
+            },
+            "analysis": {
+                "filter": {
+                    "shelf_shingle": {"type": "shingle", "min_shingle_size": 2, "max_shingle_size": 3,
+                                      "output_unigrams": False},
+                },
+                "analyzer": {
+                    "shelf_exact": {"type": "custom", "tokenizer": "standard",
+                                    "filter": ["lowercase", "asciifolding"]},
+                    "shelf_shingles": {"type": "custom", "tokenizer": "standard",
+                                       "filter": ["lowercase", "asciifolding", "shelf_shingle"]},
+                },
+            },
+        },
+        "mappings": {
+            "dynamic": "strict",
+            "_meta": {
+                "shelfrank": {
+                    "alias": alias,
+                    "model": model.as_dict(),
+                    "created_at": datetime.now(timezone.utc).isoformat(),
+                }
+            },
+            "properties": {
+                "id": {"type": "keyword"},
+                "title": {"type": "text", "analyzer": "english", "fields": {"exact": exact, "shingles": shingles}},
+                "description": {"type": "text", "analyzer": "english", "fields": {"exact": exact}},
+                "brand": {"type": "text", "analyzer": "english", "fields": {"keyword": {"type": "keyword"}}},
+                "category": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "english"}}},
+                "category_leaf": {"type": "keyword"},
+                "price": {"type": "float"},
+                "currency": {"type": "keyword"},
+                "attributes": {"type": "flat_object"},
+                "availability": {"type": "keyword"},
+                "popularity": {"type": "float"},
+                "rating": {"type": "float"},
+                "image_url": {"type": "keyword", "index": False},
+                "updated_at": {"type": "date"},
+                "text_sha256": {"type": "keyword", "index": False},
+                "embedding": {
+                    "type": "knn_vector",
+                    "dimension": model.dimension,
+                    "method": {
+                        "name": "hnsw",
+                        "engine": "lucene",
+                        "space_type": settings.knn_space_type,
+                        "parameters": {"m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction},
+                    },
+                },
+            },
+        },
+    }

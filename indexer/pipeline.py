@@ -1,0 +1,202 @@
+"""Indexing operations: full rebuild with alias swap, incremental sync, rollback, status.
+
+Every operation streams products in chunks: encode a chunk (through the embedding
+cache), bulk-write it, move on. Memory stays bounded by the chunk size whatever the
+catalogue size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from tqdm import tqdm
+
+from core.settings import Settings
+from encoders.base import TextEncoder
+from indexer.catalog import Product
+from indexer.documents import from_document, to_document
+from indexer.mapping import index_body
+from indexer.versions import (
+    IndexerError,
+    check_alias_name,
+    ensure_same_model,
+    index_model,
+    list_versions,
+    live_index,
+    new_physical_name,
+    point_alias,
+)
+
+ENCODE_CHUNK = 1024
+
+
+@dataclass
+class IndexResult:
+    alias: str
+    index: str
+    documents: int
+    deleted: int = 0
+    previous: str | None = None
+    removed_versions: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _chunks(items: Iterable[Product], size: int) -> Iterator[list[Product]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _bulk(client: OpenSearch, actions: list[dict], settings: Settings, attempts: int = 4) -> None:
+    """Bulk-write with backoff: 429s are retried per document by the helper, timeouts per request."""
+    for attempt in range(attempts):
+        try:
+            _ok, errors = helpers.bulk(client, actions, chunk_size=settings.bulk_chunk_size, max_retries=5,
+                                       initial_backoff=1, max_backoff=30, raise_on_error=False,
+                                       request_timeout=120)
+        except (ConnectionTimeout, TransportError) as exc:
+            status = getattr(exc, "status_code", None)
+            if attempt + 1 == attempts or status not in (None, "N/A", 429, 502, 503, 504):
+                raise
+            time.sleep(2 ** attempt)
+            continue
+        if errors:
+            first = "; ".join(str(e)[:300] for e in errors[:3])
+            raise IndexerError(f"{len(errors)} documents were rejected by OpenSearch, e.g. {first}")
+        return
+
+
+def write_products(client: OpenSearch, index: str, products: Iterable[Product], encoder: TextEncoder,
+                   settings: Settings, progress: bool = False, total: int | None = None) -> tuple[int, Product | None]:
+    """Encode and index ``products`` into ``index``; returns (count, first product) for verification."""
+    count, first = 0, None
+    bar = tqdm(total=total, desc=f"indexing {index}", unit="product", disable=not progress)
+    for chunk in _chunks(products, ENCODE_CHUNK):
+        vectors = encoder.encode([p.embedding_text() for p in chunk], batch_size=settings.encoder_batch_size)
+        actions = [{"_op_type": "index", "_index": index, "_id": p.id, "_source": to_document(p, v)}
+                   for p, v in zip(chunk, vectors)]
+        _bulk(client, actions, settings)
+        first = first or chunk[0]
+        count += len(chunk)
+        bar.update(len(chunk))
+    bar.close()
+    return count, first
+
+
+def _verify(client: OpenSearch, index: str, expected: int, sample: Product | None, encoder: TextEncoder) -> None:
+    """Refuse to go live with an index that lost documents or cannot answer a query."""
+    client.indices.refresh(index=index)
+    actual = client.count(index=index)["count"]
+    if actual != expected:
+        raise IndexerError(f"verification failed: {index} holds {actual} documents, {expected} were written")
+    if sample is None:
+        return
+    text_hits = client.search(index=index, body={"size": 1, "query": {"match": {"title": sample.title}}})
+    if not text_hits["hits"]["hits"]:
+        raise IndexerError(f"verification failed: a BM25 query for {sample.title!r} found nothing in {index}")
+    vector = encoder.encode([sample.embedding_text()])[0].tolist()
+    knn = client.search(index=index, body={"size": 10, "_source": False,
+                                           "query": {"knn": {"embedding": {"vector": vector, "k": 10}}}})
+    if sample.id not in {hit["_id"] for hit in knn["hits"]["hits"]}:
+        raise IndexerError(f"verification failed: product {sample.id!r} is not its own nearest neighbour in {index}")
+
+
+def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder: TextEncoder, settings: Settings,
+            progress: bool = False, total: int | None = None, allow_empty: bool = False) -> IndexResult:
+    """Build a new physical index, verify it, then swap the alias to it atomically.
+
+    Until the swap the alias keeps serving the old index; if anything fails or is
+    interrupted before the swap, the new index is deleted and the old one stays live.
+    """
+    started = time.monotonic()
+    check_alias_name(alias)
+    previous = live_index(client, alias)
+    index = new_physical_name(alias)
+    client.indices.create(index=index, body=index_body(settings, encoder.identity, alias))
+    try:
+        client.indices.put_settings(index=index, body={"index": {"refresh_interval": "-1"}})
+        count, sample = write_products(client, index, products, encoder, settings, progress, total)
+        if count == 0 and not allow_empty:
+            raise IndexerError("no valid products to index; the live index was left untouched")
+        client.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
+        _verify(client, index, count, sample, encoder)
+        point_alias(client, alias, index)
+    except BaseException:
+        client.indices.delete(index=index, ignore_unavailable=True)
+        raise
+    removed = prune_versions(client, alias, settings.index_keep_versions)
+    return IndexResult(alias, index, count, previous=previous, removed_versions=removed,
+                       seconds=time.monotonic() - started)
+
+
+def prune_versions(client: OpenSearch, alias: str, keep: int) -> list[str]:
+    """Delete the oldest versions beyond ``keep``, never the live one."""
+    live = live_index(client, alias)
+    versions = [v for v in list_versions(client, alias) if v != live]
+    surplus = versions[: max(0, len(versions) - max(keep - 1, 0))]
+    for name in surplus:
+        client.indices.delete(index=name)
+    return surplus
+
+
+def sync(client: OpenSearch, alias: str, upserts: Iterable[Product], deletes: Iterable[str], encoder: TextEncoder,
+         settings: Settings, progress: bool = False) -> IndexResult:
+    """Upsert and delete products by id in the live index; unchanged texts are not re-encoded."""
+    started = time.monotonic()
+    index = live_index(client, check_alias_name(alias))
+    if index is None:
+        raise IndexerError(f"index {alias!r} does not exist yet; create it with `shelfrank catalog import` first")
+    ensure_same_model(client, index, encoder.identity)
+    count, _ = write_products(client, index, upserts, encoder, settings, progress)
+    delete_ids = list(dict.fromkeys(deletes))
+    deleted = 0
+    if delete_ids:
+        actions = [{"_op_type": "delete", "_index": index, "_id": pid} for pid in delete_ids]
+        result = helpers.bulk(client, actions, raise_on_error=False, chunk_size=settings.bulk_chunk_size)
+        not_found = [e for e in result[1] if e.get("delete", {}).get("status") == 404]
+        other = [e for e in result[1] if e not in not_found]
+        if other:
+            raise IndexerError(f"{len(other)} deletes failed, e.g. {str(other[0])[:300]}")
+        deleted = len(delete_ids) - len(not_found)
+    client.indices.refresh(index=index)
+    return IndexResult(alias, index, count, deleted=deleted, seconds=time.monotonic() - started)
+
+
+def rollback(client: OpenSearch, alias: str) -> tuple[str, str]:
+    """Point the alias back at the version before the live one; returns (from, to)."""
+    live = live_index(client, check_alias_name(alias))
+    if live is None:
+        raise IndexerError(f"index {alias!r} does not exist")
+    older = [v for v in list_versions(client, alias) if v < live]
+    if not older:
+        raise IndexerError(f"no earlier version of {alias!r} to roll back to (live: {live})")
+    point_alias(client, alias, older[-1])
+    return live, older[-1]
+
+
+def iter_indexed_products(client: OpenSearch, alias: str) -> Iterator[Product]:
+    """Every product in the live index (the source for a rebuild without a file)."""
+    for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}},
+                            _source_excludes=["embedding"], size=1000):
+        yield from_document(hit["_source"])
+
+
+def status(client: OpenSearch, alias: str) -> dict:
+    live = live_index(client, check_alias_name(alias))
+    if live is None:
+        return {"alias": alias, "exists": False}
+    model = index_model(client, live)
+    return {
+        "alias": alias,
+        "exists": True,
+        "index": live,
+        "documents": client.count(index=live)["count"],
+        "model": model.as_dict() if model else None,
+        "model_key": model.key if model else None,
+        "versions": list_versions(client, alias),
+    }

@@ -1,0 +1,90 @@
+"""Versioned physical indices behind one alias: naming, listing, atomic swaps, model checks.
+
+The storefront always queries the alias (``products``). A rebuild fills a new physical
+index (``products-v20261123101500123456``) and moves the alias in a single
+``_aliases`` call, so queries see either the old catalogue or the new one, never a gap.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from opensearchpy import NotFoundError, OpenSearch
+
+from encoders.identity import ModelIdentity
+
+_ALIAS = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,100}$")
+
+
+class IndexerError(RuntimeError):
+    """A problem the user can act on; the message says what happened and what to do."""
+
+
+class ModelMismatchError(IndexerError):
+    """Vectors of one model must not be written into an index built with another."""
+
+
+def check_alias_name(alias: str) -> str:
+    if not _ALIAS.match(alias):
+        raise IndexerError(f"invalid index name {alias!r}: use lowercase letters, digits, '-' and '_'")
+    return alias
+
+
+def new_physical_name(alias: str, now: datetime | None = None) -> str:
+    moment = now or datetime.now(timezone.utc)
+    return f"{alias}-v{moment:%Y%m%d%H%M%S%f}"
+
+
+def _is_version_of(alias: str, name: str) -> bool:
+    prefix = f"{alias}-v"
+    return name.startswith(prefix) and name[len(prefix):].isdigit()
+
+
+def list_versions(client: OpenSearch, alias: str) -> list[str]:
+    """Physical indices of ``alias``, oldest first (names sort by their timestamp)."""
+    found = client.indices.get(index=f"{alias}-v*", expand_wildcards="open,closed", ignore_unavailable=True,
+                               allow_no_indices=True)
+    return sorted(name for name in found if _is_version_of(alias, name))
+
+
+def live_index(client: OpenSearch, alias: str) -> str | None:
+    """The physical index the alias points at, or None when the alias does not exist yet."""
+    try:
+        result = client.indices.get_alias(name=alias)
+    except NotFoundError:
+        return None
+    names = sorted(result)
+    if alias in names:  # a concrete index squats the alias name
+        raise IndexerError(f"{alias!r} is a concrete index, not a Shelfrank alias; rename or delete it first")
+    if len(names) != 1:
+        raise IndexerError(f"alias {alias!r} points at {len(names)} indices ({', '.join(names)}); expected one")
+    return names[0]
+
+
+def point_alias(client: OpenSearch, alias: str, target: str) -> None:
+    """Move ``alias`` to ``target`` atomically (remove from all others and add, in one call)."""
+    actions: list[dict] = []
+    current = live_index(client, alias)
+    if current and current != target:
+        actions.append({"remove": {"index": current, "alias": alias}})
+    actions.append({"add": {"index": target, "alias": alias}})
+    client.indices.update_aliases(body={"actions": actions})
+
+
+def index_model(client: OpenSearch, index: str) -> ModelIdentity | None:
+    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
+    meta = mapping.get("_meta", {}).get("shelfrank", {})
+    return ModelIdentity.from_dict(meta["model"]) if "model" in meta else None
+
+
+def ensure_same_model(client: OpenSearch, index: str, model: ModelIdentity) -> None:
+    stored = index_model(client, index)
+    if stored is None:
+        raise IndexerError(f"index {index} has no Shelfrank model identity; rebuild it with `shelfrank index rebuild`")
+    if stored != model:
+        raise ModelMismatchError(
+            f"index {index} holds vectors of {stored.key} but the configured encoder is {model.key}; "
+            "vectors of different models cannot be mixed. Rebuild the index with the new model "
+            "(`shelfrank index rebuild`) or configure the original model (SHELFRANK_MODEL_PATH)"
+        )
