@@ -91,7 +91,7 @@ class CachedEncoder:
         digests = [_digest(t) for t in texts]
         cached = self.cache.get_many(self.identity, list(dict.fromkeys(digests)))
         missing = list(dict.fromkeys(t for t, d in zip(texts, digests) if d not in cached))
-        self.stats.hits += len(texts) - sum(1 for d in digests if d not in cached)
+        self.stats.hits += len(texts) - len(missing)  # texts served without running the model
         self.stats.misses += len(missing)
         if missing:
             fresh = self.encoder.encode(missing, batch_size=batch_size, progress=progress)

