@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import catalog_commands, db_commands, demo_commands, opensearch_commands
+from cli import catalog_commands, db_commands, demo_commands, opensearch_commands, search_commands
 
 app = typer.Typer(
     help="Shelfrank: hybrid search and learning to rank for shops on OpenSearch.",
@@ -16,6 +16,9 @@ app.add_typer(opensearch_commands.app, name="opensearch")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(catalog_commands.catalog_app, name="catalog")
 app.add_typer(catalog_commands.index_app, name="index")
+app.add_typer(search_commands.api_app, name="api")
+app.command("search")(search_commands.search)
+app.command("eval")(search_commands.eval_command)
 app.command("demo")(demo_commands.demo)
 
 

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     )
     bulk_chunk_size: int = Field(500, description="Documents per bulk request.")
 
+    search_config: str = Field("hybrid-rrf", description="Retrieval configuration served by default.")
+    search_candidates: int = Field(100, description="Candidates per retriever (BM25, k-NN) before fusion.")
+    hybrid_vector_weight: float = Field(0.5, ge=0, le=1, description="Vector share in weighted-sum fusion.")
+    pseudonym_key: str = Field(
+        "shelfrank-development-key",
+        description="Secret for pseudonymising user ids before storage; set your own in production.",
+    )
+    api_host: str = Field("127.0.0.1", description="HTTP API bind address.")
+    api_port: int = Field(8000, description="HTTP API port.")
+
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Download cache.")
     state_dir: Path = Field(default_factory=default_state_dir, description="Local mutable state.")
     opensearch_dir: Path = Field(

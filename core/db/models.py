@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -31,3 +31,32 @@ class TaskRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Search(Base):
+    """One storefront query as served: what was asked, by whom, and which ranking answered it."""
+
+    __tablename__ = "searches"
+
+    search_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    normalized_query: Mapped[str] = mapped_column(Text, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True)  # pseudonymised before storage
+    session_id: Mapped[str | None] = mapped_column(String(200))
+    config: Mapped[str] = mapped_column(String(50))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    impressions: Mapped[list[Impression]] = relationship(back_populates="search", cascade="all, delete-orphan")
+
+
+class Impression(Base):
+    """A product shown for a search, at a 1-based position on a page: the denominator of every click model."""
+
+    __tablename__ = "impressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    search_id: Mapped[str] = mapped_column(ForeignKey("searches.search_id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[str] = mapped_column(String(512))
+    position: Mapped[int] = mapped_column(Integer)
+    page: Mapped[int] = mapped_column(Integer, default=1)
+    search: Mapped[Search] = relationship(back_populates="impressions")

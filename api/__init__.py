@@ -1,0 +1,1 @@
+"""The storefront HTTP API (Flask application factory + blueprints) and its Python client."""

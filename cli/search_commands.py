@@ -1,0 +1,152 @@
+"""``shelfrank search``, ``shelfrank eval`` and ``shelfrank api serve``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from cli.errors import fail, user_errors
+from core.settings import get_settings
+from evaluation import judgments as judgments_io
+from evaluation.runner import EvaluationResult, evaluate
+from storefront.factory import build_search_service
+from storefront.request import InvalidRequest, parse_search_request
+from storefront.service import SearchUnavailable
+
+api_app = typer.Typer(help="The storefront HTTP API.", no_args_is_help=True)
+
+
+@user_errors
+def search(
+    query: str = typer.Argument(..., help="What the shopper typed."),
+    user: str = typer.Option(None, "--user", help="Shopper id (pseudonymised before storage)."),
+    config: str = typer.Option(None, "--config", help="Retrieval configuration (default: SHELFRANK_SEARCH_CONFIG)."),
+    index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
+    size: int = typer.Option(10, help="Results per page."),
+    page: int = typer.Option(1, help="Page number, from 1."),
+    debug: bool = typer.Option(False, "--debug", help="Show per-stage scores and the latency breakdown."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full response as JSON."),
+) -> None:
+    """Search the catalogue as a shopper would (records the impressions like the API does)."""
+    settings = get_settings()
+    service = build_search_service(settings, index)
+    payload = {"query": query, "size": size, "page": page, "debug": debug, "user_id": user, "config": config}
+    try:
+        request = parse_search_request({k: v for k, v in payload.items() if v is not None}, tuple(service.configs))
+        result = service.search(request)
+    except (InvalidRequest, SearchUnavailable) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    typer.echo(f"search_id {result.search_id} · config {result.config} · {result.total_candidates} candidates")
+    for item in result.results:
+        typer.echo(f"{item['position']:3d}. {item['score']:8.4f}  {item['id']:>10}  {item['title']}")
+        if debug:
+            stages = ", ".join(f"{k}={v:.4f}" for k, v in item["stages"].items())
+            typer.echo(f"{'':16}{stages}")
+    if debug and result.debug:
+        typer.echo("latency ms: " + ", ".join(f"{k}={v}" for k, v in result.debug["latency_ms"].items()))
+    for facet, buckets in result.facets.items():
+        if buckets:
+            typer.echo(f"{facet}: " + ", ".join(f"{b['value']} ({b['count']})" for b in buckets[:8]))
+
+
+@user_errors
+def eval_command(
+    judgments: Path = typer.Option(..., "--judgments", help="Judgments file (CSV query,product_id,grade; TREC qrels; "
+                                   "or the Home Depot train.csv)."),
+    config: list[str] = typer.Option(..., "--config", help="Retrieval configuration(s) to evaluate, repeatable."),
+    fmt: str = typer.Option("csv", "--format", help="csv, trec or homedepot."),
+    topics: Path = typer.Option(None, "--topics", help="TREC topics file: lines of 'qid<TAB>query'."),
+    query_column: str = typer.Option("query", help="CSV column holding the query."),
+    product_column: str = typer.Option("product_id", help="CSV column holding the product id."),
+    grade_column: str = typer.Option("grade", help="CSV column holding the grade (0 = not relevant)."),
+    split: str = typer.Option("test", help="test, train or all (the split is fixed: see evaluation/judgments.py)."),
+    limit: int = typer.Option(None, help="Evaluate only the first N queries of the split (sorted)."),
+    index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
+    out: Path = typer.Option(None, "--out", help="Folder for per-query CSV, JSON and the plot."),
+    as_json: bool = typer.Option(False, "--json", help="Print the averages as one JSON object on the last line."),
+) -> None:
+    """nDCG@10, recall@100, MRR@10 and ERR@10 of named retrieval configurations on judged queries."""
+    settings = get_settings()
+    try:
+        loaded = judgments_io.load(judgments, fmt, topics, query_column=query_column, product_column=product_column,
+                                   grade_column=grade_column) if fmt == "csv" else judgments_io.load(judgments, fmt, topics)
+    except (OSError, judgments_io.JudgmentsError) as exc:
+        raise fail(str(exc)) from None
+    if split not in ("test", "train", "all"):
+        raise fail("--split must be test, train or all")
+    selected = judgments_io.select_split(loaded, split)
+    if limit:
+        selected = {q: selected[q] for q in sorted(selected)[:limit]}
+    if not selected:
+        raise fail(f"no judged queries in the {split} split")
+    service = build_search_service(settings, index, record=False)
+    unknown = [c for c in config if c not in service.configs]
+    if unknown:
+        raise fail(f"unknown config {unknown[0]!r}; choose from {', '.join(service.configs)}")
+    results: list[EvaluationResult] = []
+    for name in config:
+        try:
+            results.append(evaluate(lambda q, name=name: service.ranking(q, name, 100), selected, name,
+                                    progress=not as_json))
+        except SearchUnavailable as exc:
+            raise fail(str(exc)) from None
+    folder = out or settings.state_dir / "eval" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    _save(results, folder, split)
+    for result in results:
+        metrics = "  ".join(f"{k}={v:.4f}" for k, v in result.averages.items() if k != "queries")
+        typer.echo(f"{result.config:15} {metrics}  ({result.averages['queries']} {split} queries)")
+    typer.echo(f"saved per-query results and a plot in {folder}")
+    if as_json:
+        summary = results[0].averages if len(results) == 1 else {r.config: r.averages for r in results}
+        typer.echo(json.dumps(summary))
+
+
+def _save(results: list[EvaluationResult], folder: Path, split: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        with (folder / f"{result.config}.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(result.per_query[0]))
+            writer.writeheader()
+            writer.writerows(result.per_query)
+    (folder / "summary.json").write_text(json.dumps({r.config: r.averages for r in results}, indent=2))
+    metrics = [k for k in results[0].averages if k != "queries"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(results)
+    for i, result in enumerate(results):
+        ax.bar([m + i * width for m in range(len(metrics))], [result.averages[k] for k in metrics], width,
+               label=result.config)
+    ax.set_xticks([m + width * (len(results) - 1) / 2 for m in range(len(metrics))], metrics)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Retrieval configurations on {results[0].averages['queries']} {split} queries")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "comparison.png", dpi=120)
+    plt.close(fig)
+
+
+@api_app.command("serve")
+@user_errors
+def serve(
+    host: str = typer.Option(None, help="Bind address (default: SHELFRANK_API_HOST)."),
+    port: int = typer.Option(None, help="Port (default: SHELFRANK_API_PORT)."),
+) -> None:
+    """Serve POST /api/v1/search (threaded development server; put gunicorn in front in production)."""
+    from werkzeug.serving import run_simple
+
+    from api.app import create_app
+
+    settings = get_settings()
+    app = create_app(settings)
+    run_simple(host or settings.api_host, port or settings.api_port, app, threaded=True)

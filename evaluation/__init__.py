@@ -1,0 +1,1 @@
+"""Relevance evaluation: judgments, metrics (nDCG, recall, MRR, ERR) and runs of named retrieval configs."""

@@ -1,0 +1,27 @@
+"""Assemble a :class:`SearchService` from settings (used by the CLI, the HTTP API and evaluation)."""
+
+from __future__ import annotations
+
+from core.db import migrate
+from core.opensearch_client import make_client
+from core.settings import Settings
+from encoders.cache import QueryVectorCache
+from encoders.factory import load_encoder
+from storefront.recording import DatabaseImpressionRecorder
+from storefront.retrieval import default_configs
+from storefront.service import SearchService
+
+
+def build_search_service(settings: Settings, index: str | None = None, record: bool = True) -> SearchService:
+    recorder = None
+    if record:
+        migrate.ensure_current(settings.effective_database_url)
+        recorder = DatabaseImpressionRecorder(settings.effective_database_url, settings.pseudonym_key)
+    return SearchService(
+        client=make_client(settings),
+        index=index or settings.default_index,
+        encoder=QueryVectorCache(load_encoder(settings), settings.query_vector_cache_size),
+        configs=default_configs(settings.hybrid_vector_weight, settings.search_candidates),
+        default_config=settings.search_config,
+        recorder=recorder,
+    )

@@ -1,0 +1,103 @@
+"""Named retrieval configurations and the OpenSearch query bodies they produce (pure functions).
+
+BM25 and k-NN candidates come back in one ``_msearch`` round trip. Fusion then happens in
+Python, where every stage's scores stay visible for debugging and explanations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from storefront.request import Filters
+
+Fusion = Literal["none", "rrf", "minmax", "zscore"]
+
+# Field boosts of the BM25 multi_match. The title carries most of the signal in a product
+# catalogue; exact and shingle sub-fields reward unstemmed and phrase-like matches.
+BM25_FIELDS = (
+    "title^3",
+    "title.exact^1.5",
+    "title.shingles^1.5",
+    "brand^2",
+    "category.text^1.5",
+    "description^0.5",
+)
+
+FACETS = {
+    "brand": {"terms": {"field": "brand.keyword", "size": 20}},
+    "category": {"terms": {"field": "category_leaf", "size": 20}},
+    "availability": {"terms": {"field": "availability", "size": 5}},
+    "price": {"range": {"field": "price", "ranges": [
+        {"key": "under 25", "to": 25}, {"key": "25-100", "from": 25, "to": 100},
+        {"key": "100-500", "from": 100, "to": 500}, {"key": "500+", "from": 500}]}},
+}
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    name: str
+    bm25: bool
+    vector: bool
+    fusion: Fusion = "none"
+    bm25_weight: float = 0.5
+    vector_weight: float = 0.5
+    rrf_k: float = 60.0
+    candidates: int = 100  # per retriever; also the deepest page that can be served
+
+
+def default_configs(vector_weight: float = 0.5, candidates: int = 100) -> dict[str, RetrievalConfig]:
+    bm25_weight = 1.0 - vector_weight
+    configs = [
+        RetrievalConfig("bm25", bm25=True, vector=False, candidates=candidates),
+        RetrievalConfig("vector", bm25=False, vector=True, candidates=candidates),
+        RetrievalConfig("hybrid-rrf", True, True, "rrf", bm25_weight, vector_weight, candidates=candidates),
+        RetrievalConfig("hybrid-minmax", True, True, "minmax", bm25_weight, vector_weight, candidates=candidates),
+        RetrievalConfig("hybrid-zscore", True, True, "zscore", bm25_weight, vector_weight, candidates=candidates),
+    ]
+    return {c.name: c for c in configs}
+
+
+def filter_clauses(filters: Filters) -> list[dict]:
+    clauses: list[dict] = []
+    if filters.categories:
+        clauses.append({"terms": {"category": list(filters.categories)}})
+    if filters.brands:
+        clauses.append({"terms": {"brand.keyword": list(filters.brands)}})
+    if filters.availability:
+        clauses.append({"terms": {"availability": list(filters.availability)}})
+    if filters.price_min is not None or filters.price_max is not None:
+        price: dict[str, float] = {}
+        if filters.price_min is not None:
+            price["gte"] = filters.price_min
+        if filters.price_max is not None:
+            price["lte"] = filters.price_max
+        clauses.append({"range": {"price": price}})
+    return clauses
+
+
+def bm25_body(query: str, filters: Filters, size: int, facets: bool = True) -> dict:
+    body: dict = {
+        "size": size,
+        "_source": ["title"],
+        "track_total_hits": True,
+        "query": {
+            "bool": {
+                "must": [{"multi_match": {"query": query, "fields": list(BM25_FIELDS), "type": "best_fields",
+                                          "tie_breaker": 0.3}}],
+                "filter": filter_clauses(filters),
+            }
+        },
+    }
+    if facets:
+        body["aggs"] = FACETS
+    return body
+
+
+def knn_body(vector: list[float], filters: Filters, size: int) -> dict:
+    knn: dict = {"vector": vector, "k": size}
+    clauses = filter_clauses(filters)
+    if clauses:
+        # Lucene k-NN applies the filter while searching the graph, so k results still come back.
+        knn["filter"] = {"bool": {"filter": clauses}}
+    return {"size": size, "_source": ["title"], "query": {"knn": {"embedding": knn}}}

@@ -1,0 +1,197 @@
+"""The storefront search path: query -> vector -> one OpenSearch round trip -> fusion -> rerank -> page.
+
+I/O is kept at the edges (the OpenSearch call and the impression recorder); the steps in
+between are the pure functions of :mod:`storefront.fusion` and :mod:`storefront.retrieval`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
+
+from storefront import fusion
+from storefront.request import SearchRequest
+from storefront.retrieval import RetrievalConfig, bm25_body, knn_body
+
+
+class SearchUnavailable(RuntimeError):
+    """OpenSearch cannot answer (down, timing out, or the index is missing)."""
+
+
+class QueryEncoder(Protocol):
+    def vector(self, query: str): ...  # returns a 1-D numpy array
+
+
+@dataclass
+class Candidate:
+    product_id: str
+    score: float
+    stages: dict[str, float] = field(default_factory=dict)  # per-stage scores, for debug and explanations
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """Who is searching: passed to the reranker so personalised models can use it."""
+
+    user_id: str | None
+    session_id: str | None
+
+
+class Reranker(Protocol):
+    name: str
+
+    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]: ...
+
+
+class NoopReranker:
+    """The stage after fusion, until a learning-to-rank model is active."""
+
+    name = "none"
+
+    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
+        return candidates
+
+
+@dataclass
+class SearchResult:
+    search_id: str
+    query: str
+    config: str
+    total_candidates: int
+    results: list[dict]
+    facets: dict[str, list[dict]]
+    page: int
+    size: int
+    debug: dict | None = None
+
+    def as_dict(self) -> dict:
+        body = {"search_id": self.search_id, "query": self.query, "config": self.config, "page": self.page,
+                "size": self.size, "total_candidates": self.total_candidates, "results": self.results,
+                "facets": self.facets}
+        if self.debug is not None:
+            body["debug"] = self.debug
+        return body
+
+
+ImpressionRecorder = Callable[[str, SearchRequest, str, str | None, list[tuple[str, int]]], None]
+
+
+class SearchService:
+    def __init__(self, client: OpenSearch, index: str, encoder: QueryEncoder, configs: dict[str, RetrievalConfig],
+                 default_config: str, reranker: Reranker | None = None,
+                 recorder: ImpressionRecorder | None = None) -> None:
+        if default_config not in configs:
+            raise ValueError(f"unknown default retrieval config {default_config!r}")
+        self.client = client
+        self.index = index
+        self.encoder = encoder
+        self.configs = configs
+        self.default_config = default_config
+        self.reranker = reranker or NoopReranker()
+        self.recorder = recorder
+
+    def search(self, request: SearchRequest, record: bool = True) -> SearchResult:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        config = self.configs[request.config or self.default_config]
+        lists, facets, titles, total_hits = self._retrieve(request, config, timings)
+
+        mark = time.perf_counter()
+        fused = self._fuse(lists, config)
+        timings["fusion_ms"] = (time.perf_counter() - mark) * 1000
+
+        mark = time.perf_counter()
+        candidates = [Candidate(pid, score, {name: scores[pid] for name, scores in lists.items() if pid in scores})
+                      for pid, score in fusion.ranked(fused)]
+        for candidate in candidates:
+            candidate.stages["fused"] = candidate.score
+        candidates = self.reranker.rerank(request.query, candidates, SearchContext(request.user_id, request.session_id))
+        timings["rerank_ms"] = (time.perf_counter() - mark) * 1000
+
+        page = candidates[request.offset : request.offset + request.size]
+        search_id = uuid.uuid4().hex
+        results = [{"id": c.product_id, "title": titles.get(c.product_id), "score": c.score,
+                    "position": request.offset + i + 1} for i, c in enumerate(page)]
+        if record and self.recorder is not None:
+            mark = time.perf_counter()
+            self.recorder(search_id, request, config.name, self.reranker.name,
+                          [(r["id"], r["position"]) for r in results])
+            timings["record_ms"] = (time.perf_counter() - mark) * 1000
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+
+        debug = None
+        if request.debug:
+            for result, candidate in zip(results, page):
+                result["stages"] = candidate.stages
+            debug = {"latency_ms": {k: round(v, 2) for k, v in timings.items()}, "reranker": self.reranker.name,
+                     "bm25_total_hits": total_hits}
+        return SearchResult(search_id, request.query, config.name, len(candidates), results, facets,
+                            request.page, request.size, debug)
+
+    def ranking(self, query: str, config: str, depth: int = 100) -> list[str]:
+        """Product ids best first, without recording impressions (for evaluation)."""
+        request = SearchRequest(query=query, size=min(depth, 100), config=config)
+        return [r["id"] for r in self.search(request, record=False).results]
+
+    def _retrieve(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float]):
+        bodies: list[tuple[str, dict]] = []
+        if config.bm25:
+            bodies.append(("bm25", bm25_body(request.query, request.filters, config.candidates)))
+        if config.vector:
+            mark = time.perf_counter()
+            vector = self.encoder.vector(request.query).tolist()
+            timings["encode_ms"] = (time.perf_counter() - mark) * 1000
+            bodies.append(("vector", knn_body(vector, request.filters, config.candidates)))
+        if not config.bm25:  # facets still come from a (cheap) filtered BM25 aggregation
+            facet_body = bm25_body(request.query, request.filters, 0)
+            bodies.append(("facets", facet_body))
+        payload: list[dict] = []
+        for _name, body in bodies:
+            payload.extend([{"index": self.index}, body])
+        mark = time.perf_counter()
+        try:
+            response = self.client.msearch(body=payload)
+        except (OpenSearchConnectionError, ConnectionTimeout) as exc:
+            raise SearchUnavailable(f"OpenSearch is unavailable: {exc.__class__.__name__}") from exc
+        except NotFoundError as exc:
+            raise SearchUnavailable(f"index {self.index!r} does not exist") from exc
+        except TransportError as exc:
+            raise SearchUnavailable(f"OpenSearch error {exc.status_code}: {exc.error}") from exc
+        timings["opensearch_ms"] = (time.perf_counter() - mark) * 1000
+
+        lists: dict[str, dict[str, float]] = {}
+        titles: dict[str, str] = {}
+        facets: dict[str, list[dict]] = {}
+        total_hits = 0
+        for (name, _body), part in zip(bodies, response["responses"]):
+            if "error" in part:
+                error = part["error"]
+                reason = error.get("type") if isinstance(error, dict) else str(error)
+                if reason == "index_not_found_exception":
+                    raise SearchUnavailable(f"index {self.index!r} does not exist")
+                raise SearchUnavailable(f"OpenSearch rejected the {name} query: {reason}")
+            if name != "facets":
+                lists[name] = {hit["_id"]: hit["_score"] for hit in part["hits"]["hits"]}
+                titles.update({hit["_id"]: hit["_source"]["title"] for hit in part["hits"]["hits"]})
+            if "aggregations" in part:
+                total_hits = part["hits"]["total"]["value"]
+                facets = {key: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"] if b["doc_count"]]
+                          for key, agg in part["aggregations"].items()}
+        return lists, facets, titles, total_hits
+
+    @staticmethod
+    def _fuse(lists: dict[str, dict[str, float]], config: RetrievalConfig) -> dict[str, float]:
+        if config.fusion == "none":
+            (scores,) = lists.values()
+            return dict(scores)
+        weights = {"bm25": config.bm25_weight, "vector": config.vector_weight}
+        if config.fusion == "rrf":
+            return fusion.rrf(lists, k=config.rrf_k)
+        return fusion.weighted_sum(lists, weights, normalise=config.fusion)
