@@ -19,6 +19,7 @@ app.add_typer(catalog_commands.index_app, name="index")
 app.add_typer(search_commands.api_app, name="api")
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.eval_command)
+app.command("tune-fusion")(search_commands.tune_fusion)
 app.command("demo")(demo_commands.demo)
 
 

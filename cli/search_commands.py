@@ -136,6 +136,33 @@ def _save(results: list[EvaluationResult], folder: Path, split: str) -> None:
     plt.close(fig)
 
 
+@user_errors
+def tune_fusion(
+    judgments: Path = typer.Option(..., "--judgments", help="Judgments file (as for eval)."),
+    fmt: str = typer.Option("csv", "--format", help="csv, trec or homedepot."),
+    topics: Path = typer.Option(None, "--topics", help="TREC topics file."),
+    limit: int = typer.Option(1000, help="Train queries to use (sorted, so the sample is fixed)."),
+    index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
+) -> None:
+    """Grid-search the fusion method and vector weight on the TRAIN split (never the test split)."""
+    from evaluation.tuning import collect, grid_search
+
+    settings = get_settings()
+    try:
+        loaded = judgments_io.select_split(judgments_io.load(judgments, fmt, topics), "train")
+    except (OSError, judgments_io.JudgmentsError) as exc:
+        raise fail(str(exc)) from None
+    queries = sorted(loaded)[:limit]
+    service = build_search_service(settings, index, record=False)
+    candidates = collect(service.candidate_lists, queries, progress=True)
+    ranking = grid_search(candidates, loaded)
+    for row in ranking[:10]:
+        typer.echo(f"{row.method:7} vector_weight={row.vector_weight:.1f}  ndcg@10={row.ndcg_at_10:.4f}")
+    best = ranking[0]
+    typer.echo(f"best on {len(queries)} train queries: SHELFRANK_SEARCH_CONFIG=hybrid-{best.method} "
+               f"SHELFRANK_HYBRID_VECTOR_WEIGHT={best.vector_weight}")
+
+
 @api_app.command("serve")
 @user_errors
 def serve(

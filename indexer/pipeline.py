@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from opensearchpy import OpenSearch, helpers
@@ -73,17 +75,36 @@ def _bulk(client: OpenSearch, actions: list[dict], settings: Settings, attempts:
 
 def write_products(client: OpenSearch, index: str, products: Iterable[Product], encoder: TextEncoder,
                    settings: Settings, progress: bool = False, total: int | None = None) -> tuple[int, Product | None]:
-    """Encode and index ``products`` into ``index``; returns (count, first product) for verification."""
+    """Encode and index ``products`` into ``index``; returns (count, first product) for verification.
+
+    Up to ``settings.bulk_concurrency`` bulk requests are in flight while the next chunk is
+    encoded: Lucene builds HNSW graphs on one thread per request, so concurrent requests use
+    every core. The queue of pending chunks is bounded, and so is memory.
+    """
     count, first = 0, None
     bar = tqdm(total=total, desc=f"indexing {index}", unit="product", disable=not progress)
-    for chunk in _chunks(products, ENCODE_CHUNK):
-        vectors = encoder.encode([p.embedding_text() for p in chunk], batch_size=settings.encoder_batch_size)
-        actions = [{"_op_type": "index", "_index": index, "_id": p.id, "_source": to_document(p, v)}
-                   for p, v in zip(chunk, vectors)]
-        _bulk(client, actions, settings)
-        first = first or chunk[0]
-        count += len(chunk)
-        bar.update(len(chunk))
+    pending: deque[tuple[Future[None], int]] = deque()
+    with ThreadPoolExecutor(max_workers=settings.bulk_concurrency) as pool:
+        try:
+            for chunk in _chunks(products, ENCODE_CHUNK):
+                vectors = encoder.encode([p.embedding_text() for p in chunk], batch_size=settings.encoder_batch_size)
+                actions = [{"_op_type": "index", "_index": index, "_id": p.id, "_source": to_document(p, v)}
+                           for p, v in zip(chunk, vectors)]
+                while len(pending) >= settings.bulk_concurrency:
+                    done, size = pending.popleft()
+                    done.result()
+                    bar.update(size)
+                pending.append((pool.submit(_bulk, client, actions, settings), len(chunk)))
+                first = first or chunk[0]
+                count += len(chunk)
+            while pending:
+                done, size = pending.popleft()
+                done.result()
+                bar.update(size)
+        except BaseException:
+            for future, _size in pending:
+                future.cancel()
+            raise
     bar.close()
     return count, first
 

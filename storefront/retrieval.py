@@ -76,7 +76,13 @@ def filter_clauses(filters: Filters) -> list[dict]:
     return clauses
 
 
-def bm25_body(query: str, filters: Filters, size: int, facets: bool = True) -> dict:
+def bm25_body(query: str, filters: Filters, size: int, facets: bool = True,
+              vector: list[float] | None = None) -> dict:
+    """BM25 candidates; with ``vector``, each hit also carries its exact cosine similarity to it.
+
+    Without that, a BM25 candidate outside the k-NN top-k would get no vector score at all and
+    fusion would treat it as the least similar product in the catalogue.
+    """
     body: dict = {
         "size": size,
         "_source": ["title"],
@@ -91,7 +97,16 @@ def bm25_body(query: str, filters: Filters, size: int, facets: bool = True) -> d
     }
     if facets:
         body["aggs"] = FACETS
+    if vector is not None:
+        body["script_fields"] = {"vector_similarity": {"script": {
+            "source": "cosineSimilarity(params.query_value, doc['embedding'])",
+            "params": {"query_value": vector}}}}
     return body
+
+
+def knn_score_to_cosine(score: float) -> float:
+    """Lucene's cosinesimil k-NN score is (1 + cos) / 2; fusion works on the cosine itself."""
+    return 2.0 * score - 1.0
 
 
 def knn_body(vector: list[float], filters: Filters, size: int) -> dict:

@@ -18,7 +18,7 @@ from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportE
 
 from storefront import fusion
 from storefront.request import SearchRequest
-from storefront.retrieval import RetrievalConfig, bm25_body, knn_body
+from storefront.retrieval import RetrievalConfig, bm25_body, knn_body, knn_score_to_cosine
 
 
 class SearchUnavailable(RuntimeError):
@@ -140,14 +140,21 @@ class SearchService:
         request = SearchRequest(query=query, size=min(depth, 100), config=config)
         return [r["id"] for r in self.search(request, record=False).results]
 
+    def candidate_lists(self, query: str, config: str = "hybrid-rrf") -> dict[str, dict[str, float]]:
+        """The per-retriever candidate scores before fusion (for tuning fusion offline)."""
+        lists, _facets, _titles, _total = self._retrieve(SearchRequest(query=query), self.configs[config], {})
+        return lists
+
     def _retrieve(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float]):
         bodies: list[tuple[str, dict]] = []
-        if config.bm25:
-            bodies.append(("bm25", bm25_body(request.query, request.filters, config.candidates)))
+        vector = None
         if config.vector:
             mark = time.perf_counter()
             vector = self.encoder.vector(request.query).tolist()
             timings["encode_ms"] = (time.perf_counter() - mark) * 1000
+        if config.bm25:
+            bodies.append(("bm25", bm25_body(request.query, request.filters, config.candidates, vector=vector)))
+        if vector is not None:
             bodies.append(("vector", knn_body(vector, request.filters, config.candidates)))
         if not config.bm25:  # facets still come from a (cheap) filtered BM25 aggregation
             facet_body = bm25_body(request.query, request.filters, 0)
@@ -177,9 +184,16 @@ class SearchService:
                 if reason == "index_not_found_exception":
                     raise SearchUnavailable(f"index {self.index!r} does not exist")
                 raise SearchUnavailable(f"OpenSearch rejected the {name} query: {reason}")
-            if name != "facets":
-                lists[name] = {hit["_id"]: hit["_score"] for hit in part["hits"]["hits"]}
-                titles.update({hit["_id"]: hit["_source"]["title"] for hit in part["hits"]["hits"]})
+            hits = part["hits"]["hits"]
+            if name == "bm25":
+                lists["bm25"] = {hit["_id"]: hit["_score"] for hit in hits}
+                exact = {hit["_id"]: hit["fields"]["vector_similarity"][0] for hit in hits if "fields" in hit}
+                if exact:
+                    lists.setdefault("vector", {}).update(exact)
+            elif name == "vector":
+                knn = {hit["_id"]: knn_score_to_cosine(hit["_score"]) for hit in hits}
+                lists["vector"] = {**knn, **lists.get("vector", {})}
+            titles.update({hit["_id"]: hit["_source"]["title"] for hit in hits if "_source" in hit})
             if "aggregations" in part:
                 total_hits = part["hits"]["total"]["value"]
                 facets = {key: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"] if b["doc_count"]]
@@ -193,5 +207,6 @@ class SearchService:
             return dict(scores)
         weights = {"bm25": config.bm25_weight, "vector": config.vector_weight}
         if config.fusion == "rrf":
-            return fusion.rrf(lists, k=config.rrf_k)
+            # Weights are scaled so that equal weights give plain RRF.
+            return fusion.rrf(lists, k=config.rrf_k, weights={k: 2 * w for k, w in weights.items()})
         return fusion.weighted_sum(lists, weights, normalise=config.fusion)

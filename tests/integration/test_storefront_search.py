@@ -161,3 +161,37 @@ def test_http_api_rejects_non_json_and_unknown_index(api_url: str, settings: Set
     assert missing.status_code == 503 and "does not exist" in missing.get_json()["error"]
     bad_filter = app.post("/api/v1/search", json={"query": "drill", "filters": {"price_min": "cheap"}})
     assert bad_filter.status_code == 400 and bad_filter.get_json()["field"] == "filters.price_min"
+
+
+def test_eval_cli_reports_metrics_and_saves_results(catalogue_index: str, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    judgments = tmp_path / "judgments.csv"
+    judgments.write_text("query,product_id,grade\n"
+                         "cordless drill,d1,2\ncordless drill,d2,2\ncordless drill,d3,1\n"
+                         "exterior paint,p2,2\nexterior paint,p1,0\n"
+                         "garden illumination,l1,2\ngarden illumination,l2,1\n")
+    shelfrank = str(Path(sys.executable).parent / "shelfrank")
+    result = subprocess.run(
+        [shelfrank, "eval", "--judgments", str(judgments), "--config", "bm25", "--config", "hybrid-rrf",
+         "--split", "all", "--index", catalogue_index, "--out", str(tmp_path / "run"), "--json"],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary) == {"bm25", "hybrid-rrf"}
+    assert summary["bm25"]["queries"] == 3
+    # BM25 finds nothing for "garden illumination"; the hybrid does, so it must score higher.
+    assert summary["hybrid-rrf"]["ndcg@10"] > summary["bm25"]["ndcg@10"]
+    assert summary["hybrid-rrf"]["recall@100"] == 1.0
+    for name in ("bm25.csv", "hybrid-rrf.csv", "summary.json", "comparison.png"):
+        assert (tmp_path / "run" / name).stat().st_size > 0
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("query,product_id,grade\ndrill,d1,high\n")
+    failed = subprocess.run([shelfrank, "eval", "--judgments", str(bad), "--config", "bm25", "--split", "all",
+                             "--index", catalogue_index], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1 and "bad.csv:2: grade 'high' is not a number" in failed.stderr
+    assert "Traceback" not in failed.stderr
