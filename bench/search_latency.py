@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--index", default=None)
-    parser.add_argument("--hybrid", default="hybrid-rrf")
+    parser.add_argument("--hybrid", default="hybrid-minmax")
     args = parser.parse_args()
 
     settings = get_settings()
