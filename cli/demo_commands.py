@@ -20,6 +20,8 @@ from encoders.factory import load_cached_encoder
 from indexer import pipeline
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import live_index
+from storefront.factory import build_search_service
+from storefront.request import SearchRequest
 
 HOMEDEPOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "homedepot" / "train.csv"
 SAMPLE_QUERIES = ("cordless drill", "outdoor lighting for patio", "white kitchen faucet")
@@ -51,6 +53,7 @@ def demo(
         typer.echo(f"{alias} is already indexed ({client.count(index=alias)['count']} products); "
                    "rebuild it with: .venv/bin/shelfrank index rebuild")
 
+    service = build_search_service(settings, alias, record=False)
     for query in SAMPLE_QUERIES:
         typer.secho(f"\n{query!r}", bold=True)
         bm25 = client.search(index=alias, body={"size": 3, "_source": ["title"],
@@ -61,6 +64,9 @@ def demo(
         for label, response in (("BM25  ", bm25), ("vector", knn)):
             for hit in response["hits"]["hits"]:
                 typer.echo(f"  {label} {hit['_score']:7.3f}  {hit['_source']['title'][:90]}")
+        served = service.search(SearchRequest(query=query, size=3), record=False)
+        for item in served.results:
+            typer.echo(f"  {served.config:6.6} {item['score']:7.3f}  {item['title'][:90]}")
 
     typer.echo("")
     typer.echo(f"OpenSearch {status.version} ({status.health}) at {status.url}; plugins: {', '.join(status.plugins)}")
