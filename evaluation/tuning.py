@@ -26,11 +26,8 @@ class FusionScore:
 
 
 def fuse(lists: CandidateLists, method: str, vector_weight: float, rrf_k: float = 60.0) -> list[str]:
-    weights = {"bm25": 1.0 - vector_weight, "vector": vector_weight}
-    if method == "rrf":
-        scores = fusion.rrf(lists, k=rrf_k, weights={k: 2 * w for k, w in weights.items()})
-    else:
-        scores = fusion.weighted_sum(lists, weights, normalise=method)
+    """The ranking the storefront would serve for these lists (same fusion code path)."""
+    scores = fusion.fuse(lists, method, {"bm25": 1.0 - vector_weight, "vector": vector_weight}, rrf_k)
     return [pid for pid, _ in fusion.ranked(scores)]
 
 

@@ -55,13 +55,24 @@ def weighted_sum(lists: Mapping[str, Scores], weights: Mapping[str, float], norm
     all_ids = {pid for scores in lists.values() for pid in scores}
     for name, scores in lists.items():
         normalised = norm(scores)
-        floor = min(normalised.values()) if normalised else 0.0
-        if normalise == "minmax":
-            floor = 0.0
+        floor = min(normalised.values(), default=0.0)  # 0 after min-max, the list minimum after z-score
         weight = weights.get(name, 0.0)
         for pid in all_ids:
             fused[pid] = fused.get(pid, 0.0) + weight * normalised.get(pid, floor)
     return fused
+
+
+def fuse(lists: Mapping[str, Scores], method: str, weights: Mapping[str, float], rrf_k: float = 60.0,
+         ) -> dict[str, float]:
+    """Dispatch on the configured method: ``rrf``, ``minmax`` or ``zscore``.
+
+    RRF weights are doubled so that equal weights (0.5 / 0.5) give plain, unweighted RRF.
+    """
+    if method == "rrf":
+        return rrf(lists, k=rrf_k, weights={name: 2 * w for name, w in weights.items()})
+    if method in ("minmax", "zscore"):
+        return weighted_sum(lists, weights, normalise=method)
+    raise ValueError(f"unknown fusion method {method!r}")
 
 
 def ranked(scores: Scores) -> list[tuple[str, float]]:

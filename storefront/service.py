@@ -205,8 +205,5 @@ class SearchService:
         if config.fusion == "none":
             (scores,) = lists.values()
             return dict(scores)
-        weights = {"bm25": config.bm25_weight, "vector": config.vector_weight}
-        if config.fusion == "rrf":
-            # Weights are scaled so that equal weights give plain RRF.
-            return fusion.rrf(lists, k=config.rrf_k, weights={k: 2 * w for k, w in weights.items()})
-        return fusion.weighted_sum(lists, weights, normalise=config.fusion)
+        return fusion.fuse(lists, config.fusion, {"bm25": config.bm25_weight, "vector": config.vector_weight},
+                           config.rrf_k)

@@ -30,3 +30,11 @@ def test_weighted_sum_gives_missing_products_the_floor() -> None:
 
 def test_ranked_is_deterministic_on_ties() -> None:
     assert fusion.ranked({"b": 1.0, "a": 1.0, "c": 2.0}) == [("c", 2.0), ("a", 1.0), ("b", 1.0)]
+
+
+def test_fuse_dispatches_and_equal_rrf_weights_mean_plain_rrf() -> None:
+    lists = {"bm25": {"a": 3.0, "b": 1.0}, "vector": {"b": 0.9, "c": 0.2}}
+    assert fusion.fuse(lists, "rrf", {"bm25": 0.5, "vector": 0.5}) == pytest.approx(fusion.rrf(lists))
+    assert fusion.fuse(lists, "minmax", {"bm25": 1.0, "vector": 0.0}) == pytest.approx({"a": 1.0, "b": 0.0, "c": 0.0})
+    with pytest.raises(ValueError, match="unknown fusion"):
+        fusion.fuse(lists, "borda", {})
