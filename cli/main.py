@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from cli import catalog_commands, db_commands, demo_commands, opensearch_commands, search_commands
+from cli import (
+    catalog_commands,
+    db_commands,
+    demo_commands,
+    events_commands,
+    opensearch_commands,
+    search_commands,
+    simulate_commands,
+)
 
 app = typer.Typer(
     help="Shelfrank: hybrid search and learning to rank for shops on OpenSearch.",
@@ -17,9 +25,11 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(catalog_commands.catalog_app, name="catalog")
 app.add_typer(catalog_commands.index_app, name="index")
 app.add_typer(search_commands.api_app, name="api")
+app.add_typer(events_commands.app, name="events")
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.eval_command)
 app.command("tune-fusion")(search_commands.tune_fusion)
+app.command("simulate")(simulate_commands.simulate)
 app.command("demo")(demo_commands.demo)
 
 

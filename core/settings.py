@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         "shelfrank-development-key",
         description="Secret for pseudonymising user ids before storage; set your own in production.",
     )
+    event_retention_days: int = Field(
+        365, ge=1, description="Events older than this many days are deleted by `shelfrank events purge`."
+    )
+    events_max_batch: int = Field(10_000, ge=1, description="Most events accepted in one API batch.")
+    click_model_depth: int = Field(10, ge=1, le=50, description="Result positions click models look at.")
+    click_model_min_support: int = Field(
+        10, ge=1, description="Impressions a (query, product) pair needs before its estimate becomes a label."
+    )
     api_host: str = Field("127.0.0.1", description="HTTP API bind address.")
     api_port: int = Field(8000, description="HTTP API port.")
 

@@ -10,6 +10,8 @@ import hashlib
 from collections import defaultdict
 from pathlib import Path
 
+from core.queries import normalize_query
+
 Judgments = dict[str, dict[str, float]]
 
 
@@ -17,14 +19,10 @@ class JudgmentsError(ValueError):
     """The judgments file cannot be used; the message names the line and the problem."""
 
 
-def normalise_query(query: str) -> str:
-    return " ".join(query.lower().split())
-
-
 def split_of(query: str) -> str:
     """Fixed, documented split: a query is 'test' when the first byte of SHA-256 of its normalised
     text is below 52 (about 20%), else 'train'. Independent of file order and of other queries."""
-    return "test" if hashlib.sha256(normalise_query(query).encode()).digest()[0] < 52 else "train"
+    return "test" if hashlib.sha256(normalize_query(query).encode()).digest()[0] < 52 else "train"
 
 
 def _grade(value: str, where: str) -> float:
@@ -51,7 +49,7 @@ def load_csv(path: Path, query_column: str = "query", product_column: str = "pro
             query, product = (row[query_column] or "").strip(), (row[product_column] or "").strip()
             if not query or not product:
                 raise JudgmentsError(f"{where}: empty query or product id")
-            judgments[normalise_query(query)][product] = _grade(row[grade_column], where)
+            judgments[normalize_query(query)][product] = _grade(row[grade_column], where)
     return dict(judgments)
 
 
@@ -64,7 +62,7 @@ def load_trec(qrels: Path, topics: Path) -> Judgments:
         if "\t" not in line:
             raise JudgmentsError(f"{topics}:{number}: expected 'qid<TAB>query'")
         qid, text = line.split("\t", 1)
-        texts[qid.strip()] = normalise_query(text)
+        texts[qid.strip()] = normalize_query(text)
     judgments: dict[str, dict[str, float]] = defaultdict(dict)
     for number, line in enumerate(Path(qrels).read_text().splitlines(), start=1):
         if not line.strip():
@@ -84,7 +82,7 @@ def load_homedepot(path: Path) -> Judgments:
     sums: dict[tuple[str, str], list[float]] = defaultdict(list)
     with Path(path).open(newline="", encoding="latin-1") as handle:
         for row in csv.DictReader(handle):
-            sums[(normalise_query(row["search_term"]), row["product_uid"])].append(float(row["relevance"]) - 1.0)
+            sums[(normalize_query(row["search_term"]), row["product_uid"])].append(float(row["relevance"]) - 1.0)
     judgments: dict[str, dict[str, float]] = defaultdict(dict)
     for (query, product), grades in sums.items():
         judgments[query][product] = sum(grades) / len(grades)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.db.models import Impression, Search
 from core.db.session import session_scope
 from core.privacy import pseudonymise
+from core.queries import normalize_query
 from storefront.request import SearchRequest
 
 
@@ -19,7 +20,7 @@ class DatabaseImpressionRecorder:
                  shown: list[tuple[str, int]]) -> None:
         user = pseudonymise(request.user_id, self.pseudonym_key) if request.user_id else None
         with session_scope(self.database_url) as session:
-            session.add(Search(search_id=search_id, query=request.query, normalized_query=request.query.lower(),
+            session.add(Search(search_id=search_id, query=request.query, normalized_query=normalize_query(request.query),
                                user_id=user, session_id=request.session_id, config=config,
                                model_version=model_version,
                                impressions=[Impression(product_id=pid, position=pos, page=request.page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -45,6 +45,7 @@ class Search(Base):
     session_id: Mapped[str | None] = mapped_column(String(200))
     config: Mapped[str] = mapped_column(String(50))
     model_version: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(20), default="storefront")  # storefront | events
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     impressions: Mapped[list[Impression]] = relationship(back_populates="search", cascade="all, delete-orphan")
 
@@ -53,6 +54,7 @@ class Impression(Base):
     """A product shown for a search, at a 1-based position on a page: the denominator of every click model."""
 
     __tablename__ = "impressions"
+    __table_args__ = (Index("ix_impressions_search_product", "search_id", "product_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     search_id: Mapped[str] = mapped_column(ForeignKey("searches.search_id", ondelete="CASCADE"), index=True)
@@ -60,3 +62,48 @@ class Impression(Base):
     position: Mapped[int] = mapped_column(Integer)
     page: Mapped[int] = mapped_column(Integer, default=1)
     search: Mapped[Search] = relationship(back_populates="impressions")
+
+
+class Interaction(Base):
+    """A shopper action on a product: click, add_to_cart or purchase.
+
+    ``search_id`` is deliberately not a foreign key: an action whose search is unknown (not
+    yet received, or served elsewhere) is kept *unattributed* and becomes attributed as soon
+    as the search arrives. ``position`` is copied from the impression when it is known.
+    """
+
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_search_product", "search_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))  # click | add_to_cart | purchase
+    search_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True)  # pseudonymised
+    session_id: Mapped[str | None] = mapped_column(String(200))
+    product_id: Mapped[str] = mapped_column(String(512), index=True)
+    position: Mapped[int | None] = mapped_column(Integer)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    """A pseudonymous shopper and the attributes the shop chose to send (segment, country...)."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # pseudonymised
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ProcessedEvent(Base):
+    """The idempotency ledger: every accepted event id, so a retried batch stores nothing twice."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -44,3 +44,17 @@ def test_failed_transaction_is_rolled_back(tmp_path: Path) -> None:
             raise RuntimeError("boom")
     with session_scope(url) as session:
         assert session.scalars(select(TaskRun)).all() == []
+
+
+def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
+    """A model change without its migration (or the reverse) shows up here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from core.db.models import Base
+    from core.db.session import engine_for
+
+    url = f"sqlite:///{tmp_path / 'schema.db'}"
+    migrate.upgrade(url)
+    with engine_for(url).connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
