@@ -14,7 +14,7 @@ from evaluation import judgments as judgments_io
 from indexer.sources import read_catalog
 from ltr.simulation.behaviour import CLICK_MODELS
 from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
-from ltr.simulation.traits import common_brands
+from ltr.traits import common_brands
 
 DEFAULT_RANKERS = "hybrid-minmax,bm25,hybrid-rrf,vector"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ltr.simulation.traits import ProductTraits
+from ltr.traits import ProductTraits
 
 CLICK_MODELS = ("pbm", "dbn")
 DEPTH = 10

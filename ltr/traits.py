@@ -1,9 +1,10 @@
-"""Latent product traits the simulated shoppers care about: brand, department and price band.
+"""Product traits that personalisation is about: brand, department and price band.
 
-The Home Depot data has titles only, so traits are derived from the title (its leading word is
-the brand in most Home Depot titles; the department comes from keywords) and, for price, from a
-hash of the product id. They are synthetic and deterministic: the same product always gets the
-same traits, in the simulator and in any test that checks what shoppers preferred.
+Shoppers have tastes along these three axes; user features measure them and the simulator's
+shoppers have them. A catalogue that has brand, category and price uses those (``traits_of``'s
+optional arguments). The Home Depot data has titles only, so there the traits are derived: the
+leading word of the title (the brand in most Home Depot titles), a department from keywords, and
+a price band from a hash of the product id. Derived traits are synthetic but deterministic.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 PRICE_BANDS = ("budget", "mid", "premium")
@@ -57,9 +58,13 @@ def price_band_of(product_id: str) -> str:
     return PRICE_BANDS[hashlib.sha256(product_id.encode()).digest()[0] % len(PRICE_BANDS)]
 
 
-def traits_of(product_id: str, title: str | None) -> ProductTraits:
+def traits_of(product_id: str, title: str | None, brand: str | None = None, category: Sequence[str] = (),
+              price_band: str | None = None) -> ProductTraits:
+    """Catalogue values where present (brand lower-cased, the top-level category), derived ones otherwise."""
     title = title or ""
-    return ProductTraits(brand_of(title), department_of(title), price_band_of(product_id))
+    return ProductTraits(brand.lower() if brand else brand_of(title),
+                         category[0].lower() if category else department_of(title),
+                         price_band or price_band_of(product_id))
 
 
 def common_brands(titles: Iterable[str], top: int = 50) -> list[str]:
