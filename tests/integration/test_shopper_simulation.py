@@ -1,0 +1,121 @@
+"""Simulated shoppers against the real search API (real node, real encoder) and the events API.
+
+The catalogue is a Home Depot sample: every product judged for a fixed set of train queries plus
+unjudged distractors, so result pages are real BM25/k-NN pages with a mix of relevant and
+irrelevant products.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opensearchpy import OpenSearch
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from api import client as api_client
+from api.app import create_app
+from core.db import migrate
+from core.db.models import Interaction, ProcessedEvent, Search
+from core.db.session import session_scope
+from core.settings import Settings
+from encoders.bert import BertEncoder
+from encoders.cache import QueryVectorCache
+from evaluation.judgments import load_homedepot, select_split
+from indexer import pipeline
+from indexer.sources import read_catalog
+from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
+from ltr.traits import common_brands
+from storefront.recording import DatabaseImpressionRecorder
+from storefront.retrieval import default_configs
+from storefront.service import SearchService
+
+pytestmark = pytest.mark.integration
+
+HOMEDEPOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "homedepot" / "train.csv"
+RANKERS = ["hybrid-minmax", "bm25", "hybrid-rrf", "vector"]
+KEY = "simulation-test-key"
+
+
+@pytest.fixture(scope="module")
+def judged_queries() -> dict[str, dict[str, float]]:
+    """120 train queries with at least 4 judged products (seeded, so the sample is fixed)."""
+    train = select_split(load_homedepot(HOMEDEPOT), "train")
+    eligible = sorted(q for q, grades in train.items() if len(grades) >= 4)
+    return {q: train[q] for q in random.Random(7).sample(eligible, 120)}
+
+
+@pytest.fixture(scope="module")
+def sample_index(os_client: OpenSearch, settings: Settings, bert_encoder: BertEncoder,
+                 judged_queries: dict[str, dict[str, float]]) -> Iterator[str]:
+    judged = {pid for grades in judged_queries.values() for pid in grades}
+    products = list(read_catalog(HOMEDEPOT, "homedepot"))
+    distractors = random.Random(11).sample([p for p in products if p.id not in judged], 300)
+    alias = "test-simulation-catalogue"
+    result = pipeline.rebuild(os_client, alias, [p for p in products if p.id in judged] + distractors,
+                              bert_encoder, settings)
+    yield alias
+    os_client.indices.delete(index=result.index, ignore_unavailable=True)
+
+
+@pytest.fixture
+def api(tmp_path: Path, settings: Settings, os_client: OpenSearch, sample_index: str,
+        bert_encoder: BertEncoder) -> Iterator[tuple[str, str]]:
+    """A real HTTP server: search through the node, events into a fresh SQLite database."""
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    migrate.upgrade(url)
+    app_settings = settings.model_copy(update={"database_url": url, "pseudonym_key": KEY})
+    service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder), default_configs(candidates=50),
+                            "hybrid-minmax", recorder=DatabaseImpressionRecorder(url, KEY))
+    server = make_server("127.0.0.1", 0, create_app(app_settings, service), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", url
+    server.shutdown()
+
+
+def simulator(base_url: str, queries: dict[str, dict[str, float]], **options) -> ShopperSimulator:  # type: ignore[no-untyped-def]
+    def search(query: str, user_id: str, session_id: str, ranker: str) -> Page:
+        response = api_client.search(base_url, query, user_id=user_id, session_id=session_id, config=ranker)
+        return Page(response["search_id"], [(r["id"], r["title"]) for r in response["results"]])
+
+    titles = [p.title for p in read_catalog(HOMEDEPOT, "homedepot")]
+    return ShopperSimulator([SimQuery(q, g) for q, g in queries.items()], common_brands(titles), search,
+                            lambda events: api_client.send_events(base_url, events), rankers=RANKERS, **options)
+
+
+def count(url: str, statement) -> int:  # type: ignore[no-untyped-def]
+    with session_scope(url) as session:
+        return session.scalar(statement)
+
+
+def test_live_sessions_are_recorded_by_the_search_api_and_attributed(
+        api: tuple[str, str], judged_queries: dict[str, dict[str, float]]) -> None:
+    base_url, db = api
+    result = simulator(base_url, judged_queries, seed=3, shoppers=20).run(40)
+    assert result.rejected == 0 and result.searches >= 40
+    assert result.counts["search"] == 0  # every page was served (and recorded) by the search API itself
+    assert result.counts["click"] > 0
+    assert count(db, select(func.count()).select_from(Search)) == result.searches
+    clicks = count(db, select(func.count()).select_from(Interaction).where(Interaction.type == "click"))
+    attributed = count(db, select(func.count()).select_from(Interaction)
+                       .where(Interaction.type == "click", Interaction.position.is_not(None)))
+    assert clicks == attributed == result.counts["click"]
+    with session_scope(db) as session:
+        users = set(session.scalars(select(Search.user_id)))
+        assert all(u and not u.startswith("shopper-") for u in users)  # pseudonymised before storage
+
+
+def test_replayed_sessions_are_idempotent(api: tuple[str, str], judged_queries: dict[str, dict[str, float]]) -> None:
+    base_url, db = api
+    first = simulator(base_url, judged_queries, seed=5, shoppers=50, reuse_pages=True).run(300)
+    stored = count(db, select(func.count()).select_from(ProcessedEvent))
+    assert first.rejected == 0 and first.counts["search"] > 0
+    assert stored == sum(first.counts.values())
+    again = simulator(base_url, judged_queries, seed=5, shoppers=50, reuse_pages=True).run(300)
+    assert again.duplicates == sum(first.counts.values())
+    assert count(db, select(func.count()).select_from(ProcessedEvent)) == stored
