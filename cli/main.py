@@ -6,9 +6,11 @@ import typer
 
 from cli import (
     catalog_commands,
+    clickmodel_commands,
     db_commands,
     demo_commands,
     events_commands,
+    features_commands,
     opensearch_commands,
     search_commands,
     simulate_commands,
@@ -26,6 +28,8 @@ app.add_typer(catalog_commands.catalog_app, name="catalog")
 app.add_typer(catalog_commands.index_app, name="index")
 app.add_typer(search_commands.api_app, name="api")
 app.add_typer(events_commands.app, name="events")
+app.add_typer(clickmodel_commands.app, name="clickmodel")
+app.add_typer(features_commands.app, name="features")
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.eval_command)
 app.command("tune-fusion")(search_commands.tune_fusion)

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from api import client as api_client
 from api.app import create_app
 from core.db import migrate
-from core.db.models import Interaction, ProcessedEvent, Search
+from core.db.models import Impression, Interaction, ProcessedEvent, Search
 from core.db.session import session_scope
 from core.settings import Settings
 from encoders.bert import BertEncoder
@@ -119,3 +119,64 @@ def test_replayed_sessions_are_idempotent(api: tuple[str, str], judged_queries: 
     again = simulator(base_url, judged_queries, seed=5, shoppers=50, reuse_pages=True).run(300)
     assert again.duplicates == sum(first.counts.values())
     assert count(db, select(func.count()).select_from(ProcessedEvent)) == stored
+
+
+def test_click_models_recover_the_simulated_shoppers_position_bias(
+        api: tuple[str, str], judged_queries: dict[str, dict[str, float]], tmp_path: Path) -> None:
+    """20k PBM sessions over real pages from four rankers: the fitted propensities are the shoppers' own."""
+    import json as json_module
+    import os
+    import time
+
+    from scipy.stats import spearmanr
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from core.settings import get_settings
+
+    base_url, db = api
+    started = time.perf_counter()
+    truth = simulator(base_url, judged_queries, seed=1, shoppers=2000, reuse_pages=True).run(20_000)
+    print(f"simulated {truth.sessions} sessions in {time.perf_counter() - started:.1f}s: {dict(truth.counts)}")
+    assert truth.rejected == 0
+
+    env = {"SHELFRANK_DATABASE_URL": db, "SHELFRANK_STATE_DIR": str(tmp_path)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        fitted = runner.invoke(app, ["clickmodel", "fit", "--model", "pbm", "--json", "--out", str(tmp_path / "pbm")])
+        assert fitted.exit_code == 0, fitted.output
+        chosen = runner.invoke(app, ["clickmodel", "fit", "--json", "--out", str(tmp_path / "auto")])
+        assert chosen.exit_code == 0, chosen.output
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()
+    summary = json_module.loads(fitted.output.strip().splitlines()[-1])
+    print("fitted", summary["examination"], "true", [round(x, 3) for x in truth.examination])
+    with session_scope(db) as session:
+        shown = session.scalar(select(func.count(func.distinct(Impression.search_id))))
+    assert summary["model"] == "pbm" and summary["sessions"] == shown > 0.95 * truth.searches
+    for fitted_p, true_p in zip(summary["examination"], truth.examination):
+        assert abs(fitted_p - true_p) <= 0.05
+    auto = json_module.loads(chosen.output.strip().splitlines()[-1])
+    print("auto", auto)
+    assert auto["model"] in ("pbm", "ubm")  # the shoppers browse by position, not by cascade
+
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "pbm" / "estimates.csv").open()))
+    supported = [r for r in rows if int(r["impressions"]) >= 30]
+    fitted_rel = [float(r["attractiveness"]) for r in supported]
+    grades = [judged_queries[r["query"]].get(r["product_id"], 0.0) for r in supported]
+    true_attr = [truth.true_attractiveness[(r["query"], r["product_id"])] for r in supported]
+    print(f"{len(supported)} pairs with 30+ impressions: spearman vs grade {spearmanr(fitted_rel, grades)[0]:.3f}, "
+          f"vs true attractiveness {spearmanr(fitted_rel, true_attr)[0]:.3f}")
+    assert len(supported) >= 200
+    assert spearmanr(fitted_rel, grades)[0] >= 0.5
+    assert (tmp_path / "pbm" / "examination.png").stat().st_size > 0
