@@ -53,7 +53,8 @@ def fit(
         typer.echo(f"chosen: {summary['model']} on {summary['sessions']} searches, {summary['impressions']} "
                    f"impressions; {summary['labelled_pairs']} of {summary['pairs']} (query, product) pairs have "
                    f"at least {summary['min_support']} impressions and get a label")
-        typer.echo("examination by position: " + " ".join(f"{x:.2f}" for x in summary["examination"]))
+        typer.echo("examination by position: " + " ".join("-" if x is None else f"{x:.2f}"
+                                                          for x in summary["examination"]))
         typer.echo(f"saved summary.json, estimates.csv and examination.png in {folder}")
         return
     typer.echo(json.dumps({k: summary[k] for k in ("model", "held_out_log_likelihood", "held_out_perplexity",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,7 +40,8 @@ class ClickModelFit:
             "model": self.selection.name,
             "held_out_log_likelihood": round(chosen.log_likelihood, 6),
             "held_out_perplexity": round(chosen.perplexity, 6),
-            "examination": [round(float(x), 4) for x in self.selection.best.examination],
+            "examination": [None if math.isnan(x) else round(float(x), 4)  # a position never shown
+                            for x in self.selection.best.examination],
             "sessions": self.log.n_sessions,
             "impressions": self.log.n_impressions,
             "pairs": len(self.selection.best.estimates()),
