@@ -1,29 +1,40 @@
 """``shelfrank demo``: bring up the local stack and run the main job end to end on real data.
 
-Each feature issue grows this command. Today it does four things: start OpenSearch, migrate the
-metadata database, index the Home Depot catalogue (BM25 fields plus BERT vectors), and show a few
-shopper queries answered both ways. Then it prints where to look.
+Each feature issue grows this command. Today it starts OpenSearch, migrates the metadata database,
+indexes the Home Depot catalogue (BM25 fields plus BERT vectors), shows a few shopper queries
+answered three ways, lets simulated shoppers use the search and events APIs, fits click models on
+their clicks, and prints where to look.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
 from pathlib import Path
 
 import typer
+from werkzeug.serving import make_server
 
+from api.app import create_app
 from cli.errors import user_errors
+from cli.simulate_commands import http_simulator
 from core.db import migrate
+from core.db.session import session_scope
 from core.localnode import LocalNode
 from core.opensearch_client import make_client
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from encoders.factory import load_cached_encoder
+from evaluation.judgments import load_homedepot, select_split
 from indexer import pipeline
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import live_index
+from ltr.click_labels import fit_click_model, save_fit
 from storefront.factory import build_search_service
 from storefront.request import SearchRequest
 
 HOMEDEPOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "homedepot" / "train.csv"
+DEMO_QUERIES = 100  # few enough that each (query, product) pair is seen often: click models need support
 SAMPLE_QUERIES = ("cordless drill", "outdoor lighting for patio", "white kitchen faucet")
 
 
@@ -31,6 +42,7 @@ SAMPLE_QUERIES = ("cordless drill", "outdoor lighting for patio", "white kitchen
 def demo(
     catalog: Path = typer.Option(HOMEDEPOT, help="Home Depot train.csv (the shared data set)."),
     index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
+    sessions: int = typer.Option(8000, "--sessions", min=1, help="Simulated shopping sessions."),
 ) -> None:
     """Start the local stack, index the Home Depot catalogue, answer sample queries, print where to look."""
     settings = get_settings()
@@ -68,9 +80,43 @@ def demo(
         for item in served.results:
             typer.echo(f"  {served.config:6.6} {item['score']:7.3f}  {item['title'][:90]}")
 
+    clickmodel_folder = _shoppers_and_click_models(settings, alias, catalog, sessions)
+
     typer.echo("")
     typer.echo(f"OpenSearch {status.version} ({status.health}) at {status.url}; plugins: {', '.join(status.plugins)}")
     typer.echo(f"  index status: .venv/bin/shelfrank index status --index {alias}")
     typer.echo(f"  node logs:    {node.root / 'logs'}")
-    typer.echo(f"Database: {settings.effective_database_url}")
+    typer.echo(f"Database: {settings.effective_database_url}  (.venv/bin/shelfrank events stats)")
+    typer.echo(f"Click model: {clickmodel_folder}/examination.png and estimates.csv")
+    typer.echo("Serve the storefront API with: .venv/bin/shelfrank api serve  (POST /api/v1/search, /api/v1/events)")
     typer.echo("Stop the node with: .venv/bin/shelfrank opensearch stop")
+
+
+def _shoppers_and_click_models(settings: Settings, alias: str, catalog: Path, sessions: int) -> Path:
+    """Simulated shoppers use the real APIs (served here on a free port), then click models are fitted."""
+    typer.secho(f"\nSimulated shoppers: {sessions} sessions over {DEMO_QUERIES} train queries, 4 rankers", bold=True)
+    queries = select_split(load_homedepot(catalog), "train")
+    names = sorted(random.Random(0).sample(sorted(queries), DEMO_QUERIES))
+    service = build_search_service(settings, alias)
+    server = make_server("127.0.0.1", 0, create_app(settings, service), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        simulator = http_simulator(f"http://127.0.0.1:{server.server_port}", {q: queries[q] for q in names},
+                                   catalog, rankers=["hybrid-minmax", "bm25", "hybrid-rrf", "vector"],
+                                   reuse_pages=True, seed=0)
+        result = simulator.run(sessions, progress=True)
+    finally:
+        server.shutdown()
+    typer.echo(f"sent {dict(result.counts)}; {result.duplicates} were already stored by an earlier demo run")
+    with session_scope(settings.effective_database_url) as session:
+        fit = fit_click_model(session, depth=settings.click_model_depth,
+                              min_support=settings.click_model_min_support)
+    folder = save_fit(fit, settings.state_dir / "clickmodels" / "demo")
+    typer.echo(fit.selection.table())
+    summary = fit.summary()
+    typer.echo("examination by position, fitted: " + " ".join("-" if x is None else f"{x:.2f}"
+                                                               for x in summary["examination"]))
+    typer.echo("                  the shoppers': " + " ".join(f"{x:.2f}" for x in result.examination))
+    typer.echo(f"{summary['labelled_pairs']} (query, product) pairs have enough impressions for a label")
+    return folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,6 +18,21 @@ from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
 from ltr.traits import common_brands
 
 DEFAULT_RANKERS = "hybrid-minmax,bm25,hybrid-rrf,vector"
+
+
+def http_simulator(base_url: str, queries: dict[str, dict[str, float]], homedepot_catalog: Path | None,
+                   **options: Any) -> ShopperSimulator:
+    """A simulator whose shoppers use the search and events APIs at ``base_url``."""
+    brands = common_brands(p.title for p in read_catalog(homedepot_catalog, "homedepot")) if homedepot_catalog else []
+
+    def search(query: str, user_id: str, session_id: str, ranker: str) -> Page:
+        response = api_client.search(base_url, query, user_id=user_id, session_id=session_id, config=ranker, size=10)
+        return Page(response["search_id"], [(r["id"], r["title"]) for r in response["results"]])
+
+    def send(events: list[dict]) -> dict:
+        return api_client.send_events(base_url, events)
+
+    return ShopperSimulator([SimQuery(q, g) for q, g in queries.items()], brands, search, send, **options)
 
 
 @user_errors
@@ -62,20 +78,10 @@ def simulate(
         names = sorted(random.Random(seed).sample(names, queries))
     if not names:
         raise fail(f"no judged queries in the {split} split")
-    brands = common_brands(p.title for p in read_catalog(judgments, "homedepot")) if fmt == "homedepot" else []
     base_url = (api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
-
-    def search(query: str, user_id: str, session_id: str, ranker: str) -> Page:
-        response = api_client.search(base_url, query, user_id=user_id, session_id=session_id, config=ranker, size=10)
-        return Page(response["search_id"], [(r["id"], r["title"]) for r in response["results"]])
-
-    def send(events: list[dict]) -> dict:
-        return api_client.send_events(base_url, events)
-
-    simulator = ShopperSimulator([SimQuery(q, selected[q]) for q in names], brands, search, send,
-                                 rankers=[r.strip() for r in rankers.split(",") if r.strip()],
-                                 click_model=click_model, seed=seed, shoppers=shoppers, reuse_pages=reuse_pages,
-                                 days=days)
+    simulator = http_simulator(base_url, {q: selected[q] for q in names}, judgments if fmt == "homedepot" else None,
+                               rankers=[r.strip() for r in rankers.split(",") if r.strip()], click_model=click_model,
+                               seed=seed, shoppers=shoppers, reuse_pages=reuse_pages, days=days)
     try:
         result = simulator.run(sessions, progress=not as_json)
     except api_client.SearchApiError as exc:

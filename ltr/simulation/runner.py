@@ -8,11 +8,13 @@ Every search the search API serves is recorded by it, and only the shopper's act
 events. With ``reuse_pages`` each (query, ranker) page is fetched live once and afterwards replayed
 as a ``search`` event with a fresh search id (spread over the last ``days``), which is how tens of
 thousands of sessions fit in a test; the pages are the real ones either way. Event and search
-ids are derived from the seed, so re-running a simulation stores nothing twice.
+ids are derived from the configuration and seed, so re-running a simulation stores nothing twice.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +84,14 @@ def query_popularity(n: int, rng: np.random.Generator) -> np.ndarray:
     return weights / weights.sum()
 
 
+def run_id(queries: Sequence[SimQuery], rankers: Sequence[str], click_model: str, seed: int, shoppers: int,
+           reuse_pages: bool) -> str:
+    """Identifies a simulation's configuration, so that re-running it repeats its event ids (and
+    stores nothing twice) while a different configuration never collides with it."""
+    text = json.dumps([sorted(q.text for q in queries), list(rankers), click_model, seed, shoppers, reuse_pages])
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 class ShopperSimulator:
     def __init__(self, queries: Sequence[SimQuery], brands: Sequence[str], search: SearchFn, send: SendFn, *,
                  rankers: Sequence[str], click_model: str = "pbm", seed: int = 0, shoppers: int = 1000,
@@ -100,6 +110,7 @@ class ShopperSimulator:
         self.now = now or datetime.now(timezone.utc)
         self.max_grade = max_grade or max((g for q in self.queries for g in q.grades.values()), default=1.0) or 1.0
         self._pages: dict[tuple[str, str], Page] = {}
+        self.run_id = run_id(self.queries, self.rankers, click_model, seed, shoppers, reuse_pages)
         self._pending: list[dict[str, Any]] = []
         self._exam_sum = np.zeros(DEPTH)
         self._exam_pages = np.zeros(DEPTH)
@@ -127,7 +138,7 @@ class ShopperSimulator:
     def _session(self, number: int, result: SimulationResult) -> None:
         rng = self.rng
         shopper = self.shoppers[int(rng.integers(len(self.shoppers)))]
-        session_id = f"sim-{self.seed}-{number}"
+        session_id = f"sim-{self.run_id}-{number}"
         clock = self.now - timedelta(days=float(rng.uniform(0, self.days))) if self.reuse_pages else self.now
         result.sessions += 1
         for k in range(int(rng.geometric(0.7))):  # 1 query per session, sometimes more

@@ -17,8 +17,8 @@ from opensearchpy import OpenSearch
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from api import client as api_client
 from api.app import create_app
+from cli.simulate_commands import http_simulator
 from core.db import migrate
 from core.db.models import Impression, Interaction, ProcessedEvent, Search
 from core.db.session import session_scope
@@ -28,8 +28,7 @@ from encoders.cache import QueryVectorCache
 from evaluation.judgments import load_homedepot, select_split
 from indexer import pipeline
 from indexer.sources import read_catalog
-from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
-from ltr.traits import common_brands
+from ltr.simulation.runner import ShopperSimulator
 from storefront.recording import DatabaseImpressionRecorder
 from storefront.retrieval import default_configs
 from storefront.service import SearchService
@@ -79,13 +78,7 @@ def api(tmp_path: Path, settings: Settings, os_client: OpenSearch, sample_index:
 
 
 def simulator(base_url: str, queries: dict[str, dict[str, float]], **options) -> ShopperSimulator:  # type: ignore[no-untyped-def]
-    def search(query: str, user_id: str, session_id: str, ranker: str) -> Page:
-        response = api_client.search(base_url, query, user_id=user_id, session_id=session_id, config=ranker)
-        return Page(response["search_id"], [(r["id"], r["title"]) for r in response["results"]])
-
-    titles = [p.title for p in read_catalog(HOMEDEPOT, "homedepot")]
-    return ShopperSimulator([SimQuery(q, g) for q, g in queries.items()], common_brands(titles), search,
-                            lambda events: api_client.send_events(base_url, events), rankers=RANKERS, **options)
+    return http_simulator(base_url, queries, HOMEDEPOT, rankers=RANKERS, **options)
 
 
 def count(url: str, statement) -> int:  # type: ignore[no-untyped-def]
