@@ -11,6 +11,7 @@ from cli import (
     demo_commands,
     events_commands,
     features_commands,
+    models_commands,
     opensearch_commands,
     search_commands,
     simulate_commands,
@@ -30,6 +31,7 @@ app.add_typer(search_commands.api_app, name="api")
 app.add_typer(events_commands.app, name="events")
 app.add_typer(clickmodel_commands.app, name="clickmodel")
 app.add_typer(features_commands.app, name="features")
+app.add_typer(models_commands.app, name="models")
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.eval_command)
 app.command("tune-fusion")(search_commands.tune_fusion)

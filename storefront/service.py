@@ -101,17 +101,8 @@ class SearchService:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         config = self.configs[request.config or self.default_config]
-        lists, facets, titles, total_hits = self._retrieve(request, config, timings)
-
+        candidates, facets, titles, total_hits = self._first_stage(request, config, timings)
         mark = time.perf_counter()
-        fused = self._fuse(lists, config)
-        timings["fusion_ms"] = (time.perf_counter() - mark) * 1000
-
-        mark = time.perf_counter()
-        candidates = [Candidate(pid, score, {name: scores[pid] for name, scores in lists.items() if pid in scores})
-                      for pid, score in fusion.ranked(fused)]
-        for candidate in candidates:
-            candidate.stages["fused"] = candidate.score
         candidates = self.reranker.rerank(request.query, candidates, SearchContext(request.user_id, request.session_id))
         timings["rerank_ms"] = (time.perf_counter() - mark) * 1000
 
@@ -139,6 +130,22 @@ class SearchService:
         """Product ids best first, without recording impressions (for evaluation)."""
         request = SearchRequest(query=query, size=min(depth, 100), config=config)
         return [r["id"] for r in self.search(request, record=False).results]
+
+    def candidates(self, query: str, config: str | None = None) -> list[Candidate]:
+        """The fused candidates best first, before the rerank stage (training data, offline reranking)."""
+        request = SearchRequest(query=query, config=config)
+        return self._first_stage(request, self.configs[config or self.default_config], {})[0]
+
+    def _first_stage(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float]):
+        lists, facets, titles, total_hits = self._retrieve(request, config, timings)
+        mark = time.perf_counter()
+        fused = self._fuse(lists, config)
+        candidates = [Candidate(pid, score, {name: scores[pid] for name, scores in lists.items() if pid in scores})
+                      for pid, score in fusion.ranked(fused)]
+        for candidate in candidates:
+            candidate.stages["fused"] = candidate.score
+        timings["fusion_ms"] = (time.perf_counter() - mark) * 1000
+        return candidates, facets, titles, total_hits
 
     def candidate_lists(self, query: str, config: str = "hybrid-rrf") -> dict[str, dict[str, float]]:
         """The per-retriever candidate scores before fusion (for tuning fusion offline)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -107,3 +107,36 @@ class ProcessedEvent(Base):
     type: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RankingModel(Base):
+    """A trained learning-to-rank model in the registry: candidate, active (served), retired or rejected.
+
+    At most one row is ``active``, enforced by the database itself (a partial unique index), so two
+    concurrent promotions cannot both win. ``artifact_path`` is the folder holding the LightGBM model
+    file (``model.txt``) and its conversion for the LTR plugin (``plugin_model.json``).
+    """
+
+    __tablename__ = "ranking_models"
+    __table_args__ = (
+        CheckConstraint("status IN ('candidate', 'active', 'retired', 'rejected')", name="ck_ranking_models_status"),
+        Index("ux_ranking_models_one_active", "status", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)  # e.g. ltr-20261123-113000
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="candidate")  # candidate|active|retired|rejected
+    featureset: Mapped[str] = mapped_column(String(100))
+    featureset_hash: Mapped[str] = mapped_column(String(64))
+    click_model: Mapped[str | None] = mapped_column(String(50))
+    data_window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    data_window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)  # training hyperparameters
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)  # offline metrics, e.g. {"test": {"ndcg@10": 0.41}}
+    artifact_path: Mapped[str] = mapped_column(String(1000))
+    promoted_by: Mapped[str | None] = mapped_column(String(100))
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notes: Mapped[str] = mapped_column(Text, default="")

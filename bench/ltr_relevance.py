@@ -1,0 +1,204 @@
+"""Learning to rank on simulated clicks: BM25, hybrid, and LambdaMART trained three ways, on the
+Home Depot test split.
+
+Usage: .venv/bin/python bench/ltr_relevance.py [--train-queries 3000] [--sessions 60000] [--out DIR]
+
+Needs the running local node with the full Home Depot catalogue indexed (`make demo` does it).
+1. Simulated PBM shoppers (ltr.simulation) search `--train-queries` train-split queries over the
+   real hybrid-minmax and BM25 pages for `--days` days; events are stored in a fresh SQLite database.
+2. Labels come from the searches of the last `--label-days` days. *debiased*: graded PBM relevance
+   estimates. *naive*: graded raw CTR, same scale. *oracle*: the Home Depot grades of the same queries.
+   Product behaviour features are a snapshot as of the start of the label window (point in time).
+3. Each is trained with LightGBM lambdarank (early stopping on a fixed validation slice of the train
+   queries) and reranks the top `--window` fused hybrid-minmax candidates of every test query.
+Prints nDCG@10 / recall@100 / MRR@10 per ranker and the relative gains; saves JSON and a plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from core.db import migrate
+from core.db.session import session_scope
+from core.opensearch_client import make_client
+from core.settings import get_settings
+from encoders.cache import QueryVectorCache
+from encoders.factory import load_encoder
+from evaluation.judgments import load_homedepot, select_split
+from evaluation.metrics import METRICS, evaluate_query
+from ltr.clickmodels import ClickLog, make_model
+from ltr.events.clicklog import iter_click_sessions
+from ltr.events.store import EventStore
+from ltr.features.loader import load_behaviour
+from ltr.ranker.dataset import build_dataset
+from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot
+from ltr.ranker.featureset import FEATURESETS
+from ltr.ranker.labels import click_model_labels, judgment_labels, naive_ctr_labels
+from ltr.ranker.train import TrainParams, train_lambdamart
+from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
+from ltr.traits import common_brands
+from storefront.recording import DatabaseImpressionRecorder
+from storefront.request import SearchRequest
+from storefront.retrieval import default_configs
+from storefront.service import SearchService
+
+HOMEDEPOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "homedepot" / "train.csv"
+
+
+def is_validation(query: str) -> bool:
+    return hashlib.sha256(("valid:" + query).encode()).digest()[0] < 38  # ~15% of the train queries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-queries", type=int, default=3000)
+    parser.add_argument("--sessions", type=int, default=60_000)
+    parser.add_argument("--days", type=float, default=28.0)
+    parser.add_argument("--label-days", type=float, default=21.0)
+    parser.add_argument("--window", type=int, default=200)
+    parser.add_argument("--min-support", type=int, default=5)
+    parser.add_argument("--test-limit", type=int, default=None)
+    parser.add_argument("--index", default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--featureset", default="shelfrank-v1", choices=sorted(FEATURESETS))
+    parser.add_argument("--prior", type=float, nargs=2, default=(1.0, 9.0), metavar=("ALPHA", "BETA"),
+                        help="Beta prior of the click model's attractiveness (mean alpha / (alpha + beta))")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    settings = get_settings()
+    folder = Path(tempfile.mkdtemp(prefix="shelfrank-ltr-"))
+    url = f"sqlite:///{folder / 'events.db'}"
+    migrate.upgrade(url)
+    client = make_client(settings)
+    index = args.index or settings.default_index
+    service = SearchService(client, index, QueryVectorCache(load_encoder(settings), 50_000),
+                            default_configs(settings.hybrid_vector_weight, settings.search_candidates),
+                            "hybrid-minmax", recorder=DatabaseImpressionRecorder(url, "bench"))
+
+    judgments = load_homedepot(HOMEDEPOT)
+    train_all = select_split(judgments, "train")
+    test = select_split(judgments, "test")
+    if args.test_limit:
+        test = {q: test[q] for q in sorted(test)[: args.test_limit]}
+    train_queries = sorted(random.Random(args.seed).sample(sorted(train_all), args.train_queries))
+
+    # 1. simulated shoppers on real pages
+    store = EventStore("bench")
+
+    def search(query: str, user: str, session: str, ranker: str) -> Page:
+        result = service.search(SearchRequest(query=query, user_id=user, session_id=session, config=ranker))
+        return Page(result.search_id, [(r["id"], r["title"]) for r in result.results])
+
+    def send(events: list[dict]) -> dict:
+        with session_scope(url) as session:
+            return store.ingest(session, events).as_dict()
+
+    from indexer.sources import read_catalog
+
+    brands = common_brands(p.title for p in read_catalog(HOMEDEPOT, "homedepot"))
+    simulator = ShopperSimulator([SimQuery(q, train_all[q]) for q in train_queries], brands, search, send,
+                                 rankers=["hybrid-minmax", "bm25"], click_model="pbm", seed=args.seed,
+                                 shoppers=5000, reuse_pages=True, days=args.days)
+    simulation = simulator.run(args.sessions, progress=True)
+    print(f"simulated {simulation.summary()['events']} in {time.perf_counter() - started:.0f}s")
+
+    # 2. labels from the label window; behaviour as of its start
+    label_start = datetime.now(timezone.utc) - timedelta(days=args.label_days)
+    with session_scope(url) as session:
+        log = ClickLog.from_sessions(iter_click_sessions(session, 10, since=label_start), depth=10)
+        behaviour = behaviour_snapshot(load_behaviour(session, until=label_start), label_start)
+        serving_behaviour = behaviour_snapshot(load_behaviour(session), datetime.now(timezone.utc))
+    pbm = make_model("pbm", prior_alpha=args.prior[0], prior_beta=args.prior[1]).fit(log, max_iter=100)
+    print(f"label window: {log.n_sessions} searches; PBM examination "
+          + " ".join(f"{x:.2f}" for x in pbm.examination))
+    label_sets = {
+        "ltr-debiased": click_model_labels(pbm, args.min_support),
+        "ltr-naive": naive_ctr_labels(log, args.min_support),
+        "ltr-oracle": judgment_labels({q: train_all[q] for q in train_queries}, 2.0),
+    }
+
+    # 3. features, training, reranking
+    featureset = FEATURESETS[args.featureset]
+    extractor = FeatureExtractor(featureset, TextFeatureLogger(client, index))
+    cache: dict[str, list] = {}
+
+    def candidates(query: str):  # type: ignore[no-untyped-def]
+        if query not in cache:
+            cache[query] = service.candidates(query, "hybrid-minmax")
+        return cache[query]
+
+    models = {}
+    for name, labels in label_sets.items():
+        data = build_dataset(train_queries, candidates, extractor, labels, behaviour=behaviour,
+                             unlabelled_as_zero=True, window=args.window, progress=True)
+        valid_mask = [is_validation(q) for q in data.queries]
+        booster = train_lambdamart(data.select([not v for v in valid_mask]), data.select(valid_mask),
+                                   featureset.names, TrainParams(seed=args.seed))
+        models[name] = booster
+        print(f"{name}: {len(data.groups)} queries, {len(data)} rows, {booster.best_iteration} trees, "
+              f"valid ndcg@10 {booster.best_score['valid']['ndcg@10']:.4f}")
+
+    rows: dict[str, list[dict]] = {name: [] for name in ["bm25", "hybrid-minmax", *models]}
+    from tqdm import tqdm
+
+    for query in tqdm(sorted(test), desc="test queries", unit="query"):
+        grades = test[query]
+        rows["bm25"].append(evaluate_query(service.ranking(query, "bm25", 100), grades))
+        pool = service.candidates(query, "hybrid-minmax")
+        fused = [c.product_id for c in pool]
+        rows["hybrid-minmax"].append(evaluate_query(fused[:100], grades))
+        head = pool[: args.window]
+        if len(head) > 1:
+            matrix = extractor.matrix(query, head, serving_behaviour)
+        for name, booster in models.items():
+            if len(head) > 1:
+                order = np.argsort(-booster.predict(matrix), kind="stable")
+                ranking = [head[int(i)].product_id for i in order] + fused[args.window:]
+            else:
+                ranking = fused
+            rows[name].append(evaluate_query(ranking[:100], grades))
+    averages = {name: {m: float(np.mean([r[m] for r in rs])) for m in METRICS} for name, rs in rows.items()}
+    base = averages["bm25"]["ndcg@10"]
+    hybrid = averages["hybrid-minmax"]["ndcg@10"]
+    oracle_gain = averages["ltr-oracle"]["ndcg@10"] - hybrid
+    print(f"\n{len(test)} Home Depot test queries; rerank window {args.window}")
+    print(f"{'ranker':15} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>7} {'vs BM25':>8}")
+    for name, avg in averages.items():
+        print(f"{name:15} {avg['ndcg@10']:8.4f} {avg['recall@100']:10.4f} {avg['mrr@10']:7.4f} "
+              f"{100 * (avg['ndcg@10'] / base - 1):+7.1f}%")
+    if oracle_gain > 0:
+        share = (averages["ltr-debiased"]["ndcg@10"] - hybrid) / oracle_gain
+        print(f"debiased recovers {100 * share:.0f}% of the oracle's gain over the hybrid")
+    out = args.out or folder
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ltr_relevance.json").write_text(json.dumps({"averages": averages, "args": vars(args) | {
+        "out": str(out)}}, indent=2, default=str))
+    for name, booster in models.items():
+        booster.save_model(str(out / f"{name}.txt"))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    names = list(averages)
+    ax.bar(names, [averages[n]["ndcg@10"] for n in names], color="#4c72b0")
+    ax.set_ylabel("nDCG@10")
+    ax.set_title(f"Home Depot test split ({len(test)} queries)")
+    fig.tight_layout()
+    fig.savefig(out / "ltr_relevance.png", dpi=120)
+    print(f"saved {out}; total {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Pure parts of learning to rank: featureset, first-stage features, labels, datasets, training, reranking."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ltr.clickmodels import ClickLog
+from ltr.ranker.dataset import build_dataset
+from ltr.ranker.extract import FeatureExtractor, ProductBehaviour, render, stage_features
+from ltr.ranker.featureset import FEATURESETS, QUERY_FEATURES, SHOP_FEATURES
+from ltr.ranker.labels import judgment_labels, naive_ctr_labels
+from ltr.ranker.reranker import LtrReranker
+from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
+from storefront.service import Candidate, SearchContext
+
+
+def test_featureset_hash_is_stable_and_covers_order() -> None:
+    assert SHOP_FEATURES.hash == FEATURESETS["shelfrank-v1"].hash and len(SHOP_FEATURES.hash) == 64
+    assert QUERY_FEATURES.hash != SHOP_FEATURES.hash
+    body = SHOP_FEATURES.plugin_body()["featureset"]
+    assert [f["name"] for f in body["features"]] == [f.name for f in SHOP_FEATURES.of_source("text")]
+    assert all(f["params"] == ["keywords"] for f in body["features"])
+
+
+def test_render_substitutes_keywords_as_json_safely() -> None:
+    assert render({"match": {"title": "{{keywords}}"}}, 'say "hi" \\ now') == {"match": {"title": 'say "hi" \\ now'}}
+
+
+def test_stage_features_rank_present_scores_and_put_absent_ones_last() -> None:
+    candidates = [Candidate("a", 0.9, {"bm25": 5.0, "vector": 0.2, "fused": 0.9}),
+                  Candidate("b", 0.7, {"vector": 0.8, "fused": 0.7}),
+                  Candidate("c", 0.5, {"bm25": 7.0, "vector": 0.5, "fused": 0.5})]
+    stage = stage_features("cordless drill", candidates)
+    assert stage["bm25_rank"].tolist() == [2, 3, 1]
+    assert stage["vector_rank"].tolist() == [3, 1, 2]
+    assert stage["in_bm25"].tolist() == [1, 0, 1] and math.isnan(stage["bm25_score"][1])
+    assert stage["fused_rank"].tolist() == [1, 2, 3] and stage["query_terms"].tolist() == [2, 2, 2]
+
+
+def test_naive_labels_keep_position_bias_and_respect_support() -> None:
+    # "top" is always shown first and clicked 20 times in 50; "low" always 5th and clicked 10 times in 50
+    sessions = [("q", ["top", "x", "y", "z", "low"], {"top"} if i % 2 else set()) for i in range(40)]
+    sessions += [("q", ["top", "x", "y", "z", "low"], {"low"}) for _ in range(10)]
+    labels = naive_ctr_labels(ClickLog.from_sessions(sessions, depth=5), min_support=20)
+    assert labels["q"]["top"] == 2 and labels["q"]["low"] == 1  # smoothed CTR 21/52 and 11/52
+    assert naive_ctr_labels(ClickLog.from_sessions(sessions, depth=5), min_support=100) == {}
+
+
+def test_judgment_labels_scale_to_five_levels() -> None:
+    assert judgment_labels({"q": {"a": 2.0, "b": 1.0, "c": 0.0}}, 2.0) == {"q": {"a": 4, "b": 2, "c": 0}}
+
+
+class FakeTextLogger:
+    """Pure stand-in for OpenSearch scoring: the title feature is 1 for products whose id starts with 'good'."""
+
+    def log(self, query, product_ids, specs):  # type: ignore[no-untyped-def]
+        values = np.zeros((len(product_ids), len(specs)), np.float32)
+        for i, pid in enumerate(product_ids):
+            values[i, 0] = 1.0 if pid.startswith("good") else 0.0
+        return values
+
+
+def synthetic(n_queries: int, seed: int = 0):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    pools, labels = {}, {}
+    for q in range(n_queries):
+        ids = [f"{'good' if rng.random() < 0.3 else 'bad'}-{q}-{i}" for i in range(20)]
+        pools[f"q{q}"] = [Candidate(pid, 1.0 - i / 20, {"bm25": float(rng.random()), "vector": float(rng.random()),
+                                                       "fused": 1.0 - i / 20}) for i, pid in enumerate(ids)]
+        labels[f"q{q}"] = {pid: (3 if pid.startswith("good") else 0) for pid in ids}
+    return pools, labels
+
+
+def test_dataset_training_and_reranking_learn_the_signal() -> None:
+    pools, labels = synthetic(120)
+    extractor = FeatureExtractor(QUERY_FEATURES, FakeTextLogger())  # type: ignore[arg-type]
+    data = build_dataset(sorted(pools), pools.__getitem__, extractor, labels)
+    assert data.features.shape == (len(data), len(QUERY_FEATURES.names)) and data.features.dtype == np.float32
+    assert int(data.groups.sum()) == len(data) == len(data.product_ids)
+    train = data.select([i % 5 != 0 for i in range(len(data.groups))])
+    valid = data.select([i % 5 == 0 for i in range(len(data.groups))])
+    booster = train_lambdamart(train, valid, QUERY_FEATURES.names, TrainParams(max_rounds=50, min_data_in_leaf=5))
+    assert booster.best_score["valid"]["ndcg@10"] > 0.99
+
+    reranker = LtrReranker(booster, extractor, name="test", window=15)
+    pool = [Candidate(c.product_id, c.score, dict(c.stages)) for c in pools["q3"]]
+    ranked = reranker.rerank("q3", pool, SearchContext(None, None))
+    head = [c.product_id for c in ranked[:15]]
+    goods = [pid for pid in head if pid.startswith("good")]
+    assert head[: len(goods)] == goods  # every good product of the window first
+    assert [c.product_id for c in ranked[15:]] == [c.product_id for c in pools["q3"][15:]]  # tail untouched
+    assert all("ltr" in c.stages for c in ranked[:15])
+
+
+def test_queries_without_graded_contrast_are_left_out_and_tiny_data_is_refused() -> None:
+    pools, labels = synthetic(3)
+    labels = {q: {pid: 0 for pid in grades} for q, grades in labels.items()}
+    extractor = FeatureExtractor(QUERY_FEATURES, FakeTextLogger())  # type: ignore[arg-type]
+    data = build_dataset(sorted(pools), pools.__getitem__, extractor, labels)
+    assert len(data.groups) == 0
+    with pytest.raises(TrainingError, match="at least 2 training"):
+        train_lambdamart(data, data, QUERY_FEATURES.names)
+
+
+def test_a_model_for_another_featureset_is_refused() -> None:
+    pools, labels = synthetic(40)
+    extractor = FeatureExtractor(QUERY_FEATURES, FakeTextLogger())  # type: ignore[arg-type]
+    data = build_dataset(sorted(pools), pools.__getitem__, extractor, labels)
+    booster = train_lambdamart(data.select([i % 4 != 0 for i in range(len(data.groups))]),
+                               data.select([i % 4 == 0 for i in range(len(data.groups))]), QUERY_FEATURES.names,
+                               TrainParams(max_rounds=5))
+    with pytest.raises(ValueError, match="differ from featureset"):
+        LtrReranker(booster, FeatureExtractor(SHOP_FEATURES, FakeTextLogger()), name="x")  # type: ignore[arg-type]
+
+
+def test_behaviour_snapshot_lookup_falls_back_to_priors() -> None:
+    behaviour = ProductBehaviour({"a": {"product_ctr": 0.3}}, {"product_ctr": 0.1})
+    assert (behaviour.get("a", "product_ctr"), behaviour.get("b", "product_ctr")) == (0.3, 0.1)
+    assert math.isnan(behaviour.get("a", "product_popularity"))
