@@ -7,7 +7,7 @@ import threading
 from flask import Blueprint, current_app, jsonify, request
 
 from core.db.migrate import DatabaseNotReady
-from storefront.factory import build_search_service
+from ltr.ranker.serving import storefront_service
 from storefront.request import InvalidRequest, parse_search_request
 from storefront.service import SearchService, SearchUnavailable
 
@@ -21,7 +21,7 @@ def _service() -> SearchService:
         with _build_lock:
             service = current_app.extensions.get("shelfrank_search")
             if service is None:
-                service = build_search_service(current_app.config["SHELFRANK_SETTINGS"])
+                service = storefront_service(current_app.config["SHELFRANK_SETTINGS"])
                 current_app.extensions["shelfrank_search"] = service
     return service
 

@@ -71,13 +71,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--featureset", default="shelfrank-v1", choices=sorted(FEATURESETS))
+    parser.add_argument("--events-db", type=Path, default=None,
+                        help="SQLite file of an earlier run's simulated events: skip the simulation and reuse them "
+                             "(same --train-queries and --seed)")
     parser.add_argument("--prior", type=float, nargs=2, default=(1.0, 9.0), metavar=("ALPHA", "BETA"),
                         help="Beta prior of the click model's attractiveness (mean alpha / (alpha + beta))")
     args = parser.parse_args()
     started = time.perf_counter()
     settings = get_settings()
     folder = Path(tempfile.mkdtemp(prefix="shelfrank-ltr-"))
-    url = f"sqlite:///{folder / 'events.db'}"
+    url = f"sqlite:///{args.events_db or folder / 'events.db'}"
     migrate.upgrade(url)
     client = make_client(settings)
     index = args.index or settings.default_index
@@ -109,8 +112,11 @@ def main() -> None:
     simulator = ShopperSimulator([SimQuery(q, train_all[q]) for q in train_queries], brands, search, send,
                                  rankers=["hybrid-minmax", "bm25"], click_model="pbm", seed=args.seed,
                                  shoppers=5000, reuse_pages=True, days=args.days)
-    simulation = simulator.run(args.sessions, progress=True)
-    print(f"simulated {simulation.summary()['events']} in {time.perf_counter() - started:.0f}s")
+    if args.events_db is None:
+        simulation = simulator.run(args.sessions, progress=True)
+        print(f"simulated {simulation.summary()['events']} in {time.perf_counter() - started:.0f}s; events in {url}")
+    else:
+        print(f"reusing the simulated events in {url}")
 
     # 2. labels from the label window; behaviour as of its start
     label_start = datetime.now(timezone.utc) - timedelta(days=args.label_days)

@@ -15,6 +15,7 @@ from cli import (
     opensearch_commands,
     search_commands,
     simulate_commands,
+    train_commands,
 )
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("search")(search_commands.search)
 app.command("eval")(search_commands.eval_command)
 app.command("tune-fusion")(search_commands.tune_fusion)
 app.command("simulate")(simulate_commands.simulate)
+app.command("train")(train_commands.train)
 app.command("demo")(demo_commands.demo)
 
 

@@ -5,16 +5,23 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timezone
+from pathlib import Path
 
 import typer
+from sqlalchemy import func, select
 
 from cli.errors import fail, user_errors
 from core.db import migrate
-from core.db.models import RankingModel
+from core.db.models import RankingModel, Search
 from core.db.session import session_scope
 from core.settings import get_settings
+from storefront.factory import build_search_service
 from ltr import registry
+from ltr.features.loader import load_behaviour
+from ltr.ranker.artifacts import ArtifactError, load_artifact
+from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot
+from ltr.ranker.gate import parity_gate
 from ltr.registry import GateResult, RegistryError
 
 app = typer.Typer(help="Learning-to-rank models: list, promote, roll back.", no_args_is_help=True)
@@ -24,11 +31,27 @@ _METRIC_SPLITS = ("test", "validation", "valid", "val", "train")
 
 
 def default_gate(model: RankingModel) -> GateResult:
-    """The gate ``promote`` runs (looked up when the command runs, so it can be replaced).
+    """The gate ``promote`` runs (looked up when the command runs, so tests can replace it).
 
-    For now only checks that the artifact folder holds the model files.
+    The artifact must be complete and fit its featureset; then the model's scores on up to 50 of
+    the most searched stored queries must agree between LightGBM and the converted plugin trees.
     """
-    return registry.artifact_gate(model)
+    files = registry.artifact_gate(model)
+    if not files.passed:
+        return files
+    settings = get_settings()
+    try:
+        artifact = load_artifact(Path(model.artifact_path))
+    except ArtifactError as exc:
+        return GateResult(False, 0, 0.0, [], str(exc))
+    service = build_search_service(settings, record=False)
+    extractor = FeatureExtractor(artifact.featureset, TextFeatureLogger(service.client, service.index))
+    with session_scope(settings.effective_database_url) as session:
+        queries = list(session.scalars(select(Search.normalized_query).group_by(Search.normalized_query)
+                                       .order_by(func.count().desc()).limit(50)))
+        now = datetime.now(timezone.utc)
+        behaviour = behaviour_snapshot(load_behaviour(session, until=now), now)
+    return parity_gate(artifact, queries, service.candidates, extractor, behaviour, window=settings.rerank_window)
 
 
 def _user(by: str | None) -> str:

@@ -13,6 +13,7 @@ from cli.errors import fail, user_errors
 from core.settings import get_settings
 from evaluation import judgments as judgments_io
 from evaluation.runner import EvaluationResult, evaluate
+from ltr.ranker.serving import storefront_service
 from storefront.factory import build_search_service
 from storefront.request import InvalidRequest, parse_search_request
 from storefront.service import SearchUnavailable
@@ -33,7 +34,7 @@ def search(
 ) -> None:
     """Search the catalogue as a shopper would (records the impressions like the API does)."""
     settings = get_settings()
-    service = build_search_service(settings, index)
+    service = storefront_service(settings, index)
     payload = {"query": query, "size": size, "page": page, "debug": debug, "user_id": user, "config": config}
     try:
         request = parse_search_request({k: v for k, v in payload.items() if v is not None}, tuple(service.configs))
@@ -60,7 +61,8 @@ def search(
 def eval_command(
     judgments: Path = typer.Option(..., "--judgments", help="Judgments file (CSV query,product_id,grade; TREC qrels; "
                                    "or the Home Depot train.csv)."),
-    config: list[str] = typer.Option(..., "--config", help="Retrieval configuration(s) to evaluate, repeatable."),
+    config: list[str] = typer.Option(..., "--config", help="Retrieval configuration(s) to evaluate, repeatable; "
+                                     "'ltr' is the default configuration reranked by the active model."),
     fmt: str = typer.Option("csv", "--format", help="csv, trec or homedepot."),
     topics: Path = typer.Option(None, "--topics", help="TREC topics file: lines of 'qid<TAB>query'."),
     query_column: str = typer.Option("query", help="CSV column holding the query."),
@@ -87,14 +89,19 @@ def eval_command(
     if not selected:
         raise fail(f"no judged queries in the {split} split")
     service = build_search_service(settings, index, record=False)
-    unknown = [c for c in config if c not in service.configs]
+    unknown = [c for c in config if c not in service.configs and c != "ltr"]
     if unknown:
-        raise fail(f"unknown config {unknown[0]!r}; choose from {', '.join(service.configs)}")
+        raise fail(f"unknown config {unknown[0]!r}; choose from {', '.join([*service.configs, 'ltr'])}")
+    rankers = {name: (lambda q, name=name: service.ranking(q, name, 100)) for name in config if name != "ltr"}
+    if "ltr" in config:
+        served = storefront_service(settings, index, record=False)
+        if served.reranker.name == "none":
+            raise fail("no learning-to-rank model is active (shelfrank models list / promote)")
+        rankers["ltr"] = lambda q: served.ranking(q, settings.search_config, 100)
     results: list[EvaluationResult] = []
     for name in config:
         try:
-            results.append(evaluate(lambda q, name=name: service.ranking(q, name, 100), selected, name,
-                                    progress=not as_json))
+            results.append(evaluate(rankers[name], selected, name, progress=not as_json))
         except SearchUnavailable as exc:
             raise fail(str(exc)) from None
     folder = out or settings.state_dir / "eval" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     click_model_min_support: int = Field(
         10, ge=1, description="Impressions a (query, product) pair needs before its estimate becomes a label."
     )
+    rerank_window: int = Field(200, ge=2, description="Fused candidates the active LTR model reranks per query.")
+    ltr_num_leaves: int = Field(31, ge=2, description="LambdaMART: leaves per tree.")
+    ltr_learning_rate: float = Field(0.05, gt=0, description="LambdaMART: shrinkage.")
+    ltr_max_rounds: int = Field(600, ge=1, description="LambdaMART: most boosting rounds (early stopping decides).")
+    ltr_min_data_in_leaf: int = Field(20, ge=1, description="LambdaMART: rows per leaf at least.")
+    ltr_early_stopping_rounds: int = Field(50, ge=1, description="Stop after this many rounds without "
+                                           "validation nDCG@10 gain.")
+    ltr_seed: int = Field(0, description="Seed of LightGBM's bagging and feature sampling.")
     api_host: str = Field("127.0.0.1", description="HTTP API bind address.")
     api_port: int = Field(8000, description="HTTP API port.")
 

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 import lightgbm as lgb
 
+from core.settings import Settings
+
 from ltr.ranker.dataset import RankingData
 
 
@@ -28,6 +30,12 @@ class TrainParams:
                 "bagging_freq": 1, "lambda_l2": self.lambda_l2, "seed": self.seed, "deterministic": True,
                 "num_threads": 0, "verbose": -1, "label_gain": [float(2 ** g - 1) for g in range(32)],
                 "lambdarank_truncation_level": 20}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TrainParams:
+        return cls(num_leaves=settings.ltr_num_leaves, learning_rate=settings.ltr_learning_rate,
+                   max_rounds=settings.ltr_max_rounds, min_data_in_leaf=settings.ltr_min_data_in_leaf,
+                   early_stopping_rounds=settings.ltr_early_stopping_rounds, seed=settings.ltr_seed)
 
     def as_dict(self) -> dict:
         return asdict(self)

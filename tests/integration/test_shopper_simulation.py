@@ -193,3 +193,51 @@ def test_cascade_shoppers_are_recognised(api: tuple[str, str], judged_queries: d
     assert scores["dbn"] > scores["pbm"]
     for fitted_p, true_p in zip(fit.selection.best.examination, truth.examination):
         assert abs(fitted_p - true_p) <= 0.1
+
+
+def test_train_promote_serve_and_roll_back_a_model_from_simulated_clicks(
+        api: tuple[str, str], judged_queries: dict[str, dict[str, float]], settings: Settings, os_client: OpenSearch,
+        sample_index: str, bert_encoder: BertEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clicks -> click-model labels -> LambdaMART candidate -> parity gate -> served through the API -> rollback."""
+    from core.settings import get_settings
+    from ltr import registry
+    from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger
+    from ltr.ranker.featureset import SHOP_FEATURES
+    from ltr.ranker.job import TrainingRequest, train_and_register
+    from ltr.ranker.train import TrainParams
+
+    base_url, db = api
+    simulator(base_url, judged_queries, seed=4, shoppers=500, reuse_pages=True).run(6000)
+    service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder),
+                            default_configs(candidates=50), "hybrid-minmax")
+    extractor = FeatureExtractor(SHOP_FEATURES, TextFeatureLogger(os_client, sample_index))
+    with session_scope(db) as session:
+        outcome = train_and_register(session, TrainingRequest(labels="clickmodel", min_support=5, window=100,
+                                                              params=TrainParams(max_rounds=100), name="ltr-test"),
+                                     service.candidates, extractor, tmp_path / "models")
+    assert outcome.model.status == "candidate" and outcome.queries >= 50
+    assert (outcome.artifact.folder / "plugin_model.json").is_file()
+
+    monkeypatch.setenv("SHELFRANK_DATABASE_URL", db)
+    monkeypatch.setenv("SHELFRANK_DEFAULT_INDEX", sample_index)
+    monkeypatch.setenv("SHELFRANK_PSEUDONYM_KEY", KEY)
+    get_settings.cache_clear()
+    try:
+        from cli.models_commands import default_gate
+
+        with session_scope(db) as session:
+            registry.promote(session, "ltr-test", by="test", gate=default_gate)
+        with session_scope(db) as session:
+            assert registry.active_model(session).name == "ltr-test"
+        served = create_app(get_settings()).test_client()
+        body = served.post("/api/v1/search", json={"query": sorted(judged_queries)[0], "debug": True}).get_json()
+        assert body["debug"]["reranker"] == "ltr-test"
+        assert all("ltr" in r["stages"] for r in body["results"])
+        with session_scope(db) as session:
+            assert registry.rollback(session, by="test") is None
+        plain = create_app(get_settings()).test_client()
+        body = plain.post("/api/v1/search", json={"query": sorted(judged_queries)[0], "debug": True}).get_json()
+        assert body["debug"]["reranker"] == "none"
+    finally:
+        get_settings.cache_clear()
+

@@ -229,7 +229,10 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(models_commands.app, list(args), env={"USER": "dave"})
 
 
-def test_cli_list_promote_rollback(cli_url: str, tmp_path: Path) -> None:
+def test_cli_list_promote_rollback(cli_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the artifact check here: the real parity gate needs OpenSearch and a trained model,
+    # and is exercised end to end by tests/integration/test_shopper_simulation.py.
+    monkeypatch.setattr(models_commands, "default_gate", registry.artifact_gate)
     empty = invoke("list")
     assert empty.exit_code == 0 and "no models registered yet" in empty.stdout
     register(cli_url, tmp_path, "ltr-1", "ltr-2", click_model="pbm")

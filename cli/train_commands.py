@@ -1,0 +1,75 @@
+"""``shelfrank train``: a LambdaMART candidate from the shop's own behaviour (or judgments)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cli.errors import fail, user_errors
+from core.db import migrate
+from core.db.session import session_scope
+from core.settings import get_settings
+from evaluation import judgments as judgments_io
+from ltr.click_labels import NotEnoughClicks
+from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger
+from ltr.ranker.featureset import FEATURESETS
+from ltr.ranker.job import LABEL_SOURCES, TrainingRequest, train_and_register
+from ltr.ranker.train import TrainingError, TrainParams
+from ltr.registry import RegistryError
+from ltr.serving.xgboost_json import ModelConversionError
+from storefront.factory import build_search_service
+
+
+@user_errors
+def train(
+    labels: str = typer.Option("clickmodel", "--labels", help=f"Label source: {', '.join(LABEL_SOURCES)} "
+                               "(clickmodel = debiased click-model relevance; ctr = raw CTR, position bias left in)."),
+    click_model: str = typer.Option("auto", "--click-model", help="auto, pbm, cascade, dbn or ubm."),
+    judgments: Path = typer.Option(None, "--judgments", help="With --labels judgments: the judgments file."),
+    fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
+    split: str = typer.Option("train", help="With judgments: which fixed split to train on (train or all)."),
+    featureset: str = typer.Option("shelfrank-v1", "--featureset", help=f"One of: {', '.join(FEATURESETS)}."),
+    days: float = typer.Option(28.0, "--days", help="Label window: searches of the last N days; behaviour "
+                               "features are computed from the events before it."),
+    window: int = typer.Option(None, "--window", help="Fused candidates per query (default: SHELFRANK_RERANK_WINDOW)."),
+    name: str = typer.Option(None, "--name", help="Model name (default: ltr-<time>)."),
+    index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON object."),
+) -> None:
+    """Train a LightGBM LambdaMART model and register it as a candidate (promote it to serve it)."""
+    settings = get_settings()
+    if featureset not in FEATURESETS:
+        raise fail(f"unknown featureset {featureset!r}; use one of {', '.join(FEATURESETS)}")
+    loaded = None
+    if labels == "judgments":
+        if judgments is None:
+            raise fail("--labels judgments needs --judgments FILE")
+        try:
+            loaded = judgments_io.select_split(judgments_io.load(judgments, fmt), split)
+        except (OSError, judgments_io.JudgmentsError) as exc:
+            raise fail(str(exc)) from None
+    url = settings.effective_database_url
+    migrate.ensure_current(url)
+    service = build_search_service(settings, index, record=False)
+    extractor = FeatureExtractor(FEATURESETS[featureset], TextFeatureLogger(service.client, service.index))
+    request = TrainingRequest(labels=labels, click_model=click_model, days=days,
+                              min_support=settings.click_model_min_support, window=window or settings.rerank_window,
+                              judgments=loaded, params=TrainParams.from_settings(settings), name=name)
+    try:
+        with session_scope(url) as session:
+            outcome = train_and_register(session, request, service.candidates, extractor,
+                                         settings.state_dir / "models", progress=not as_json)
+            summary = {"name": outcome.model.name, "status": outcome.model.status, "queries": outcome.queries,
+                       "rows": outcome.rows, "metrics": outcome.model.metrics, "artifact": str(outcome.artifact.folder),
+                       "featureset": featureset, "labels": labels, "click_model": outcome.model.click_model}
+    except (NotEnoughClicks, TrainingError, ModelConversionError, RegistryError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(f"trained {summary['name']} on {summary['queries']} queries ({summary['rows']} rows, "
+               f"{summary['metrics']['trees']} trees); validation nDCG@10 {summary['metrics']['valid']['ndcg@10']:.4f}")
+    typer.echo(f"saved in {summary['artifact']}; registered as a candidate. Serve it with: "
+               f".venv/bin/shelfrank models promote {summary['name']}")

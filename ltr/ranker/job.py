@@ -1,0 +1,92 @@
+"""The training job: stored events -> labels -> features -> LambdaMART -> artifact -> registry candidate.
+
+I/O (database, OpenSearch through the extractor, files) is orchestrated here; every step it calls
+is a pure function or a thin edge. A failure anywhere leaves the registry and the active model as
+they were: the candidate is registered only after its artifact is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from core.db.models import RankingModel
+from ltr.click_labels import fit_click_model
+from ltr.features.loader import load_behaviour
+from ltr.ranker.artifacts import ModelArtifact, save_artifact
+from ltr.ranker.dataset import build_dataset
+from ltr.ranker.extract import FeatureExtractor, behaviour_snapshot
+from ltr.ranker.labels import Labels, click_model_labels, judgment_labels, naive_ctr_labels
+from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
+from ltr.registry import register_candidate
+from storefront.service import Candidate
+
+LABEL_SOURCES = ("clickmodel", "ctr", "judgments")
+
+
+def is_validation_query(query: str) -> bool:
+    """A fixed ~15% of the training queries, for early stopping (independent of order and run)."""
+    return hashlib.sha256(("valid:" + query).encode()).digest()[0] < 38
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    labels: str = "clickmodel"
+    click_model: str = "auto"
+    days: float = 28.0  # label window; behaviour features come from before it
+    min_support: int = 10
+    window: int = 200
+    judgments: Mapping[str, Mapping[str, float]] | None = None
+    params: TrainParams = field(default_factory=TrainParams)
+    name: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingOutcome:
+    artifact: ModelArtifact
+    model: RankingModel
+    queries: int
+    rows: int
+
+
+def train_and_register(session: Session, request: TrainingRequest, candidates: Callable[[str], list[Candidate]],
+                       extractor: FeatureExtractor, models_dir: Path, progress: bool = False) -> TrainingOutcome:
+    if request.labels not in LABEL_SOURCES:
+        raise TrainingError(f"unknown label source {request.labels!r}; use one of {', '.join(LABEL_SOURCES)}")
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(days=request.days)
+    click_model_name = None
+    if request.labels == "judgments":
+        if not request.judgments:
+            raise TrainingError("labels=judgments needs a judgments file")
+        max_grade = max(g for grades in request.judgments.values() for g in grades.values()) or 1.0
+        labels: Labels = judgment_labels(request.judgments, max_grade)
+    else:
+        fit = fit_click_model(session, request.click_model, min_support=request.min_support, since=start)
+        click_model_name = fit.selection.name if request.labels == "clickmodel" else None
+        labels = (click_model_labels(fit.selection.best, request.min_support) if request.labels == "clickmodel"
+                  else naive_ctr_labels(fit.log, request.min_support))
+    behaviour = behaviour_snapshot(load_behaviour(session, until=start), start)
+    data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
+                         behaviour=behaviour, window=request.window, progress=progress)
+    valid = [is_validation_query(q) for q in data.queries]
+    booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid),
+                               extractor.featureset.names, request.params)
+    name = request.name or f"ltr-{now.strftime('%Y%m%d-%H%M%S')}"
+    metrics = {"valid": {"ndcg@10": round(float(booster.best_score["valid"]["ndcg@10"]), 6)},
+               "trees": booster.best_iteration, "queries": len(data.groups), "rows": len(data)}
+    artifact = save_artifact(models_dir / name, booster, extractor.featureset,
+                             {"labels": request.labels, "click_model": click_model_name, "metrics": metrics,
+                              "data_window": [start.isoformat(), now.isoformat()]})
+    model = register_candidate(session, name=name, featureset=extractor.featureset.name,
+                               featureset_hash=extractor.featureset.hash, artifact_path=str(artifact.folder),
+                               params={**request.params.as_dict(), "labels": request.labels,
+                                       "window": request.window, "min_support": request.min_support},
+                               metrics=metrics, click_model=click_model_name, data_window=(start, now))
+    session.flush()
+    return TrainingOutcome(artifact, model, len(data.groups), len(data))
