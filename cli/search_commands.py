@@ -29,7 +29,7 @@ def search(
     index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
     size: int = typer.Option(10, help="Results per page."),
     page: int = typer.Option(1, help="Page number, from 1."),
-    debug: bool = typer.Option(False, "--debug", help="Show per-stage scores and the latency breakdown."),
+    debug: bool = typer.Option(False, "--debug", help="Show per-stage scores, the model's per-feature contributions and the latency breakdown."),
     as_json: bool = typer.Option(False, "--json", help="Print the full response as JSON."),
 ) -> None:
     """Search the catalogue as a shopper would (records the impressions like the API does)."""
@@ -50,6 +50,11 @@ def search(
         if debug:
             stages = ", ".join(f"{k}={v:.4f}" for k, v in item["stages"].items())
             typer.echo(f"{'':16}{stages}")
+            explanation = item.get("explanation")
+            if explanation:
+                terms = ", ".join(f"{t['feature']} {t['contribution']:+.3f}" for t in explanation["contributions"])
+                typer.echo(f"{'':16}why: {terms}, others {explanation['other_features']:+.3f}, "
+                           f"base {explanation['bias']:+.3f}")
     if debug and result.debug:
         typer.echo("latency ms: " + ", ".join(f"{k}={v}" for k, v in result.debug["latency_ms"].items()))
     for facet, buckets in result.facets.items():

@@ -15,6 +15,8 @@ from evaluation import judgments as judgments_io
 from ltr.click_labels import NotEnoughClicks
 from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger
 from ltr.ranker.featureset import FEATURESETS
+from ltr.ranker.profiles import CatalogTraits
+from ltr.ranker.search_dataset import DEBIAS
 from ltr.ranker.job import LABEL_SOURCES, TrainingRequest, train_and_register
 from ltr.ranker.train import TrainingError, TrainParams
 from ltr.registry import RegistryError
@@ -25,7 +27,11 @@ from storefront.factory import build_search_service
 @user_errors
 def train(
     labels: str = typer.Option("clickmodel", "--labels", help=f"Label source: {', '.join(LABEL_SOURCES)} "
-                               "(clickmodel = debiased click-model relevance; ctr = raw CTR, position bias left in)."),
+                               "(clickmodel = debiased click-model relevance per query; ctr = raw CTR, position bias left in; "
+                               "actions = one group per search, labelled by that shopper's clicks, carts and purchases: "
+                               "what personalised featuresets need)."),
+    debias: str = typer.Option("position", "--debias", help=f"With --labels actions: {', '.join(DEBIAS)} "
+                               "(LightGBM position-aware lambdarank, inverse-propensity weights, or none)."),
     click_model: str = typer.Option("auto", "--click-model", help="auto, pbm, cascade, dbn or ubm."),
     judgments: Path = typer.Option(None, "--judgments", help="With --labels judgments: the judgments file."),
     fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
@@ -42,6 +48,8 @@ def train(
     settings = get_settings()
     if featureset not in FEATURESETS:
         raise fail(f"unknown featureset {featureset!r}; use one of {', '.join(FEATURESETS)}")
+    if debias not in DEBIAS:
+        raise fail(f"unknown --debias {debias!r}; use one of {', '.join(DEBIAS)}")
     loaded = None
     if labels == "judgments":
         if judgments is None:
@@ -56,11 +64,12 @@ def train(
     extractor = FeatureExtractor(FEATURESETS[featureset], TextFeatureLogger(service.client, service.index))
     request = TrainingRequest(labels=labels, click_model=click_model, days=days,
                               min_support=settings.click_model_min_support, window=window or settings.rerank_window,
-                              judgments=loaded, params=TrainParams.from_settings(settings), name=name)
+                              judgments=loaded, params=TrainParams.from_settings(settings), name=name, debias=debias)
     try:
         with session_scope(url) as session:
             outcome = train_and_register(session, request, service.candidates, extractor,
-                                         settings.state_dir / "models", progress=not as_json)
+                                         settings.state_dir / "models", progress=not as_json,
+                                         traits=CatalogTraits(service.client, service.index))
             summary = {"name": outcome.model.name, "status": outcome.model.status, "queries": outcome.queries,
                        "rows": outcome.rows, "metrics": outcome.model.metrics, "artifact": str(outcome.artifact.folder),
                        "featureset": featureset, "labels": labels, "click_model": outcome.model.click_model}

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
         10, ge=1, description="Impressions a (query, product) pair needs before its estimate becomes a label."
     )
     rerank_window: int = Field(200, ge=2, description="Fused candidates the active LTR model reranks per query.")
+    rerank_model_refresh_seconds: float = Field(
+        5.0, ge=0, description="How often a running storefront checks the registry for a newly promoted or "
+        "rolled-back model (0: before every search).")
     ltr_num_leaves: int = Field(31, ge=2, description="LambdaMART: leaves per tree.")
     ltr_learning_rate: float = Field(0.05, gt=0, description="LambdaMART: shrinkage.")
     ltr_max_rounds: int = Field(600, ge=1, description="LambdaMART: most boosting rounds (early stopping decides).")

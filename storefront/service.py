@@ -6,11 +6,12 @@ between are the pure functions of :mod:`storefront.fusion` and :mod:`storefront.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
@@ -34,6 +35,8 @@ class Candidate:
     product_id: str
     score: float
     stages: dict[str, float] = field(default_factory=dict)  # per-stage scores, for debug and explanations
+    fields: dict[str, Any] = field(default_factory=dict)  # the hit's stored fields (title, brand, category)
+    features: dict[str, float] | None = None  # what a rerank model read for it (debug and explanations)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class Reranker(Protocol):
 
     def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]: ...
 
+    def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
+        """Per-candidate explanations of the rerank score (debug mode), in the order given."""
+        ...
+
 
 class NoopReranker:
     """The stage after fusion, until a learning-to-rank model is active."""
@@ -57,6 +64,9 @@ class NoopReranker:
 
     def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
         return candidates
+
+    def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
+        return [{} for _ in candidates]
 
 
 @dataclass
@@ -101,14 +111,15 @@ class SearchService:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         config = self.configs[request.config or self.default_config]
-        candidates, facets, titles, total_hits = self._first_stage(request, config, timings)
+        candidates, facets, total_hits = self._first_stage(request, config, timings)
         mark = time.perf_counter()
-        candidates = self.reranker.rerank(request.query, candidates, SearchContext(request.user_id, request.session_id))
+        context = SearchContext(request.user_id, request.session_id)
+        candidates = self.reranker.rerank(request.query, candidates, context)
         timings["rerank_ms"] = (time.perf_counter() - mark) * 1000
 
         page = candidates[request.offset : request.offset + request.size]
         search_id = uuid.uuid4().hex
-        results = [{"id": c.product_id, "title": titles.get(c.product_id), "score": c.score,
+        results = [{"id": c.product_id, "title": c.fields.get("title"), "score": c.score,
                     "position": request.offset + i + 1} for i, c in enumerate(page)]
         if record and self.recorder is not None:
             mark = time.perf_counter()
@@ -119,8 +130,15 @@ class SearchService:
 
         debug = None
         if request.debug:
-            for result, candidate in zip(results, page):
+            mark = time.perf_counter()
+            explanations = self.reranker.explain(request.query, page, context) if page else []
+            for result, candidate, explanation in zip(results, page, explanations):
                 result["stages"] = candidate.stages
+                if candidate.features is not None:
+                    result["features"] = {k: None if math.isnan(v) else v for k, v in candidate.features.items()}
+                if explanation:
+                    result["explanation"] = explanation
+            timings["explain_ms"] = (time.perf_counter() - mark) * 1000
             debug = {"latency_ms": {k: round(v, 2) for k, v in timings.items()}, "reranker": self.reranker.name,
                      "bm25_total_hits": total_hits}
         return SearchResult(search_id, request.query, config.name, len(candidates), results, facets,
@@ -137,19 +155,20 @@ class SearchService:
         return self._first_stage(request, self.configs[config or self.default_config], {})[0]
 
     def _first_stage(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float]):
-        lists, facets, titles, total_hits = self._retrieve(request, config, timings)
+        lists, facets, sources, total_hits = self._retrieve(request, config, timings)
         mark = time.perf_counter()
         fused = self._fuse(lists, config)
-        candidates = [Candidate(pid, score, {name: scores[pid] for name, scores in lists.items() if pid in scores})
+        candidates = [Candidate(pid, score, {name: scores[pid] for name, scores in lists.items() if pid in scores},
+                                sources.get(pid, {}))
                       for pid, score in fusion.ranked(fused)]
         for candidate in candidates:
             candidate.stages["fused"] = candidate.score
         timings["fusion_ms"] = (time.perf_counter() - mark) * 1000
-        return candidates, facets, titles, total_hits
+        return candidates, facets, total_hits
 
     def candidate_lists(self, query: str, config: str = "hybrid-rrf") -> dict[str, dict[str, float]]:
         """The per-retriever candidate scores before fusion (for tuning fusion offline)."""
-        lists, _facets, _titles, _total = self._retrieve(SearchRequest(query=query), self.configs[config], {})
+        lists, _facets, _sources, _total = self._retrieve(SearchRequest(query=query), self.configs[config], {})
         return lists
 
     def _retrieve(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float]):
@@ -181,7 +200,7 @@ class SearchService:
         timings["opensearch_ms"] = (time.perf_counter() - mark) * 1000
 
         lists: dict[str, dict[str, float]] = {}
-        titles: dict[str, str] = {}
+        sources: dict[str, dict[str, Any]] = {}
         facets: dict[str, list[dict]] = {}
         total_hits = 0
         for (name, _body), part in zip(bodies, response["responses"]):
@@ -200,12 +219,12 @@ class SearchService:
             elif name == "vector":
                 knn = {hit["_id"]: knn_score_to_cosine(hit["_score"]) for hit in hits}
                 lists["vector"] = {**knn, **lists.get("vector", {})}
-            titles.update({hit["_id"]: hit["_source"]["title"] for hit in hits if "_source" in hit})
+            sources.update({hit["_id"]: hit["_source"] for hit in hits if "_source" in hit})
             if "aggregations" in part:
                 total_hits = part["hits"]["total"]["value"]
                 facets = {key: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"] if b["doc_count"]]
                           for key, agg in part["aggregations"].items()}
-        return lists, facets, titles, total_hits
+        return lists, facets, sources, total_hits
 
     @staticmethod
     def _fuse(lists: dict[str, dict[str, float]], config: RetrievalConfig) -> dict[str, float]:

@@ -24,8 +24,10 @@ class RankingData:
     features: np.ndarray  # (rows, n_features) float32
     labels: np.ndarray  # (rows,) int
     groups: np.ndarray  # (n_queries,) rows per query, in order
-    queries: list[str]
+    queries: list[str]  # one per group
     product_ids: list[str]
+    positions: np.ndarray | None = None  # (rows,) 0-based displayed position, for position-aware lambdarank
+    weights: np.ndarray | None = None  # (rows,) inverse-propensity weights
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -36,7 +38,9 @@ class RankingData:
         rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i, k in enumerate(keep) if k] or
                               [np.empty(0, dtype=int)])
         return RankingData(self.features[rows], self.labels[rows], self.groups[np.asarray(keep, bool)],
-                           [q for q, k in zip(self.queries, keep) if k], [self.product_ids[r] for r in rows])
+                           [q for q, k in zip(self.queries, keep) if k], [self.product_ids[r] for r in rows],
+                           None if self.positions is None else self.positions[rows],
+                           None if self.weights is None else self.weights[rows])
 
 
 def build_dataset(queries: Sequence[str], candidates: CandidateSource, extractor: FeatureExtractor,

@@ -8,7 +8,7 @@ they were: the candidate is registered only after its artifact is complete.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,14 +19,18 @@ from core.db.models import RankingModel
 from ltr.click_labels import fit_click_model
 from ltr.features.loader import load_behaviour
 from ltr.ranker.artifacts import ModelArtifact, save_artifact
-from ltr.ranker.dataset import build_dataset
+from ltr.ranker.dataset import RankingData, build_dataset
 from ltr.ranker.extract import FeatureExtractor, behaviour_snapshot
 from ltr.ranker.labels import Labels, click_model_labels, judgment_labels, naive_ctr_labels
+from ltr.ranker.search_dataset import build_search_dataset, profiles_before
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
+from ltr.traits import ProductTraits
+from ltr.events.clicklog import iter_logged_searches
 from ltr.registry import register_candidate
 from storefront.service import Candidate
 
-LABEL_SOURCES = ("clickmodel", "ctr", "judgments")
+LABEL_SOURCES = ("clickmodel", "ctr", "judgments", "actions")
+TraitsLookup = Callable[[Iterable[str]], Mapping[str, ProductTraits]]
 
 
 def is_validation_query(query: str) -> bool:
@@ -44,6 +48,7 @@ class TrainingRequest:
     judgments: Mapping[str, Mapping[str, float]] | None = None
     params: TrainParams = field(default_factory=TrainParams)
     name: str | None = None
+    debias: str = "position"  # labels=actions: position, ipw or none (see ltr.ranker.search_dataset)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,13 +60,17 @@ class TrainingOutcome:
 
 
 def train_and_register(session: Session, request: TrainingRequest, candidates: Callable[[str], list[Candidate]],
-                       extractor: FeatureExtractor, models_dir: Path, progress: bool = False) -> TrainingOutcome:
+                       extractor: FeatureExtractor, models_dir: Path, progress: bool = False,
+                       traits: TraitsLookup | None = None) -> TrainingOutcome:
+    """``traits`` (product id -> brand/department/price band) is needed by personalised featuresets."""
     if request.labels not in LABEL_SOURCES:
         raise TrainingError(f"unknown label source {request.labels!r}; use one of {', '.join(LABEL_SOURCES)}")
     now = datetime.now(timezone.utc)
     start = now - timedelta(days=request.days)
     click_model_name = None
-    if request.labels == "judgments":
+    if request.labels == "actions":
+        data, click_model_name = _per_search_data(session, request, start, candidates, extractor, traits, progress)
+    elif request.labels == "judgments":
         if not request.judgments:
             raise TrainingError("labels=judgments needs a judgments file")
         max_grade = max(g for grades in request.judgments.values() for g in grades.values()) or 1.0
@@ -71,9 +80,10 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
         click_model_name = fit.selection.name if request.labels == "clickmodel" else None
         labels = (click_model_labels(fit.selection.best, request.min_support) if request.labels == "clickmodel"
                   else naive_ctr_labels(fit.log, request.min_support))
-    behaviour = behaviour_snapshot(load_behaviour(session, until=start), start)
-    data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
-                         behaviour=behaviour, window=request.window, progress=progress)
+    if request.labels != "actions":
+        behaviour = behaviour_snapshot(load_behaviour(session, until=start), start)
+        data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
+                             behaviour=behaviour, window=request.window, progress=progress)
     valid = [is_validation_query(q) for q in data.queries]
     booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid),
                                extractor.featureset.names, request.params)
@@ -86,7 +96,31 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
     model = register_candidate(session, name=name, featureset=extractor.featureset.name,
                                featureset_hash=extractor.featureset.hash, artifact_path=str(artifact.folder),
                                params={**request.params.as_dict(), "labels": request.labels,
+                                       "debias": request.debias if request.labels == "actions" else None,
                                        "window": request.window, "min_support": request.min_support},
                                metrics=metrics, click_model=click_model_name, data_window=(start, now))
     session.flush()
     return TrainingOutcome(artifact, model, len(data.groups), len(data))
+
+
+def _per_search_data(session: Session, request: TrainingRequest, start: datetime,
+                     candidates: Callable[[str], list[Candidate]], extractor: FeatureExtractor,
+                     traits: TraitsLookup | None, progress: bool) -> tuple[RankingData, str | None]:
+    """One group per search of the label window, labelled by the shopper's own actions."""
+    history = load_behaviour(session)
+    personal = bool(extractor.featureset.of_source("user"))
+    if personal and traits is None:
+        raise TrainingError(f"featureset {extractor.featureset.name} is personalised: product traits are needed")
+    examination, click_model_name = None, None
+    if request.debias == "ipw":
+        fit = fit_click_model(session, request.click_model, min_support=request.min_support, since=start)
+        examination, click_model_name = fit.selection.best.examination, fit.selection.name
+    searches = list(iter_logged_searches(session, since=start))
+    profile_of = None
+    if personal and traits is not None:
+        profile_of = profiles_before(history, start, traits(a.product_id for a in history.actions))
+    data = build_search_dataset(searches, candidates, extractor, behaviour=behaviour_snapshot(history.before(start),
+                                                                                              start),
+                                profile_of=profile_of, debias=request.debias, examination=examination,
+                                window=request.window, progress=progress)
+    return data, click_model_name

@@ -2,22 +2,39 @@
 
 It is the reference the in-engine (``sltr``) scores are checked against, and the serving path
 where the LTR plugin is absent. Candidates below the window keep their fused order underneath.
+A personalised featureset reads the shopper's profile through ``profiles`` (anonymous shoppers
+and unknown users get no profile, so their user features are missing, as in training).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import lightgbm as lgb
 import numpy as np
 
+from ltr.features.user import UserProfile
 from ltr.ranker.extract import NO_BEHAVIOUR, FeatureExtractor, ProductBehaviour
+from ltr.serving.contributions import BIAS_TERM, explain
+from ltr.traits import ProductTraits, traits_of
 from storefront.service import Candidate, SearchContext
+
+ProfileSource = Callable[[SearchContext], UserProfile | None]
+EXPLAINED_TERMS = 8  # contributions shown per result, largest first; the rest are summed
+
+
+def candidate_traits(candidate: Candidate) -> ProductTraits:
+    """Brand, department and price band from the hit's stored fields (derived from the title if absent)."""
+    fields = candidate.fields
+    category = fields.get("category") or ()
+    return traits_of(candidate.product_id, fields.get("title"), fields.get("brand"),
+                     [category] if isinstance(category, str) else category)
 
 
 class LtrReranker:
     def __init__(self, booster: lgb.Booster, extractor: FeatureExtractor, *, name: str, window: int = 200,
-                 behaviour: ProductBehaviour = NO_BEHAVIOUR) -> None:
+                 behaviour: ProductBehaviour = NO_BEHAVIOUR, profiles: ProfileSource | None = None) -> None:
         if booster.feature_name() != extractor.featureset.names:
             raise ValueError(f"model features {booster.feature_name()} differ from featureset "
                              f"{extractor.featureset.name} {extractor.featureset.names}")
@@ -26,19 +43,51 @@ class LtrReranker:
         self.name = name
         self.window = window
         self.behaviour = behaviour
+        self.profiles = profiles
+        self.personal = bool(extractor.featureset.of_source("user"))
 
-    def scores(self, query: str, candidates: Sequence[Candidate]) -> np.ndarray:
-        return self.booster.predict(self.extractor.matrix(query, candidates, self.behaviour))
+    def features(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None) -> np.ndarray:
+        profile = self.profiles(context) if self.personal and self.profiles and context else None
+        traits = {c.product_id: candidate_traits(c) for c in candidates} if self.personal else None
+        return self.extractor.matrix(query, candidates, self.behaviour, profile, traits)
+
+    def scores(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None) -> np.ndarray:
+        return self.booster.predict(self.features(query, candidates, context))
 
     def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
         head, tail = candidates[: self.window], candidates[self.window:]
         if len(head) < 2:
             return candidates
-        scores = self.scores(query, head)
-        order = np.argsort(-scores, kind="stable")
+        matrix = self.features(query, head, context)
+        scores = self.booster.predict(matrix)
+        names = self.extractor.featureset.names
         ranked = []
-        for i in order:
+        for i in np.argsort(-scores, kind="stable"):
             candidate = head[int(i)]
-            candidate.stages["ltr"] = float(scores[i])
-            ranked.append(Candidate(candidate.product_id, float(scores[i]), candidate.stages))
+            stages = {**candidate.stages, "ltr": float(scores[i])}
+            values = {name: float(v) for name, v in zip(names, matrix[int(i)])}
+            ranked.append(Candidate(candidate.product_id, float(scores[i]), stages, candidate.fields, values))
         return ranked + tail
+
+    def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
+        """Each reranked candidate's score as feature contributions (TreeSHAP), largest first.
+
+        Uses the feature values the ranking itself read, so the terms add up to the served score.
+        """
+        names = self.extractor.featureset.names
+        explained = []
+        for candidate in candidates:
+            if candidate.features is None or list(candidate.features) != names:  # not scored by this model
+                explained.append({})
+                continue
+            row = [candidate.features.get(name, math.nan) for name in names]
+            terms = explain(self.booster, row, names)
+            bias = dict(terms)[BIAS_TERM]
+            features = [t for t in terms if t[0] != BIAS_TERM]
+            shown, rest = features[:EXPLAINED_TERMS], features[EXPLAINED_TERMS:]
+            explained.append({
+                "model": self.name, "score": float(sum(c for _, c in terms)),
+                "bias": bias, "other_features": float(sum(c for _, c in rest)),
+                "contributions": [{"feature": name, "value": None if math.isnan(candidate.features[name])
+                                   else candidate.features[name], "contribution": c} for name, c in shown]})
+        return explained

@@ -47,11 +47,14 @@ class TrainingError(ValueError):
 
 def train_lambdamart(train: RankingData, valid: RankingData, feature_names: list[str],
                      params: TrainParams = TrainParams()) -> lgb.Booster:
+    """``train.positions`` switches on LightGBM's position-aware lambdarank (it learns a bias per
+    displayed position and leaves it out of the scores); ``train.weights`` scale each row's
+    gradients (inverse-propensity weighting). Validation is never weighted."""
     if len(train.groups) < 2 or len(valid.groups) < 1:
         raise TrainingError(f"need at least 2 training and 1 validation queries with graded candidates "
                             f"(have {len(train.groups)} and {len(valid.groups)})")
     train_set = lgb.Dataset(train.features, train.labels, group=train.groups, feature_name=feature_names,
-                            free_raw_data=False)
+                            weight=train.weights, position=train.positions, free_raw_data=False)
     valid_set = lgb.Dataset(valid.features, valid.labels, group=valid.groups, reference=train_set)
     return lgb.train(params.lightgbm(feature_names), train_set, num_boost_round=params.max_rounds,
                      valid_sets=[valid_set], valid_names=["valid"],

@@ -221,23 +221,77 @@ def test_train_promote_serve_and_roll_back_a_model_from_simulated_clicks(
     monkeypatch.setenv("SHELFRANK_DATABASE_URL", db)
     monkeypatch.setenv("SHELFRANK_DEFAULT_INDEX", sample_index)
     monkeypatch.setenv("SHELFRANK_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("SHELFRANK_RERANK_MODEL_REFRESH_SECONDS", "0")
     get_settings.cache_clear()
     try:
         from cli.models_commands import default_gate
 
+        storefront = create_app(get_settings()).test_client()  # started before the promotion, kept running
+        query = sorted(judged_queries)[0]
+        assert storefront.post("/api/v1/search", json={"query": query, "debug": True}).get_json()[
+            "debug"]["reranker"] == "none"
         with session_scope(db) as session:
             registry.promote(session, "ltr-test", by="test", gate=default_gate)
         with session_scope(db) as session:
             assert registry.active_model(session).name == "ltr-test"
-        served = create_app(get_settings()).test_client()
-        body = served.post("/api/v1/search", json={"query": sorted(judged_queries)[0], "debug": True}).get_json()
+        body = storefront.post("/api/v1/search", json={"query": query, "debug": True}).get_json()
         assert body["debug"]["reranker"] == "ltr-test"
-        assert all("ltr" in r["stages"] for r in body["results"])
+        scores = [r["score"] for r in body["results"]]
+        assert scores == sorted(scores, reverse=True)
+        for result in body["results"]:  # why each result is where it is: contributions add up to its score
+            assert "ltr" in result["stages"] and result["explanation"]["model"] == "ltr-test"
+            explanation = result["explanation"]
+            total = explanation["bias"] + explanation["other_features"] + sum(
+                t["contribution"] for t in explanation["contributions"])
+            assert abs(total - result["score"]) < 1e-4
         with session_scope(db) as session:
             assert registry.rollback(session, by="test") is None
-        plain = create_app(get_settings()).test_client()
-        body = plain.post("/api/v1/search", json={"query": sorted(judged_queries)[0], "debug": True}).get_json()
-        assert body["debug"]["reranker"] == "none"
+        body = storefront.post("/api/v1/search", json={"query": query, "debug": True}).get_json()
+        assert body["debug"]["reranker"] == "none" and "explanation" not in body["results"][0]
     finally:
         get_settings.cache_clear()
 
+
+def test_a_personalised_model_reads_the_searching_shoppers_history(
+        api: tuple[str, str], judged_queries: dict[str, dict[str, float]], settings: Settings, os_client: OpenSearch,
+        sample_index: str, bert_encoder: BertEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-search labels + user features -> served: a shopper with history gets their affinities as features."""
+    from core.settings import get_settings
+    from ltr import registry
+    from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger
+    from ltr.ranker.featureset import PERSONAL_FEATURES
+    from ltr.ranker.job import TrainingRequest, train_and_register
+    from ltr.ranker.profiles import CatalogTraits
+    from ltr.ranker.train import TrainParams
+
+    base_url, db = api
+    sim = simulator(base_url, judged_queries, seed=5, shoppers=40, reuse_pages=True)
+    sim.run(3000)
+    service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder),
+                            default_configs(candidates=50), "hybrid-minmax")
+    extractor = FeatureExtractor(PERSONAL_FEATURES, TextFeatureLogger(os_client, sample_index))
+    request = TrainingRequest(labels="actions", debias="position", days=14, window=50,
+                              params=TrainParams(max_rounds=60, min_data_in_leaf=5), name="ltr-personal")
+    with session_scope(db) as session:
+        outcome = train_and_register(session, request, service.candidates, extractor, tmp_path / "models",
+                                     traits=CatalogTraits(os_client, sample_index))
+        registry.promote(session, "ltr-personal", by="test", gate=registry.artifact_gate)
+    assert outcome.model.params["debias"] == "position" and outcome.queries >= 100  # one group per search
+
+    monkeypatch.setenv("SHELFRANK_DATABASE_URL", db)
+    monkeypatch.setenv("SHELFRANK_DEFAULT_INDEX", sample_index)
+    monkeypatch.setenv("SHELFRANK_PSEUDONYM_KEY", KEY)
+    get_settings.cache_clear()
+    try:
+        storefront = create_app(get_settings()).test_client()
+        query = sorted(judged_queries)[0]
+        shopper = sim.shoppers[0].user_id
+        known = storefront.post("/api/v1/search", json={"query": query, "debug": True, "user_id": shopper}
+                                ).get_json()
+        anonymous = storefront.post("/api/v1/search", json={"query": query, "debug": True}).get_json()
+    finally:
+        get_settings.cache_clear()
+    assert known["debug"]["reranker"] == "ltr-personal"
+    affinities = [r["features"]["user_department_affinity"] for r in known["results"]]
+    assert all(a is not None and 0.0 <= a <= 1.0 for a in affinities) and any(a > 0 for a in affinities)
+    assert all(r["features"]["user_department_affinity"] is None for r in anonymous["results"])
