@@ -153,6 +153,10 @@ def main() -> None:
     for name in names:
         avg = {m: float(np.mean([r[m] for r in rows[name]])) for m in ("ndcg@10", "recall@100", "mrr@10")}
         print(f"{name:16} {avg['ndcg@10']:8.4f} {avg['recall@100']:10.4f} {avg['mrr@10']:7.4f}")
+    for a, b in (("msearch-minmax", "hybrid-query"), ("hybrid-query", "bm25")):
+        diff = np.array([x["ndcg@10"] - y["ndcg@10"] for x, y in zip(rows[a], rows[b])])
+        print(f"nDCG@10 {a} - {b}: {diff.mean():+.4f} +- {1.96 * diff.std(ddof=1) / np.sqrt(len(diff)):.4f} "
+              "(paired, 95%)")
     for pair, values in overlaps.items():
         same = sum(v == 1.0 for v in values) / len(values)
         print(f"overlap@10 {pair:20} mean {np.mean(values):.3f}; identical top-10 sets {100 * same:.0f}%")

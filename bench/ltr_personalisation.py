@@ -84,7 +84,9 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=28.0)
     parser.add_argument("--label-days", type=float, default=14.0)
     parser.add_argument("--test-searches", type=int, default=3000)
-    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--window", type=int, default=100, help="fused candidates per query for features")
+    parser.add_argument("--test-windows", type=int, nargs="+", default=[10, 100],
+                        help="rerank the top N fused candidates at test time (10 = only what shoppers were shown)")
     parser.add_argument("--index", default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -153,6 +155,7 @@ def main() -> None:
         "personal (IPW)": (PERSONAL_FEATURES, dataclasses.replace(
             position_data, positions=None, weights=ipw_weights(position_data.labels, positions, pbm.examination))),
         "personal (no debiasing)": (PERSONAL_FEATURES, dataclasses.replace(position_data, positions=None)),
+        "shop, no user features (no debiasing)": (SHOP_FEATURES, dataclasses.replace(position_data, positions=None)),
     }
     models = {}
     for name, (featureset, data) in variants.items():
@@ -173,7 +176,8 @@ def main() -> None:
     profiles: dict[str, UserProfile] = {}
     user_columns = [PERSONAL_FEATURES.names.index(s.name) for s in PERSONAL_FEATURES.of_source("user")]
     base_matrix: dict[str, np.ndarray] = {}
-    scores: dict[str, list[float]] = {name: [] for name in ["hybrid-minmax", *models]}
+    scores: dict[str, list[float]] = {f"{name} @{w}": [] for w in args.test_windows for name in models}
+    scores = {"hybrid-minmax": [], **scores}
     for _ in tqdm(range(args.test_searches), desc="test searches", unit="search"):
         shopper, query = rng.choice(shoppers), rng.choice(queries)
         pool = candidates(query)
@@ -195,16 +199,19 @@ def main() -> None:
                         for c, t in zip(pool, pool_traits)])
         scores["hybrid-minmax"].append(ndcg_gains(np.arange(len(pool)), own))
         for name, (booster, columns) in models.items():
-            order = np.argsort(-booster.predict(matrix[:, columns]), kind="stable")
-            scores[name].append(ndcg_gains(order, own))
+            predicted = booster.predict(matrix[:, columns])
+            for w in args.test_windows:
+                head = np.argsort(-predicted[:w], kind="stable")
+                order = np.concatenate([head, np.arange(min(w, len(pool)), len(pool))])
+                scores[f"{name} @{w}"].append(ndcg_gains(order, own))
 
     averages = {name: float(np.mean(values)) for name, values in scores.items()}
     hybrid = averages["hybrid-minmax"]
     print(f"\n{len(scores['hybrid-minmax'])} test searches by {args.shoppers} shoppers over {args.queries} queries; "
-          f"nDCG@10 against each shopper's own relevance (rerank window {args.window})")
+          "nDCG@10 against each shopper's own relevance; @N: the model reranks the top N")
     for name, value in averages.items():
         spread = 1.96 * float(np.std(scores[name])) / math.sqrt(len(scores[name]))
-        print(f"{name:42} {value:.4f} ±{spread:.4f}  {100 * (value / hybrid - 1):+6.1f}% vs hybrid")
+        print(f"{name:46} {value:.4f} ±{spread:.4f}  {100 * (value / hybrid - 1):+6.1f}% vs hybrid")
     out = args.out or folder
     out.mkdir(parents=True, exist_ok=True)
     (out / "ltr_personalisation.json").write_text(json.dumps(
