@@ -176,7 +176,8 @@ def main() -> None:
             path(query)
     print(f"\nlatency: {len(timed)} queries per path, interleaved in blocks of {BLOCK}; warm vector cache")
     print("every path returns a page of 10 with titles and the facets "
-          + ("(brand, category, availability, price); " if aggs else "(not the hybrid query: --no-aggs); ")
+          + ("(brand, category, availability, price); " if aggs
+             else "(except python-replica and the hybrid query: --no-aggs); ")
           + f"msearch-minmax also computes exact cosines for its {config.candidates} BM25 hits; both msearch paths "
           "count all BM25 hits and take facets over BM25 matches, hybrid-query facets count BM25 matches plus "
           "the k-NN top-k")

@@ -32,8 +32,8 @@ PER_SEARCH = 10
 def synthetic(impressions: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     n_features = len(PERSONAL_FEATURES.names)
-    features = rng.normal(size=(impressions, n_features)).astype(np.float32)
-    features[rng.random(features.shape) < 0.05] = np.nan  # missing values, as for absent BM25 hits
+    features = rng.standard_normal(size=(impressions, n_features), dtype=np.float32)
+    features[rng.random(features.shape, dtype=np.float32) < 0.05] = np.nan  # missing, as for absent BM25 hits
     relevance = 1 / (1 + np.exp(-(features[:, 0] + 0.5 * np.nan_to_num(features[:, 10]))))
     positions = np.tile(np.arange(PER_SEARCH), impressions // PER_SEARCH)
     examination = 1 / (positions + 1) ** 0.6

@@ -1,9 +1,9 @@
 """Feature vectors for (query, candidate) pairs, in featureset order, as float32 with NaN for
 "no value" (LightGBM and the plugin's trees both send missing values down their default branch).
 
-Text features are scored by OpenSearch itself: one ``_msearch`` with one sub-query per feature,
-each restricted to the candidates' ids, so a feature value is exactly what the same template
-scores inside the engine. The other sources are computed here from the first stage, a product
+Text features are scored by OpenSearch itself: one search with one named clause per feature,
+restricted to the candidates' ids, so a feature value is exactly what the same template scores
+inside the engine. The other sources are computed here from the first stage, a product
 behaviour snapshot and the shopper's profile.
 """
 
@@ -32,7 +32,13 @@ def render(template: dict, keywords: str) -> dict:
 
 
 class TextFeatureLogger:
-    """Scores text-feature templates on given products through one OpenSearch round trip."""
+    """Scores text-feature templates on given products in one OpenSearch search.
+
+    Each template becomes a named clause of one ``bool`` restricted to the products' ids, and
+    ``include_named_queries_score`` returns every clause's own score per hit: exactly what the
+    template scores alone (and what the LTR plugin's feature would log), in one request instead of
+    one per feature. A product a clause does not match gets 0 for that feature.
+    """
 
     def __init__(self, client: OpenSearch, index: str) -> None:
         self.client = client
@@ -42,19 +48,15 @@ class TextFeatureLogger:
         values = np.zeros((len(product_ids), len(specs)), dtype=np.float32)
         if not product_ids or not specs:
             return values
-        payload: list[dict] = []
-        for spec in specs:
-            payload += [{"index": self.index}, {
-                "size": len(product_ids), "_source": False, "track_total_hits": False,
-                "query": {"bool": {"must": [render(spec.template or {}, query)],
-                                   "filter": [{"ids": {"values": list(product_ids)}}]}}}]
-        response = self.client.msearch(body=payload)
+        clauses = [{"bool": {"must": [render(spec.template or {}, query)], "_name": spec.name}} for spec in specs]
+        body = {"size": len(product_ids), "_source": False, "track_total_hits": False,
+                "query": {"bool": {"should": clauses, "filter": [{"ids": {"values": list(product_ids)}}]}}}
+        response = self.client.search(index=self.index, body=body, params={"include_named_queries_score": "true"})
         row = {pid: i for i, pid in enumerate(product_ids)}
-        for column, part in enumerate(response["responses"]):
-            if "error" in part:
-                raise RuntimeError(f"feature {specs[column].name}: OpenSearch error {part['error']}")
-            for hit in part["hits"]["hits"]:
-                values[row[hit["_id"]], column] = hit["_score"]
+        column = {spec.name: j for j, spec in enumerate(specs)}
+        for hit in response["hits"]["hits"]:
+            for name, score in (hit.get("matched_queries") or {}).items():
+                values[row[hit["_id"]], column[name]] = score
         return values
 
 
