@@ -36,20 +36,15 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import HOMEDEPOT  # noqa: E402
+from _simulated_shop import KEY, recording_service, simulator  # noqa: E402
 
-from core.db import migrate  # noqa: E402
 from core.db.session import session_scope  # noqa: E402
-from core.opensearch_client import make_client  # noqa: E402
 from core.privacy import pseudonymise  # noqa: E402
 from core.settings import get_settings  # noqa: E402
-from encoders.cache import QueryVectorCache  # noqa: E402
-from encoders.factory import load_encoder  # noqa: E402
 from evaluation.judgments import load_homedepot, select_split  # noqa: E402
 from evaluation.metrics import dcg  # noqa: E402
-from indexer.sources import read_catalog  # noqa: E402
 from ltr.clickmodels import ClickLog, make_model  # noqa: E402
 from ltr.events.clicklog import iter_click_sessions, iter_logged_searches  # noqa: E402
-from ltr.events.store import EventStore  # noqa: E402
 from ltr.features.loader import load_behaviour  # noqa: E402
 from ltr.features.user import UserProfile, user_product_features  # noqa: E402
 from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot  # noqa: E402
@@ -60,14 +55,6 @@ from ltr.ranker.reranker import candidate_traits  # noqa: E402
 from ltr.ranker.search_dataset import build_search_dataset, ipw_weights, profiles_before  # noqa: E402
 from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
 from ltr.simulation.behaviour import attractiveness, relevance_of_grade  # noqa: E402
-from ltr.simulation.runner import Page, ShopperSimulator, SimQuery  # noqa: E402
-from ltr.traits import common_brands  # noqa: E402
-from storefront.recording import DatabaseImpressionRecorder  # noqa: E402
-from storefront.request import SearchRequest  # noqa: E402
-from storefront.retrieval import default_configs  # noqa: E402
-from storefront.service import SearchService  # noqa: E402
-
-KEY = "bench"
 
 
 def ndcg_gains(order: np.ndarray, gains: np.ndarray, k: int = 10) -> float:
@@ -94,34 +81,17 @@ def main() -> None:
     started = time.perf_counter()
     settings = get_settings()
     folder = Path(tempfile.mkdtemp(prefix="shelfrank-personal-"))
-    url = f"sqlite:///{folder / 'events.db'}"
-    migrate.upgrade(url)
-    client = make_client(settings)
-    index = args.index or settings.default_index
-    service = SearchService(client, index, QueryVectorCache(load_encoder(settings), 50_000),
-                            default_configs(settings.hybrid_vector_weight, settings.search_candidates),
-                            "hybrid-minmax", recorder=DatabaseImpressionRecorder(url, KEY))
+    service, url = recording_service(settings, folder / "events.db", args.index)
+    client, index = service.client, service.index
 
     train_all = select_split(load_homedepot(HOMEDEPOT), "train")
     eligible = sorted(q for q, grades in train_all.items() if len(grades) >= 4)
     queries = sorted(random.Random(args.seed).sample(eligible, args.queries))
 
     # 1. shoppers with tastes, on real pages
-    store = EventStore(KEY)
-
-    def search(query: str, user: str, session: str, ranker: str) -> Page:
-        result = service.search(SearchRequest(query=query, user_id=user, session_id=session, config=ranker))
-        return Page(result.search_id, [(r["id"], r["title"]) for r in result.results])
-
-    def send(events: list[dict]) -> dict:
-        with session_scope(url) as session:
-            return store.ingest(session, events).as_dict()
-
-    brands = common_brands(p.title for p in read_catalog(HOMEDEPOT, "homedepot"))
-    simulator = ShopperSimulator([SimQuery(q, train_all[q]) for q in queries], brands, search, send,
-                                 rankers=["hybrid-minmax"], click_model="pbm", seed=args.seed,
-                                 shoppers=args.shoppers, reuse_pages=True, days=args.days)
-    simulation = simulator.run(args.sessions, progress=True)
+    simulation_run = simulator(service, url, queries, train_all, rankers=["hybrid-minmax"], click_model="pbm",
+                               seed=args.seed, shoppers=args.shoppers, reuse_pages=True, days=args.days)
+    simulation = simulation_run.run(args.sessions, progress=True)
     print(f"simulated {simulation.summary()['events']} in {time.perf_counter() - started:.0f}s")
 
     # 2. one group per search of the label window, with point-in-time profiles
@@ -172,7 +142,7 @@ def main() -> None:
     # 3. fresh searches by known shoppers, judged by each shopper's own relevance
     serving_behaviour = behaviour_snapshot(history, now)
     rng = random.Random(args.seed + 1)
-    shoppers = simulator.shoppers
+    shoppers = simulation_run.shoppers
     profiles: dict[str, UserProfile] = {}
     user_columns = [PERSONAL_FEATURES.names.index(s.name) for s in PERSONAL_FEATURES.of_source("user")]
     base_matrix: dict[str, np.ndarray] = {}
@@ -195,7 +165,7 @@ def main() -> None:
             for j, spec in zip(user_columns, PERSONAL_FEATURES.of_source("user")):
                 matrix[r, j] = values[spec.name]
         grades = train_all[query]
-        own = np.array([attractiveness(relevance_of_grade(grades.get(c.product_id), simulator.max_grade), shopper, t)
+        own = np.array([attractiveness(relevance_of_grade(grades.get(c.product_id), simulation_run.max_grade), shopper, t)
                         for c, t in zip(pool, pool_traits)])
         scores["hybrid-minmax"].append(ndcg_gains(np.arange(len(pool)), own))
         for name, (booster, columns) in models.items():

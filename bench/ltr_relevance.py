@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import random
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -27,31 +28,22 @@ from pathlib import Path
 
 import numpy as np
 
-from core.db import migrate
-from core.db.session import session_scope
-from core.opensearch_client import make_client
-from core.settings import get_settings
-from encoders.cache import QueryVectorCache
-from encoders.factory import load_encoder
-from evaluation.judgments import load_homedepot, select_split
-from evaluation.metrics import METRICS, evaluate_query
-from ltr.clickmodels import ClickLog, make_model
-from ltr.events.clicklog import iter_click_sessions
-from ltr.events.store import EventStore
-from ltr.features.loader import load_behaviour
-from ltr.ranker.dataset import build_dataset
-from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot
-from ltr.ranker.featureset import FEATURESETS
-from ltr.ranker.labels import click_model_labels, judgment_labels, naive_ctr_labels
-from ltr.ranker.train import TrainParams, train_lambdamart
-from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
-from ltr.traits import common_brands
-from storefront.recording import DatabaseImpressionRecorder
-from storefront.request import SearchRequest
-from storefront.retrieval import default_configs
-from storefront.service import SearchService
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import HOMEDEPOT  # noqa: E402
+from _simulated_shop import recording_service, simulator  # noqa: E402
 
-HOMEDEPOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "homedepot" / "train.csv"
+from core.db.session import session_scope  # noqa: E402
+from core.settings import get_settings  # noqa: E402
+from evaluation.judgments import load_homedepot, select_split  # noqa: E402
+from evaluation.metrics import METRICS, evaluate_query  # noqa: E402
+from ltr.clickmodels import ClickLog, make_model  # noqa: E402
+from ltr.events.clicklog import iter_click_sessions  # noqa: E402
+from ltr.features.loader import load_behaviour  # noqa: E402
+from ltr.ranker.dataset import build_dataset  # noqa: E402
+from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot  # noqa: E402
+from ltr.ranker.featureset import FEATURESETS  # noqa: E402
+from ltr.ranker.labels import click_model_labels, judgment_labels, naive_ctr_labels  # noqa: E402
+from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
 
 
 def is_validation(query: str) -> bool:
@@ -80,13 +72,8 @@ def main() -> None:
     started = time.perf_counter()
     settings = get_settings()
     folder = Path(tempfile.mkdtemp(prefix="shelfrank-ltr-"))
-    url = f"sqlite:///{args.events_db or folder / 'events.db'}"
-    migrate.upgrade(url)
-    client = make_client(settings)
-    index = args.index or settings.default_index
-    service = SearchService(client, index, QueryVectorCache(load_encoder(settings), 50_000),
-                            default_configs(settings.hybrid_vector_weight, settings.search_candidates),
-                            "hybrid-minmax", recorder=DatabaseImpressionRecorder(url, "bench"))
+    service, url = recording_service(settings, args.events_db or folder / "events.db", args.index)
+    client, index = service.client, service.index
 
     judgments = load_homedepot(HOMEDEPOT)
     train_all = select_split(judgments, "train")
@@ -96,24 +83,10 @@ def main() -> None:
     train_queries = sorted(random.Random(args.seed).sample(sorted(train_all), args.train_queries))
 
     # 1. simulated shoppers on real pages
-    store = EventStore("bench")
-
-    def search(query: str, user: str, session: str, ranker: str) -> Page:
-        result = service.search(SearchRequest(query=query, user_id=user, session_id=session, config=ranker))
-        return Page(result.search_id, [(r["id"], r["title"]) for r in result.results])
-
-    def send(events: list[dict]) -> dict:
-        with session_scope(url) as session:
-            return store.ingest(session, events).as_dict()
-
-    from indexer.sources import read_catalog
-
-    brands = common_brands(p.title for p in read_catalog(HOMEDEPOT, "homedepot"))
-    simulator = ShopperSimulator([SimQuery(q, train_all[q]) for q in train_queries], brands, search, send,
-                                 rankers=["hybrid-minmax", "bm25"], click_model="pbm", seed=args.seed,
-                                 shoppers=5000, reuse_pages=True, days=args.days)
+    simulation_run = simulator(service, url, train_queries, train_all, rankers=["hybrid-minmax", "bm25"],
+                               click_model="pbm", seed=args.seed, shoppers=5000, reuse_pages=True, days=args.days)
     if args.events_db is None:
-        simulation = simulator.run(args.sessions, progress=True)
+        simulation = simulation_run.run(args.sessions, progress=True)
         print(f"simulated {simulation.summary()['events']} in {time.perf_counter() - started:.0f}s; events in {url}")
     else:
         print(f"reusing the simulated events in {url}")

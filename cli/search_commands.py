@@ -29,7 +29,8 @@ def search(
     index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
     size: int = typer.Option(10, help="Results per page."),
     page: int = typer.Option(1, help="Page number, from 1."),
-    debug: bool = typer.Option(False, "--debug", help="Show per-stage scores, the model's per-feature contributions and the latency breakdown."),
+    debug: bool = typer.Option(False, "--debug", help="Show per-stage scores, the model's per-feature "
+                               "contributions and the latency breakdown."),
     as_json: bool = typer.Option(False, "--json", help="Print the full response as JSON."),
 ) -> None:
     """Search the catalogue as a shopper would (records the impressions like the API does)."""

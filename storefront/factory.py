@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from core.db import migrate
 from core.opensearch_client import make_client
 from core.settings import Settings
@@ -11,13 +9,10 @@ from encoders.cache import QueryVectorCache
 from encoders.factory import load_encoder
 from storefront.recording import DatabaseImpressionRecorder
 from storefront.retrieval import default_configs
-from storefront.service import Reranker, SearchService
-
-log = logging.getLogger(__name__)
+from storefront.service import SearchService
 
 
-def build_search_service(settings: Settings, index: str | None = None, record: bool = True,
-                         reranker: Reranker | None = None) -> SearchService:
+def build_search_service(settings: Settings, index: str | None = None, record: bool = True) -> SearchService:
     recorder = None
     if record:
         migrate.ensure_current(settings.effective_database_url)
@@ -28,6 +23,5 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
         encoder=QueryVectorCache(load_encoder(settings), settings.query_vector_cache_size),
         configs=default_configs(settings.hybrid_vector_weight, settings.search_candidates),
         default_config=settings.search_config,
-        reranker=reranker,
         recorder=recorder,
     )

@@ -18,17 +18,19 @@ from sqlalchemy.orm import Session
 from core.db.models import Impression, Interaction, Search
 from ltr.features.clock import stored_utc
 
+def _search_window(since: datetime | None, until: datetime | None) -> list:
+    """SQL conditions for searches made in ``[since, until)`` (None: unbounded)."""
+    return [c for c in (None if since is None else Search.created_at >= since,
+                        None if until is None else Search.created_at < until) if c is not None]
+
+
 SessionClicks = tuple[str, list[str], set[str]]  # (query, results in displayed order, clicked products)
 
 
 def iter_click_sessions(session: Session, depth: int = 10, since: datetime | None = None,
                         until: datetime | None = None) -> Iterator[SessionClicks]:
     """One item per stored search with at least one impression in the top ``depth`` positions."""
-    window = []
-    if since is not None:
-        window.append(Search.created_at >= since)
-    if until is not None:
-        window.append(Search.created_at < until)
+    window = _search_window(since, until)
     clicked: dict[str, set[str]] = defaultdict(set)
     click_rows = (select(Interaction.search_id, Interaction.product_id)
                   .join(Search, Search.search_id == Interaction.search_id)
@@ -71,11 +73,7 @@ class LoggedSearch:
 def iter_logged_searches(session: Session, depth: int = 10, since: datetime | None = None,
                          until: datetime | None = None) -> Iterator[LoggedSearch]:
     """Stored searches in ``[since, until)`` with their top-``depth`` impressions and action grades, by time."""
-    window = []
-    if since is not None:
-        window.append(Search.created_at >= since)
-    if until is not None:
-        window.append(Search.created_at < until)
+    window = _search_window(since, until)
     grades: dict[str, dict[str, int]] = defaultdict(dict)
     action_rows = (select(Interaction.search_id, Interaction.product_id, Interaction.type)
                    .join(Search, Search.search_id == Interaction.search_id)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import RankingModel
 from ltr.click_labels import fit_click_model
+from ltr.events.clicklog import iter_logged_searches
 from ltr.features.loader import load_behaviour
 from ltr.ranker.artifacts import ModelArtifact, save_artifact
 from ltr.ranker.dataset import RankingData, build_dataset
@@ -24,9 +25,8 @@ from ltr.ranker.extract import FeatureExtractor, behaviour_snapshot
 from ltr.ranker.labels import Labels, click_model_labels, judgment_labels, naive_ctr_labels
 from ltr.ranker.search_dataset import build_search_dataset, profiles_before
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
-from ltr.traits import ProductTraits
-from ltr.events.clicklog import iter_logged_searches
 from ltr.registry import register_candidate
+from ltr.traits import ProductTraits
 from storefront.service import Candidate
 
 LABEL_SOURCES = ("clickmodel", "ctr", "judgments", "actions")
@@ -67,23 +67,10 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
         raise TrainingError(f"unknown label source {request.labels!r}; use one of {', '.join(LABEL_SOURCES)}")
     now = datetime.now(timezone.utc)
     start = now - timedelta(days=request.days)
-    click_model_name = None
     if request.labels == "actions":
         data, click_model_name = _per_search_data(session, request, start, candidates, extractor, traits, progress)
-    elif request.labels == "judgments":
-        if not request.judgments:
-            raise TrainingError("labels=judgments needs a judgments file")
-        max_grade = max(g for grades in request.judgments.values() for g in grades.values()) or 1.0
-        labels: Labels = judgment_labels(request.judgments, max_grade)
     else:
-        fit = fit_click_model(session, request.click_model, min_support=request.min_support, since=start)
-        click_model_name = fit.selection.name if request.labels == "clickmodel" else None
-        labels = (click_model_labels(fit.selection.best, request.min_support) if request.labels == "clickmodel"
-                  else naive_ctr_labels(fit.log, request.min_support))
-    if request.labels != "actions":
-        behaviour = behaviour_snapshot(load_behaviour(session, until=start), start)
-        data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
-                             behaviour=behaviour, window=request.window, progress=progress)
+        data, click_model_name = _per_query_data(session, request, start, candidates, extractor, progress)
     valid = [is_validation_query(q) for q in data.queries]
     booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid),
                                extractor.featureset.names, request.params)
@@ -103,6 +90,29 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
     return TrainingOutcome(artifact, model, len(data.groups), len(data))
 
 
+def _per_query_data(session: Session, request: TrainingRequest, start: datetime,
+                    candidates: Callable[[str], list[Candidate]], extractor: FeatureExtractor,
+                    progress: bool) -> tuple[RankingData, str | None]:
+    """One group per query, graded by a click model, raw CTR or human judgments."""
+    click_model_name = None
+    if request.labels == "judgments":
+        if not request.judgments:
+            raise TrainingError("labels=judgments needs a judgments file")
+        max_grade = max(g for grades in request.judgments.values() for g in grades.values()) or 1.0
+        labels: Labels = judgment_labels(request.judgments, max_grade)
+    else:
+        fit = fit_click_model(session, request.click_model, min_support=request.min_support, since=start)
+        if request.labels == "clickmodel":
+            click_model_name = fit.selection.name
+            labels = click_model_labels(fit.selection.best, request.min_support)
+        else:
+            labels = naive_ctr_labels(fit.log, request.min_support)
+    behaviour = behaviour_snapshot(load_behaviour(session, until=start), start)
+    data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
+                         behaviour=behaviour, window=request.window, progress=progress)
+    return data, click_model_name
+
+
 def _per_search_data(session: Session, request: TrainingRequest, start: datetime,
                      candidates: Callable[[str], list[Candidate]], extractor: FeatureExtractor,
                      traits: TraitsLookup | None, progress: bool) -> tuple[RankingData, str | None]:
@@ -119,8 +129,7 @@ def _per_search_data(session: Session, request: TrainingRequest, start: datetime
     profile_of = None
     if personal and traits is not None:
         profile_of = profiles_before(history, start, traits(a.product_id for a in history.actions))
-    data = build_search_dataset(searches, candidates, extractor, behaviour=behaviour_snapshot(history.before(start),
-                                                                                              start),
-                                profile_of=profile_of, debias=request.debias, examination=examination,
+    behaviour = behaviour_snapshot(history.before(start), start)
+    data = build_search_dataset(searches, candidates, extractor, behaviour=behaviour, profile_of=profile_of, debias=request.debias, examination=examination,
                                 window=request.window, progress=progress)
     return data, click_model_name
