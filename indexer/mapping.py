@@ -17,6 +17,9 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
     """
     exact = {"type": "text", "analyzer": "shelf_exact"}
     shingles = {"type": "text", "analyzer": "shelf_shingles"}
+    # The title as doc values: result pages read it (and the product id) from doc values, never
+    # from stored fields, whose per-hit block decompression dominated fetching 100 candidates.
+    display = {"type": "keyword", "index": False, "doc_values": True, "ignore_above": 2048}
     return {
         "settings": {
             "index": {
@@ -48,7 +51,8 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
             },
             "properties": {
                 "id": {"type": "keyword"},
-                "title": {"type": "text", "analyzer": "english", "fields": {"exact": exact, "shingles": shingles}},
+                "title": {"type": "text", "analyzer": "english",
+                          "fields": {"exact": exact, "shingles": shingles, "display": display}},
                 "description": {"type": "text", "analyzer": "english", "fields": {"exact": exact}},
                 "brand": {"type": "text", "analyzer": "english", "fields": {"keyword": {"type": "keyword"}}},
                 "category": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "english"}}},

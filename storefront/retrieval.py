@@ -46,9 +46,10 @@ class RetrievalConfig:
     candidates: int = 100  # per retriever; also the deepest page that can be served
 
 
-#: Product fields every hit brings back: the title for the result page, brand and category for
-#: rerankers that personalise (a shopper's brand and department affinities).
-RESULT_FIELDS = ("title", "brand", "category")
+#: What every candidate hit brings back, read from doc values only (``stored_fields: _none_``):
+#: loading stored fields costs a block decompression per hit, about 5 ms per 100 hits, while the
+#: id and the display title come almost free from doc values.
+HIT_FIELDS = ("id", "title.display")
 
 def default_configs(vector_weight: float = 0.5, candidates: int = 100) -> dict[str, RetrievalConfig]:
     bm25_weight = 1.0 - vector_weight
@@ -89,7 +90,8 @@ def bm25_body(query: str, filters: Filters, size: int, facets: bool = True,
     """
     body: dict = {
         "size": size,
-        "_source": list(RESULT_FIELDS),
+        "stored_fields": "_none_",
+        "docvalue_fields": list(HIT_FIELDS),
         "track_total_hits": True,
         "query": {
             "bool": {
@@ -119,4 +121,5 @@ def knn_body(vector: list[float], filters: Filters, size: int) -> dict:
     if clauses:
         # Lucene k-NN applies the filter while searching the graph, so k results still come back.
         knn["filter"] = {"bool": {"filter": clauses}}
-    return {"size": size, "_source": list(RESULT_FIELDS), "query": {"knn": {"embedding": knn}}}
+    return {"size": size, "stored_fields": "_none_", "docvalue_fields": list(HIT_FIELDS),
+            "query": {"knn": {"embedding": knn}}}

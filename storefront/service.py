@@ -35,7 +35,7 @@ class Candidate:
     product_id: str
     score: float
     stages: dict[str, float] = field(default_factory=dict)  # per-stage scores, for debug and explanations
-    fields: dict[str, Any] = field(default_factory=dict)  # the hit's stored fields (title, brand, category)
+    fields: dict[str, Any] = field(default_factory=dict)  # what the hit brought back (its display title)
     features: dict[str, float] | None = None  # what a rerank model read for it (debug and explanations)
 
 
@@ -118,6 +118,7 @@ class SearchService:
         timings["rerank_ms"] = (time.perf_counter() - mark) * 1000
 
         page = candidates[request.offset : request.offset + request.size]
+        self._fill_missing_titles(page, timings)
         search_id = uuid.uuid4().hex
         results = [{"id": c.product_id, "title": c.fields.get("title"), "score": c.score,
                     "position": request.offset + i + 1} for i, c in enumerate(page)]
@@ -143,6 +144,23 @@ class SearchService:
                      "bm25_total_hits": total_hits}
         return SearchResult(search_id, request.query, config.name, len(candidates), results, facets,
                             request.page, request.size, debug)
+
+    def _fill_missing_titles(self, page: list[Candidate], timings: dict[str, float]) -> None:
+        """Titles doc values could not give (an index built before ``title.display`` existed, or a
+        title longer than its ``ignore_above``) come from the stored documents, for the page only."""
+        missing = [c for c in page if "title" not in c.fields]
+        if not missing:
+            return
+        mark = time.perf_counter()
+        try:
+            response = self.client.mget(index=self.index, body={"ids": [c.product_id for c in missing]},
+                                        _source="title")
+        except (OpenSearchConnectionError, ConnectionTimeout, TransportError) as exc:
+            raise SearchUnavailable(f"OpenSearch is unavailable: {exc.__class__.__name__}") from exc
+        titles = {d["_id"]: d["_source"].get("title") for d in response["docs"] if d.get("found")}
+        for candidate in missing:
+            candidate.fields["title"] = titles.get(candidate.product_id)
+        timings["titles_ms"] = (time.perf_counter() - mark) * 1000
 
     def ranking(self, query: str, config: str, depth: int = 100) -> list[str]:
         """Product ids best first, without recording impressions (for evaluation)."""
@@ -210,16 +228,20 @@ class SearchService:
                 if reason == "index_not_found_exception":
                     raise SearchUnavailable(f"index {self.index!r} does not exist")
                 raise SearchUnavailable(f"OpenSearch rejected the {name} query: {reason}")
-            hits = part["hits"]["hits"]
+            hits = [(hit["fields"]["id"][0], hit) for hit in part["hits"]["hits"]]
             if name == "bm25":
-                lists["bm25"] = {hit["_id"]: hit["_score"] for hit in hits}
-                exact = {hit["_id"]: hit["fields"]["vector_similarity"][0] for hit in hits if "fields" in hit}
+                lists["bm25"] = {pid: hit["_score"] for pid, hit in hits}
+                exact = {pid: hit["fields"]["vector_similarity"][0] for pid, hit in hits
+                         if "vector_similarity" in hit["fields"]}
                 if exact:
                     lists.setdefault("vector", {}).update(exact)
             elif name == "vector":
-                knn = {hit["_id"]: knn_score_to_cosine(hit["_score"]) for hit in hits}
+                knn = {pid: knn_score_to_cosine(hit["_score"]) for pid, hit in hits}
                 lists["vector"] = {**knn, **lists.get("vector", {})}
-            sources.update({hit["_id"]: hit["_source"] for hit in hits if "_source" in hit})
+            for pid, hit in hits:
+                title = hit["fields"].get("title.display")
+                if title:
+                    sources[pid] = {"title": title[0]}
             if "aggregations" in part:
                 total_hits = part["hits"]["total"]["value"]
                 facets = {key: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"] if b["doc_count"]]

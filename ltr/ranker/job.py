@@ -8,7 +8,7 @@ they were: the candidate is registered only after its artifact is complete.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,14 +23,13 @@ from ltr.ranker.artifacts import ModelArtifact, save_artifact
 from ltr.ranker.dataset import RankingData, build_dataset
 from ltr.ranker.extract import FeatureExtractor, behaviour_snapshot
 from ltr.ranker.labels import Labels, click_model_labels, judgment_labels, naive_ctr_labels
+from ltr.ranker.reranker import TraitsLookup
 from ltr.ranker.search_dataset import build_search_dataset, profiles_before
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
 from ltr.registry import register_candidate
-from ltr.traits import ProductTraits
 from storefront.service import Candidate
 
 LABEL_SOURCES = ("clickmodel", "ctr", "judgments", "actions")
-TraitsLookup = Callable[[Iterable[str]], Mapping[str, ProductTraits]]
 
 
 def is_validation_query(query: str) -> bool:
@@ -130,6 +129,7 @@ def _per_search_data(session: Session, request: TrainingRequest, start: datetime
     if personal and traits is not None:
         profile_of = profiles_before(history, start, traits(a.product_id for a in history.actions))
     behaviour = behaviour_snapshot(history.before(start), start)
-    data = build_search_dataset(searches, candidates, extractor, behaviour=behaviour, profile_of=profile_of, debias=request.debias, examination=examination,
-                                window=request.window, progress=progress)
+    data = build_search_dataset(searches, candidates, extractor, behaviour=behaviour, profile_of=profile_of,
+                                debias=request.debias, examination=examination, window=request.window,
+                                traits=traits, progress=progress)
     return data, click_model_name

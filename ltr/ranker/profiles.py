@@ -21,7 +21,6 @@ from core.privacy import pseudonymise
 from ltr.features.loader import load_behaviour
 from ltr.features.user import UserProfile
 from ltr.traits import ProductTraits, traits_of
-from storefront.retrieval import RESULT_FIELDS
 from storefront.service import SearchContext
 
 
@@ -35,6 +34,9 @@ class _Lru(OrderedDict):
         self.move_to_end(key)
         while len(self) > self.size:
             self.popitem(last=False)
+
+
+TRAIT_FIELDS = ("title", "brand", "category")
 
 
 class CatalogTraits:
@@ -52,7 +54,7 @@ class CatalogTraits:
         missing = [pid for pid in wanted if pid not in known]
         for start in range(0, len(missing), 1000):
             chunk = missing[start:start + 1000]
-            response = self.client.mget(index=self.index, body={"ids": chunk}, _source=",".join(RESULT_FIELDS))
+            response = self.client.mget(index=self.index, body={"ids": chunk}, _source=",".join(TRAIT_FIELDS))
             for doc in response["docs"]:
                 if not doc.get("found"):
                     continue  # deleted from the catalogue: its traits cast no vote

@@ -9,7 +9,7 @@ and unknown users get no profile, so their user features are missing, as in trai
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import lightgbm as lgb
 import numpy as np
@@ -21,11 +21,18 @@ from ltr.traits import ProductTraits, traits_of
 from storefront.service import Candidate, SearchContext
 
 ProfileSource = Callable[[SearchContext], UserProfile | None]
+TraitsLookup = Callable[[Iterable[str]], Mapping[str, ProductTraits]]  # product ids -> catalogue traits
 EXPLAINED_TERMS = 8  # contributions shown per result, largest first; the rest are summed
 
 
+def pool_traits(candidates: Sequence[Candidate], lookup: TraitsLookup | None) -> dict[str, ProductTraits]:
+    """The catalogue's traits where ``lookup`` knows the product, the title-derived ones otherwise."""
+    known = lookup(c.product_id for c in candidates) if lookup is not None else {}
+    return {c.product_id: known.get(c.product_id) or candidate_traits(c) for c in candidates}
+
+
 def candidate_traits(candidate: Candidate) -> ProductTraits:
-    """Brand, department and price band from the hit's stored fields (derived from the title if absent)."""
+    """Brand, department and price band from what the hit brought back (derived from the title)."""
     fields = candidate.fields
     category = fields.get("category") or ()
     return traits_of(candidate.product_id, fields.get("title"), fields.get("brand"),
@@ -34,7 +41,8 @@ def candidate_traits(candidate: Candidate) -> ProductTraits:
 
 class LtrReranker:
     def __init__(self, booster: lgb.Booster, extractor: FeatureExtractor, *, name: str, window: int = 200,
-                 behaviour: ProductBehaviour = NO_BEHAVIOUR, profiles: ProfileSource | None = None) -> None:
+                 behaviour: ProductBehaviour = NO_BEHAVIOUR, profiles: ProfileSource | None = None,
+                 traits: TraitsLookup | None = None) -> None:
         if booster.feature_name() != extractor.featureset.names:
             raise ValueError(f"model features {booster.feature_name()} differ from featureset "
                              f"{extractor.featureset.name} {extractor.featureset.names}")
@@ -44,11 +52,12 @@ class LtrReranker:
         self.window = window
         self.behaviour = behaviour
         self.profiles = profiles
+        self.traits = traits
         self.personal = bool(extractor.featureset.of_source("user"))
 
     def features(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None) -> np.ndarray:
         profile = self.profiles(context) if self.personal and self.profiles and context else None
-        traits = {c.product_id: candidate_traits(c) for c in candidates} if self.personal else None
+        traits = pool_traits(candidates, self.traits) if profile is not None else None
         return self.extractor.matrix(query, candidates, self.behaviour, profile, traits)
 
     def scores(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None) -> np.ndarray:

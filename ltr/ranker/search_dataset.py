@@ -30,7 +30,7 @@ from ltr.features.records import BehaviourLog
 from ltr.features.user import RecentDepartments, UserProfile, user_product_features
 from ltr.ranker.dataset import CandidateSource, RankingData
 from ltr.ranker.extract import NO_BEHAVIOUR, FeatureExtractor, ProductBehaviour
-from ltr.ranker.reranker import candidate_traits
+from ltr.ranker.reranker import TraitsLookup, pool_traits
 from ltr.traits import ProductTraits
 
 DEBIAS = ("position", "ipw", "none")
@@ -48,7 +48,7 @@ def ipw_weights(grades: np.ndarray, positions: np.ndarray, examination: Sequence
 def build_search_dataset(searches: Sequence[LoggedSearch], candidates: CandidateSource, extractor: FeatureExtractor,
                          *, behaviour: ProductBehaviour = NO_BEHAVIOUR, profile_of: ProfileOf | None = None,
                          debias: str = "position", examination: Sequence[float] | None = None, window: int = 200,
-                         progress: bool = False) -> RankingData:
+                         traits: TraitsLookup | None = None, progress: bool = False) -> RankingData:
     """Rows = the shown products of each search found in its query's fused pool.
 
     Searches where the shopper did nothing (all labels 0) teach lambdarank nothing and are left out.
@@ -72,7 +72,7 @@ def build_search_dataset(searches: Sequence[LoggedSearch], candidates: Candidate
             continue
         base = extractor.matrix(query, pool, behaviour)
         row_of = {c.product_id: i for i, c in enumerate(pool)}
-        traits = {c.product_id: candidate_traits(c) for c in pool} if user_columns else {}
+        candidate_traits = pool_traits(pool, traits) if user_columns and profile_of else {}
         for search in by_query[query]:
             shown = [(pid, pos) for pid, pos in search.shown if pid in row_of]
             y = np.array([search.grades.get(pid, 0) for pid, _ in shown], dtype=int)
@@ -82,7 +82,7 @@ def build_search_dataset(searches: Sequence[LoggedSearch], candidates: Candidate
             profile = profile_of(search) if profile_of and user_columns else None
             if profile is not None:
                 for r, (pid, _) in enumerate(shown):
-                    values = user_product_features(profile, traits[pid])
+                    values = user_product_features(profile, candidate_traits[pid])
                     for j, name in user_columns:
                         block[r, j] = values[name]
             blocks.append(block)

@@ -24,7 +24,7 @@ from ltr.features.loader import load_behaviour
 from ltr.ranker.artifacts import ArtifactError, load_artifact
 from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot
 from ltr.ranker.profiles import CatalogTraits, StoredProfiles
-from ltr.ranker.reranker import LtrReranker, ProfileSource
+from ltr.ranker.reranker import LtrReranker, ProfileSource, TraitsLookup
 from ltr.registry import active_model
 from storefront.factory import build_search_service
 from storefront.service import Candidate, NoopReranker, Reranker, SearchContext, SearchService
@@ -33,23 +33,23 @@ log = logging.getLogger(__name__)
 
 
 def reranker_for(folder: Path, name: str, session: Session, client: OpenSearch, index: str,
-                 window: int, profiles: ProfileSource | None = None) -> LtrReranker:
+                 window: int, profiles: ProfileSource | None = None, traits: TraitsLookup | None = None) -> LtrReranker:
     artifact = load_artifact(folder)
     extractor = FeatureExtractor(artifact.featureset, TextFeatureLogger(client, index))
     now = datetime.now(timezone.utc)
     behaviour = behaviour_snapshot(load_behaviour(session, until=now), now)
     return LtrReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
-                       profiles=profiles)
+                       profiles=profiles, traits=traits)
 
 
 def active_reranker(session: Session, client: OpenSearch, index: str, window: int,
-                    profiles: ProfileSource | None = None) -> LtrReranker | None:
+                    profiles: ProfileSource | None = None, traits: TraitsLookup | None = None) -> LtrReranker | None:
     """The active model's reranker, or None (hybrid ranking) when none is active or it cannot load."""
     model = active_model(session)
     if model is None:
         return None
     try:
-        return reranker_for(Path(model.artifact_path), model.name, session, client, index, window, profiles)
+        return reranker_for(Path(model.artifact_path), model.name, session, client, index, window, profiles, traits)
     except (ArtifactError, OSError) as exc:
         log.error("active model %s cannot be loaded (%s); serving the hybrid ranking", model.name, exc)
         return None
@@ -67,8 +67,8 @@ class ActiveModelReranker:
     def __init__(self, settings: Settings, client: OpenSearch, index: str) -> None:
         self.settings, self.client, self.index = settings, client, index
         self.refresh_seconds = settings.rerank_model_refresh_seconds
-        self.profiles = StoredProfiles(settings.effective_database_url, settings.pseudonym_key,
-                                       CatalogTraits(client, index))
+        self.traits = CatalogTraits(client, index)
+        self.profiles = StoredProfiles(settings.effective_database_url, settings.pseudonym_key, self.traits)
         self._current: Reranker = NoopReranker()
         self._active_name: str | None = None
         self._checked_at = -math.inf
@@ -102,7 +102,7 @@ class ActiveModelReranker:
                 if name == self._active_name:
                     return
                 reranker = active_reranker(session, self.client, self.index, self.settings.rerank_window,
-                                           self.profiles) if model is not None else None
+                                           self.profiles, self.traits) if model is not None else None
             self._current = reranker or NoopReranker()
             self._active_name = name
 

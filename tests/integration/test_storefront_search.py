@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opensearchpy import OpenSearch
+from opensearchpy import OpenSearch, helpers
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -195,3 +195,30 @@ def test_eval_cli_reports_metrics_and_saves_results(catalogue_index: str, tmp_pa
                              "--index", catalogue_index], capture_output=True, text=True, timeout=300)
     assert failed.returncode == 1 and "bad.csv:2: grade 'high' is not a number" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_titles_come_from_doc_values_and_older_indices_still_show_them(
+        service: SearchService, os_client: OpenSearch, catalogue_index: str, bert_encoder: BertEncoder,
+        index_name: str) -> None:
+    result = service.search(parse_search_request({"query": "cordless drill", "config": "hybrid-minmax",
+                                                  "debug": True}))
+    titles = {p.id: p.title for p in CATALOGUE}
+    assert [r["title"] for r in result.results] == [titles[r["id"]] for r in result.results]
+    assert "titles_ms" not in result.debug["latency_ms"]  # no second request
+
+    # An index whose mapping predates the `title.display` doc values: titles for the page come
+    # from the stored documents in one extra request, the ranking is the same.
+    mapping = os_client.indices.get_mapping(index=catalogue_index)
+    properties = next(iter(mapping.values()))["mappings"]["properties"]
+    del properties["title"]["fields"]["display"]
+    settings_body = next(iter(os_client.indices.get_settings(index=catalogue_index).values()))["settings"]["index"]
+    os_client.indices.create(index=index_name, body={
+        "settings": {"index": {"knn": True, "analysis": settings_body["analysis"]}},
+        "mappings": {"properties": properties}})
+    helpers.bulk(os_client, ({"_index": index_name, "_id": hit["_id"], "_source": hit["_source"]}
+                             for hit in helpers.scan(os_client, index=catalogue_index)), refresh=True)
+    older = SearchService(os_client, index_name, QueryVectorCache(bert_encoder), default_configs(candidates=20),
+                          "hybrid-rrf")
+    again = older.search(parse_search_request({"query": "cordless drill", "config": "hybrid-minmax", "debug": True}))
+    assert [(r["id"], r["title"]) for r in again.results] == [(r["id"], r["title"]) for r in result.results]
+    assert "titles_ms" in again.debug["latency_ms"]
