@@ -9,6 +9,7 @@ from cli import (
     clickmodel_commands,
     db_commands,
     demo_commands,
+    encoder_commands,
     events_commands,
     features_commands,
     models_commands,
@@ -33,6 +34,7 @@ app.add_typer(events_commands.app, name="events")
 app.add_typer(clickmodel_commands.app, name="clickmodel")
 app.add_typer(features_commands.app, name="features")
 app.add_typer(models_commands.app, name="models")
+app.add_typer(encoder_commands.app, name="encoder")
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.eval_command)
 app.command("tune-fusion")(search_commands.tune_fusion)

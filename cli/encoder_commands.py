@@ -1,0 +1,63 @@
+"""``shelfrank encoder finetune``: adapt the sentence encoder to the shop's own judged queries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cli.errors import fail, user_errors
+from core.opensearch_client import make_client
+from core.settings import get_settings
+from encoders.bert import bundled_model_path
+from encoders.finetune import FineTuneParams, fine_tune, positives
+from evaluation import judgments as judgments_io
+
+app = typer.Typer(help="The sentence encoder: fine-tuning on judged queries.", no_args_is_help=True)
+
+
+def _titles(index: str, product_ids: list[str]) -> dict[str, str]:
+    client = make_client(get_settings())
+    titles: dict[str, str] = {}
+    for start in range(0, len(product_ids), 1000):
+        response = client.mget(index=index, body={"ids": product_ids[start:start + 1000]}, _source="title")
+        titles.update({d["_id"]: d["_source"]["title"] for d in response["docs"] if d.get("found")})
+    return titles
+
+
+@app.command("finetune")
+@user_errors
+def finetune(
+    judgments: Path = typer.Option(..., "--judgments", help="Judgments file (CSV, TREC qrels or Home Depot)."),
+    fmt: str = typer.Option("csv", "--format", help="csv, trec or homedepot."),
+    topics: Path = typer.Option(None, "--topics", help="TREC topics file."),
+    out: Path = typer.Option(..., "--out", help="Folder for the fine-tuned model (then SHELFRANK_MODEL_PATH=OUT)."),
+    split: str = typer.Option("train", help="Which fixed split to learn from: train (keeps test honest) or all."),
+    epochs: int = typer.Option(3, min=1), batch_size: int = typer.Option(64, min=2),
+    learning_rate: float = typer.Option(5e-5), min_grade: float = typer.Option(
+        1.0, help="Grade at which a judged product counts as relevant."),
+    index: str = typer.Option(None, "--index", help="Catalogue alias the titles come from "
+                              "(default: SHELFRANK_DEFAULT_INDEX)."),
+) -> None:
+    """Contrastive fine-tuning of the configured encoder on (query, relevant title) pairs.
+
+    Rebuild the indices with the new model afterwards: SHELFRANK_MODEL_PATH=OUT shelfrank index rebuild.
+    """
+    settings = get_settings()
+    try:
+        judged = judgments_io.select_split(judgments_io.load(judgments, fmt, topics), split)
+    except (OSError, judgments_io.JudgmentsError) as exc:
+        raise fail(str(exc)) from None
+    ids = sorted({pid for grades in judged.values() for pid in grades})
+    titles = _titles(index or settings.default_index, ids)
+    positive = positives(judged, titles, min_grade)
+    if len(positive) < 2:
+        raise fail(f"only {len(positive)} queries have a product graded {min_grade} or more in the index")
+    typer.echo(f"{len(positive)} queries with relevant products ({sum(map(len, positive.values()))} pairs); "
+               f"{len(ids) - len(titles)} judged products are not in the index")
+    params = FineTuneParams(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, min_grade=min_grade)
+    base = settings.model_path or bundled_model_path()
+    log = fine_tune(Path(base), positive, out, params, device=settings.encoder_device, progress=True)
+    typer.echo(json.dumps({k: log[k] for k in ("queries", "steps", "loss_first_epoch", "loss_last_epoch")}))
+    typer.echo(f"saved in {out}. Use it: SHELFRANK_MODEL_PATH={out} .venv/bin/shelfrank index rebuild")

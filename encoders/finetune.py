@@ -1,0 +1,127 @@
+"""Fine-tune the sentence encoder on a shop's own judged (query, product) pairs.
+
+A general-purpose encoder knows little about product titles ("1/2 in. x 10 ft. PEX pipe"). A few
+minutes of contrastive training on the shop's judgments teaches it which titles answer which
+queries. The loss is the in-batch-negatives ranking loss: every query should score its own
+relevant title above the other titles in the batch (cosine x ``scale``, cross-entropy). Each query
+contributes one relevant title per batch, so a batch holds no second positive of the same query
+to be punished as a negative. Training reads only the judgments it is given: pass the train split.
+
+The result is a Hugging Face folder like the bundled model (config, weights, tokenizer), made
+locally from local weights, loaded by :class:`encoders.bert.BertEncoder` via
+``SHELFRANK_MODEL_PATH``. Indices must be rebuilt with it, since vectors from two models do not mix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+from transformers import AutoModel, AutoTokenizer
+
+from encoders.bert import mean_pool_normalise
+
+
+@dataclass(frozen=True)
+class FineTuneParams:
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.1
+    scale: float = 20.0  # cosine -> logit temperature of the contrastive loss
+    max_length: int = 48
+    min_grade: float = 1.0  # judged at least this relevant to count as a positive
+    seed: int = 0
+
+
+Pair = tuple[str, str]  # (query, relevant product title)
+
+
+def positives(judgments: Mapping[str, Mapping[str, float]], titles: Mapping[str, str],
+              min_grade: float) -> dict[str, list[str]]:
+    """Query -> titles of its products graded ``min_grade`` or better (queries without any are left out)."""
+    found: dict[str, list[str]] = {}
+    for query, grades in judgments.items():
+        relevant = sorted({titles[pid] for pid, grade in grades.items() if grade >= min_grade and pid in titles})
+        if relevant:
+            found[query] = relevant
+    return found
+
+
+def epoch_batches(positive: Mapping[str, Sequence[str]], batch_size: int, rng: random.Random) -> list[list[Pair]]:
+    """One (query, random relevant title) pair per query, shuffled, cut into batches of distinct titles."""
+    pairs = [(query, rng.choice(list(titles))) for query, titles in positive.items()]
+    rng.shuffle(pairs)
+    batches: list[list[Pair]] = []
+    current: list[Pair] = []
+    seen: set[str] = set()
+    for pair in pairs:
+        if pair[1] in seen:  # the same title twice in a batch would be its own negative
+            continue
+        current.append(pair)
+        seen.add(pair[1])
+        if len(current) == batch_size:
+            batches.append(current)
+            current, seen = [], set()
+    if len(current) > 1:
+        batches.append(current)
+    return batches
+
+
+def in_batch_loss(queries: torch.Tensor, titles: torch.Tensor, scale: float) -> torch.Tensor:
+    """Cross-entropy of each query over all titles of the batch, its own title being the target."""
+    logits = scale * queries @ titles.T
+    return torch.nn.functional.cross_entropy(logits, torch.arange(len(queries), device=logits.device))
+
+
+def fine_tune(base: Path, positive: Mapping[str, Sequence[str]], out: Path, params: FineTuneParams = FineTuneParams(),
+              device: str | None = None, progress: bool = False) -> dict:
+    """Train from the model folder ``base`` and save the result in ``out``; returns the training log."""
+    if len(positive) < 2:
+        raise ValueError("fine-tuning needs at least two queries with a relevant product")
+    torch.manual_seed(params.seed)
+    rng = random.Random(params.seed)
+    target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    model = AutoModel.from_pretrained(base, local_files_only=True).to(target).train()
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        batch = tokenizer(texts, truncation=True, max_length=params.max_length, padding=True,
+                          return_tensors="pt").to(target)
+        hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        return mean_pool_normalise(hidden, batch["attention_mask"])
+
+    steps_per_epoch = math.ceil(len(positive) / params.batch_size)
+    total = steps_per_epoch * params.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
+    warmup = max(1, int(params.warmup_fraction * total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / max(1, total - warmup)))
+    losses: list[float] = []
+    bar = tqdm(total=total, desc="fine-tuning", unit="batch", disable=not progress)
+    for _epoch in range(params.epochs):
+        for batch in epoch_batches(positive, params.batch_size, rng):
+            loss = in_batch_loss(embed([q for q, _ in batch]), embed([t for _, t in batch]), params.scale)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    bar.close()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    log = {"base": str(base), "queries": len(positive), "params": asdict(params), "steps": len(losses),
+           "loss_first_epoch": sum(losses[:steps_per_epoch]) / max(1, min(steps_per_epoch, len(losses))),
+           "loss_last_epoch": sum(losses[-steps_per_epoch:]) / max(1, min(steps_per_epoch, len(losses)))}
+    (out / "shelfrank_finetune.json").write_text(json.dumps(log, indent=2))
+    return log
