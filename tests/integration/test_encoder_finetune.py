@@ -1,0 +1,59 @@
+"""``shelfrank encoder finetune`` end to end: judgments file + titles from the real index -> a local model
+that the encoder loads, then errors for bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opensearchpy import OpenSearch
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.settings import Settings
+from encoders.bert import BertEncoder
+from indexer import pipeline
+from indexer.catalog import Product
+
+pytestmark = pytest.mark.integration
+
+PRODUCTS = [Product(id="f1", title="Chrome pull-down kitchen faucet"), Product(id="f2", title="Bathroom sink faucet"),
+            Product(id="l1", title="Solar LED path lights"), Product(id="l2", title="Outdoor wall lantern"),
+            Product(id="s1", title="Wood deck screws, 5 lb box"), Product(id="t1", title="Round toilet seat")]
+
+
+@pytest.fixture(scope="module")
+def small_catalogue(os_client: OpenSearch, settings: Settings, bert_encoder: BertEncoder) -> Iterator[str]:
+    alias = "test-finetune-catalogue"
+    result = pipeline.rebuild(os_client, alias, PRODUCTS, bert_encoder, settings)
+    yield alias
+    os_client.indices.delete(index=result.index, ignore_unavailable=True)
+
+
+def test_finetune_from_judgments_and_indexed_titles(small_catalogue: str, tmp_path: Path) -> None:
+    judgments = tmp_path / "judgments.csv"
+    judgments.write_text("query,product_id,grade\nkitchen faucet,f1,2\nkitchen faucet,f2,0\nsink tap,f2,2\n"
+                         "garden lights,l1,2\nporch light,l2,1\ndecking screws,s1,2\ntoilet lid,t1,2\n"
+                         "toilet lid,missing-product,2\n")
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, [
+        "encoder", "finetune", "--judgments", str(judgments), "--out", str(out), "--split", "all", "--epochs", "2",
+        "--batch-size", "4", "--index", small_catalogue])
+    assert result.exit_code == 0, result.output
+    assert "6 queries with relevant products (6 pairs); 1 judged products are not in the index" in result.output
+    tuned = BertEncoder(out)
+    assert tuned.dimension == 384 and tuned.encode(["kitchen faucet"]).shape == (1, 384)
+    assert (out / "shelfrank_finetune.json").is_file()
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("query,product_id,grade\nkitchen faucet,f1,0\n")
+    refused = CliRunner().invoke(app, ["encoder", "finetune", "--judgments", str(empty), "--out",
+                                                        str(tmp_path / "x"), "--split", "all", "--index",
+                                                        small_catalogue])
+    assert refused.exit_code == 1 and "only 0 queries have a product graded 1.0 or more" in refused.output
+    broken = tmp_path / "broken.csv"
+    broken.write_text("q,p\nx,y\n")
+    bad = CliRunner().invoke(app, ["encoder", "finetune", "--judgments", str(broken), "--out",
+                                                    str(tmp_path / "y"), "--index", small_catalogue])
+    assert bad.exit_code == 1 and "query" in bad.output and not (tmp_path / "y").exists()
