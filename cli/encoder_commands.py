@@ -11,7 +11,7 @@ from cli.errors import fail, user_errors
 from core.opensearch_client import make_client
 from core.settings import get_settings
 from encoders.bert import bundled_model_path
-from encoders.finetune import FineTuneParams, fine_tune, positives
+from encoders.finetune import FineTuneParams, fine_tune, hard_negatives, positives
 from evaluation import judgments as judgments_io
 
 app = typer.Typer(help="The sentence encoder: fine-tuning on judged queries.", no_args_is_help=True)
@@ -37,6 +37,9 @@ def finetune(
     epochs: int = typer.Option(3, min=1), batch_size: int = typer.Option(64, min=2),
     learning_rate: float = typer.Option(5e-5), min_grade: float = typer.Option(
         1.0, help="Grade at which a judged product counts as relevant."),
+    negative_max_grade: float = typer.Option(
+        None, "--hard-negatives", help="Also train each query against one of its products graded at most "
+        "this (judged and rejected); e.g. 0.34 on the Home Depot 0..2 gains. Default: in-batch negatives only."),
     index: str = typer.Option(None, "--index", help="Catalogue alias the titles come from "
                               "(default: SHELFRANK_DEFAULT_INDEX)."),
 ) -> None:
@@ -54,10 +57,19 @@ def finetune(
     positive = positives(judged, titles, min_grade)
     if len(positive) < 2:
         raise fail(f"only {len(positive)} queries have a product graded {min_grade} or more in the index")
+    negative = None
+    if negative_max_grade is not None:
+        if negative_max_grade >= min_grade:
+            raise fail(f"--hard-negatives {negative_max_grade} must be below --min-grade {min_grade}")
+        negative = hard_negatives(judged, titles, negative_max_grade, positive)
     typer.echo(f"{len(positive)} queries with relevant products ({sum(map(len, positive.values()))} pairs); "
-               f"{len(ids) - len(titles)} judged products are not in the index")
-    params = FineTuneParams(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, min_grade=min_grade)
+               + (f"{len(negative)} with a hard negative; " if negative is not None else "")
+               + f"{len(ids) - len(titles)} judged products are not in the index")
+    params = FineTuneParams(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, min_grade=min_grade,
+                            negative_max_grade=negative_max_grade)
     base = settings.model_path or bundled_model_path()
-    log = fine_tune(Path(base), positive, out, params, device=settings.encoder_device, progress=True)
-    typer.echo(json.dumps({k: log[k] for k in ("queries", "steps", "loss_first_epoch", "loss_last_epoch")}))
+    log = fine_tune(Path(base), positive, out, params, device=settings.encoder_device, progress=True,
+                    negative=negative)
+    typer.echo(json.dumps({k: log[k] for k in ("queries", "queries_with_hard_negatives", "steps",
+                                                "loss_first_epoch", "loss_last_epoch")}))
     typer.echo(f"saved in {out}. Use it: SHELFRANK_MODEL_PATH={out} .venv/bin/shelfrank index rebuild")

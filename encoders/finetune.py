@@ -7,6 +7,10 @@ relevant title above the other titles in the batch (cosine x ``scale``, cross-en
 contributes one relevant title per batch, so a batch holds no second positive of the same query
 to be punished as a negative. Training reads only the judgments it is given: pass the train split.
 
+Optionally a query also brings one *hard negative*: a product judged for it but graded irrelevant.
+Those are the products a lexical engine showed for the query and shoppers rejected, the very
+distinctions that in-batch negatives (random other titles) never teach.
+
 The result is a Hugging Face folder like the bundled model (config, weights, tokenizer), made
 locally from local weights, loaded by :class:`encoders.bert.BertEncoder` via
 ``SHELFRANK_MODEL_PATH``. Indices must be rebuilt with it, since vectors from two models do not mix.
@@ -37,10 +41,12 @@ class FineTuneParams:
     scale: float = 20.0  # cosine -> logit temperature of the contrastive loss
     max_length: int = 48
     min_grade: float = 1.0  # judged at least this relevant to count as a positive
+    negative_max_grade: float | None = None  # judged at most this relevant: a hard negative (None: none)
     seed: int = 0
 
 
 Pair = tuple[str, str]  # (query, relevant product title)
+Example = tuple[str, str, str | None]  # (query, relevant title, hard negative title or None)
 
 
 def positives(judgments: Mapping[str, Mapping[str, float]], titles: Mapping[str, str],
@@ -54,18 +60,45 @@ def positives(judgments: Mapping[str, Mapping[str, float]], titles: Mapping[str,
     return found
 
 
-def epoch_batches(positive: Mapping[str, Sequence[str]], batch_size: int, rng: random.Random) -> list[list[Pair]]:
-    """One (query, random relevant title) pair per query, shuffled, cut into batches of distinct titles."""
-    pairs = [(query, rng.choice(list(titles))) for query, titles in positive.items()]
-    rng.shuffle(pairs)
-    batches: list[list[Pair]] = []
-    current: list[Pair] = []
-    seen: set[str] = set()
-    for pair in pairs:
-        if pair[1] in seen:  # the same title twice in a batch would be its own negative
+def hard_negatives(judgments: Mapping[str, Mapping[str, float]], titles: Mapping[str, str], max_grade: float,
+                   positive: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Query -> titles of its products graded ``max_grade`` or worse, for queries that have a positive.
+
+    A title that is also one of the query's positives (two products with the same title, judged
+    differently) is left out: it cannot be both.
+    """
+    found: dict[str, list[str]] = {}
+    for query, grades in judgments.items():
+        if query not in positive:
             continue
-        current.append(pair)
-        seen.add(pair[1])
+        relevant = set(positive[query])
+        rejected = sorted({titles[pid] for pid, grade in grades.items()
+                           if grade <= max_grade and pid in titles} - relevant)
+        if rejected:
+            found[query] = rejected
+    return found
+
+
+def epoch_batches(positive: Mapping[str, Sequence[str]], batch_size: int, rng: random.Random,
+                  negative: Mapping[str, Sequence[str]] | None = None) -> list[list[Example]]:
+    """One (query, random relevant title, random hard negative or None) per query, shuffled, cut into
+    batches whose titles are all distinct (a title twice in a batch would be its own negative)."""
+    negative = negative or {}
+    examples: list[Example] = []
+    for query, titles in positive.items():
+        rejected = negative.get(query)
+        examples.append((query, rng.choice(list(titles)), rng.choice(list(rejected)) if rejected else None))
+    rng.shuffle(examples)
+    batches: list[list[Example]] = []
+    current: list[Example] = []
+    seen: set[str] = set()
+    for query, title, rejected in examples:
+        if title in seen:
+            continue
+        if rejected is not None and (rejected in seen or rejected == title):
+            rejected = None
+        current.append((query, title, rejected))
+        seen.update(t for t in (title, rejected) if t is not None)
         if len(current) == batch_size:
             batches.append(current)
             current, seen = [], set()
@@ -75,14 +108,21 @@ def epoch_batches(positive: Mapping[str, Sequence[str]], batch_size: int, rng: r
 
 
 def in_batch_loss(queries: torch.Tensor, titles: torch.Tensor, scale: float) -> torch.Tensor:
-    """Cross-entropy of each query over all titles of the batch, its own title being the target."""
+    """Cross-entropy of each query over all titles of the batch, its own title being the target.
+
+    ``titles`` holds the batch's positives first (row i belongs to query i), then any hard
+    negatives, which every query in the batch must score below its own positive.
+    """
     logits = scale * queries @ titles.T
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(queries), device=logits.device))
 
 
 def fine_tune(base: Path, positive: Mapping[str, Sequence[str]], out: Path, params: FineTuneParams = FineTuneParams(),
-              device: str | None = None, progress: bool = False) -> dict:
-    """Train from the model folder ``base`` and save the result in ``out``; returns the training log."""
+              device: str | None = None, progress: bool = False,
+              negative: Mapping[str, Sequence[str]] | None = None) -> dict:
+    """Train from the model folder ``base`` and save the result in ``out``; returns the training log.
+
+    ``negative`` maps queries to hard-negative titles (see :func:`hard_negatives`)."""
     if len(positive) < 2:
         raise ValueError("fine-tuning needs at least two queries with a relevant product")
     torch.manual_seed(params.seed)
@@ -106,8 +146,9 @@ def fine_tune(base: Path, positive: Mapping[str, Sequence[str]], out: Path, para
     losses: list[float] = []
     bar = tqdm(total=total, desc="fine-tuning", unit="batch", disable=not progress)
     for _epoch in range(params.epochs):
-        for batch in epoch_batches(positive, params.batch_size, rng):
-            loss = in_batch_loss(embed([q for q, _ in batch]), embed([t for _, t in batch]), params.scale)
+        for batch in epoch_batches(positive, params.batch_size, rng, negative):
+            titles = [t for _, t, _ in batch] + [n for _, _, n in batch if n is not None]
+            loss = in_batch_loss(embed([q for q, _, _ in batch]), embed(titles), params.scale)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -121,6 +162,7 @@ def fine_tune(base: Path, positive: Mapping[str, Sequence[str]], out: Path, para
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     log = {"base": str(base), "queries": len(positive), "params": asdict(params), "steps": len(losses),
+           "queries_with_hard_negatives": len(negative or {}),
            "loss_first_epoch": sum(losses[:steps_per_epoch]) / max(1, min(steps_per_epoch, len(losses))),
            "loss_last_epoch": sum(losses[-steps_per_epoch:]) / max(1, min(steps_per_epoch, len(losses)))}
     (out / "shelfrank_finetune.json").write_text(json.dumps(log, indent=2))

@@ -21,7 +21,8 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
         client=make_client(settings),
         index=index or settings.default_index,
         encoder=QueryVectorCache(load_encoder(settings), settings.query_vector_cache_size),
-        configs=default_configs(settings.hybrid_vector_weight, settings.search_candidates),
+        configs=default_configs(settings.hybrid_vector_weight, settings.search_candidates,
+                                settings.hybrid_vector_candidates),
         default_config=settings.search_config,
         recorder=recorder,
     )

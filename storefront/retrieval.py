@@ -44,6 +44,19 @@ class RetrievalConfig:
     vector_weight: float = 0.5
     rrf_k: float = 60.0
     candidates: int = 100  # per retriever; also the deepest page that can be served
+    #: k of the k-NN sub-query in a hybrid; ``None`` means ``candidates``. The BM25 candidates already
+    #: carry exact cosines, so the k-NN query only has to add the products BM25 missed, and its
+    #: graph search costs grow with k (see docs/measurements.md). 0 sends no k-NN query at all.
+    vector_candidates: int | None = None
+
+    @property
+    def knn_k(self) -> int:
+        """How many nearest neighbours the k-NN sub-query asks for (0: none)."""
+        if not self.vector:
+            return 0
+        if not self.bm25 or self.vector_candidates is None:
+            return self.candidates
+        return self.vector_candidates
 
 
 #: What every candidate hit brings back, read from doc values only (``stored_fields: _none_``):
@@ -51,14 +64,16 @@ class RetrievalConfig:
 #: id and the display title come almost free from doc values.
 HIT_FIELDS = ("id", "title.display")
 
-def default_configs(vector_weight: float = 0.5, candidates: int = 100) -> dict[str, RetrievalConfig]:
+def default_configs(vector_weight: float = 0.5, candidates: int = 100, hybrid_vector_candidates: int | None = None,
+                    ) -> dict[str, RetrievalConfig]:
     bm25_weight = 1.0 - vector_weight
+    hybrid = {"candidates": candidates, "vector_candidates": hybrid_vector_candidates}
     configs = [
         RetrievalConfig("bm25", bm25=True, vector=False, candidates=candidates),
         RetrievalConfig("vector", bm25=False, vector=True, candidates=candidates),
-        RetrievalConfig("hybrid-rrf", True, True, "rrf", bm25_weight, vector_weight, candidates=candidates),
-        RetrievalConfig("hybrid-minmax", True, True, "minmax", bm25_weight, vector_weight, candidates=candidates),
-        RetrievalConfig("hybrid-zscore", True, True, "zscore", bm25_weight, vector_weight, candidates=candidates),
+        RetrievalConfig("hybrid-rrf", True, True, "rrf", bm25_weight, vector_weight, **hybrid),
+        RetrievalConfig("hybrid-minmax", True, True, "minmax", bm25_weight, vector_weight, **hybrid),
+        RetrievalConfig("hybrid-zscore", True, True, "zscore", bm25_weight, vector_weight, **hybrid),
     ]
     return {c.name: c for c in configs}
 

@@ -198,8 +198,8 @@ class SearchService:
             timings["encode_ms"] = (time.perf_counter() - mark) * 1000
         if config.bm25:
             bodies.append(("bm25", bm25_body(request.query, request.filters, config.candidates, vector=vector)))
-        if vector is not None:
-            bodies.append(("vector", knn_body(vector, request.filters, config.candidates)))
+        if vector is not None and config.knn_k > 0:
+            bodies.append(("vector", knn_body(vector, request.filters, config.knn_k)))
         if not config.bm25:  # facets still come from a (cheap) filtered BM25 aggregation
             facet_body = bm25_body(request.query, request.filters, 0)
             bodies.append(("facets", facet_body))

@@ -91,6 +91,20 @@ def test_vector_retrieval_finds_what_bm25_cannot(service: SearchService) -> None
     assert set(ids(hybrid)[:2]) == {"l1", "l2"}
 
 
+def test_knn_depth_of_a_hybrid(os_client: OpenSearch, catalogue_index: str, bert_encoder: BertEncoder) -> None:
+    """The k-NN sub-query adds only what BM25 missed; with k=0 a hybrid reorders BM25's candidates by cosine."""
+    def hybrid(k: int) -> SearchService:
+        return SearchService(os_client, catalogue_index, QueryVectorCache(bert_encoder),
+                             default_configs(candidates=20, hybrid_vector_candidates=k), "hybrid-minmax")
+
+    request = parse_search_request({"query": "garden illumination", "debug": True})
+    assert set(ids(hybrid(2).search(request))) == {"l1", "l2"}  # only the two nearest neighbours
+    assert ids(hybrid(0).search(request)) == []  # no k-NN query: nothing BM25 cannot match
+    drills = hybrid(0).search(parse_search_request({"query": "cordless drill", "debug": True}))
+    assert set(ids(drills)[:2]) <= {"d1", "d2", "d3"}
+    assert all("vector" in r["stages"] for r in drills.results)  # exact cosines on every BM25 candidate
+
+
 def test_filters_and_facets(service: SearchService) -> None:
     result = service.search(parse_search_request({"query": "drill", "filters": {
         "availability": "in_stock", "price_max": 170}}))

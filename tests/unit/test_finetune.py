@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from encoders.bert import BertEncoder, bundled_model_path
-from encoders.finetune import FineTuneParams, epoch_batches, fine_tune, in_batch_loss, positives
+from encoders.finetune import FineTuneParams, epoch_batches, fine_tune, hard_negatives, in_batch_loss, positives
 
 
 def test_positives_keep_relevant_titles_of_indexed_products() -> None:
@@ -24,9 +24,32 @@ def test_batches_hold_one_pair_per_query_and_distinct_titles() -> None:
     batches = epoch_batches(positive, 8, random.Random(0))
     for batch in batches:
         assert 1 < len(batch) <= 8
-        assert len({q for q, _ in batch}) == len(batch) and len({t for _, t in batch}) == len(batch)
-    queries = [q for batch in batches for q, _ in batch]
+        assert len({q for q, _, _ in batch}) == len(batch) and len({t for _, t, _ in batch}) == len(batch)
+        assert all(n is None for _, _, n in batch)
+    queries = [q for batch in batches for q, _, _ in batch]
     assert len(queries) == len(set(queries))  # each query at most once per epoch
+
+
+def test_hard_negatives_are_the_rejected_products_of_queries_with_a_positive() -> None:
+    judged = {"drill": {"a": 2.0, "b": 0.0, "c": 0.33, "same": 0.0}, "paint": {"d": 0.0}, "saw": {"e": 1.0, "f": 0.67}}
+    titles = {"a": "Cordless drill", "b": "Drill bits", "c": "Drill case", "same": "Cordless drill",
+              "d": "White paint", "e": "Circular saw", "f": "Saw blade"}
+    positive = positives(judged, titles, 1.0)
+    # "paint" has no positive to contrast with; a title that is also a positive cannot be a negative
+    assert hard_negatives(judged, titles, 0.34, positive) == {"drill": ["Drill bits", "Drill case"]}
+    assert hard_negatives(judged, titles, 0.67, positive)["saw"] == ["Saw blade"]
+
+
+def test_hard_negatives_join_batches_without_repeating_a_title() -> None:
+    positive = {f"q{i}": [f"title {i}"] for i in range(40)}
+    negative = {f"q{i}": [f"title {(i + 1) % 40}", f"rejected {i % 5}"] for i in range(40)}
+    batches = epoch_batches(positive, 8, random.Random(1), negative)
+    with_negative = 0
+    for batch in batches:
+        titles = [t for _, t, _ in batch] + [n for _, _, n in batch if n is not None]
+        assert len(titles) == len(set(titles))  # no title is both a target and a negative in one batch
+        with_negative += sum(n is not None for _, _, n in batch)
+    assert with_negative > len(positive) // 2
 
 
 def test_in_batch_loss_is_low_when_each_query_matches_its_own_title() -> None:
@@ -54,5 +77,12 @@ def test_a_tiny_fine_tune_saves_a_loadable_model_that_moved_towards_the_pairs(tm
         return float(np.mean(np.diag(sims)) - np.mean(sims[~np.eye(4, dtype=bool)]))
 
     assert margin(after) > margin(before)
+
+    hard = {"kitchen faucet": ["Glacier Bay kitchen sink strainer"], "deck screws": ["Deck stain, cedar, 1 gal."]}
+    log = fine_tune(bundled_model_path(), positive, tmp_path / "hard",
+                    FineTuneParams(epochs=2, batch_size=4, learning_rate=1e-4, warmup_fraction=0.0,
+                                   negative_max_grade=0.0), negative=hard)
+    assert log["queries_with_hard_negatives"] == 2 and log["steps"] == 2
+    assert BertEncoder(tmp_path / "hard").encode(["kitchen faucet"]).shape == (1, 384)
     with pytest.raises(ValueError, match="at least two queries"):
         fine_tune(bundled_model_path(), {"one": ["title"]}, tmp_path / "none")

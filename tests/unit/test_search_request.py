@@ -50,3 +50,12 @@ def test_default_configs() -> None:
     configs = default_configs(0.6)
     assert set(configs) == {"bm25", "vector", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"}
     assert configs["hybrid-minmax"].vector_weight == 0.6 and configs["hybrid-minmax"].bm25_weight == pytest.approx(0.4)
+
+
+def test_knn_depth_of_hybrids_is_separate_from_candidates() -> None:
+    configs = default_configs(0.4, candidates=100, hybrid_vector_candidates=30)
+    assert configs["hybrid-minmax"].knn_k == 30 and configs["hybrid-rrf"].knn_k == 30
+    assert configs["vector"].knn_k == 100  # vector-only retrieval needs its full depth
+    assert configs["bm25"].knn_k == 0
+    assert default_configs(candidates=50)["hybrid-zscore"].knn_k == 50  # unset: as deep as BM25
+    assert default_configs(hybrid_vector_candidates=0)["hybrid-minmax"].knn_k == 0
