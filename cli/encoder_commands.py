@@ -13,17 +13,22 @@ from core.settings import get_settings
 from encoders.bert import bundled_model_path
 from encoders.finetune import FineTuneParams, fine_tune, hard_negatives, positives
 from evaluation import judgments as judgments_io
+from indexer.documents import from_document
 
 app = typer.Typer(help="The sentence encoder: fine-tuning on judged queries.", no_args_is_help=True)
 
 
-def _titles(index: str, product_ids: list[str]) -> dict[str, str]:
+def embedding_texts(index: str, product_ids: list[str]) -> dict[str, str]:
+    """The text each product's vector is made from (title, brand, category), so that training sees
+    exactly what the index will encode."""
     client = make_client(get_settings())
-    titles: dict[str, str] = {}
+    texts: dict[str, str] = {}
     for start in range(0, len(product_ids), 1000):
-        response = client.mget(index=index, body={"ids": product_ids[start:start + 1000]}, _source="title")
-        titles.update({d["_id"]: d["_source"]["title"] for d in response["docs"] if d.get("found")})
-    return titles
+        response = client.mget(index=index, body={"ids": product_ids[start:start + 1000]},
+                               _source_excludes="embedding")
+        texts.update({d["_id"]: from_document(d["_source"]).embedding_text()
+                      for d in response["docs"] if d.get("found")})
+    return texts
 
 
 @app.command("finetune")
@@ -40,7 +45,7 @@ def finetune(
     negative_max_grade: float = typer.Option(
         None, "--hard-negatives", help="Also train each query against one of its products graded at most "
         "this (judged and rejected); e.g. 0.34 on the Home Depot 0..2 gains. Default: in-batch negatives only."),
-    index: str = typer.Option(None, "--index", help="Catalogue alias the titles come from "
+    index: str = typer.Option(None, "--index", help="Catalogue alias the product texts come from "
                               "(default: SHELFRANK_DEFAULT_INDEX)."),
 ) -> None:
     """Contrastive fine-tuning of the configured encoder on (query, relevant title) pairs.
@@ -53,7 +58,7 @@ def finetune(
     except (OSError, judgments_io.JudgmentsError) as exc:
         raise fail(str(exc)) from None
     ids = sorted({pid for grades in judged.values() for pid in grades})
-    titles = _titles(index or settings.default_index, ids)
+    titles = embedding_texts(index or settings.default_index, ids)
     positive = positives(judged, titles, min_grade)
     if len(positive) < 2:
         raise fail(f"only {len(positive)} queries have a product graded {min_grade} or more in the index")

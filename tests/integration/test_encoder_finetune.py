@@ -3,6 +3,7 @@ that the encoder loads, then errors for bad input."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
+from cli.encoder_commands import embedding_texts
 from cli.main import app
 from core.settings import Settings
 from encoders.bert import BertEncoder
@@ -18,7 +20,8 @@ from indexer.catalog import Product
 
 pytestmark = pytest.mark.integration
 
-PRODUCTS = [Product(id="f1", title="Chrome pull-down kitchen faucet"), Product(id="f2", title="Bathroom sink faucet"),
+PRODUCTS = [Product(id="f1", title="Chrome pull-down kitchen faucet", brand="Glacier Bay",
+                    category=("Kitchen", "Faucets")), Product(id="f2", title="Bathroom sink faucet"),
             Product(id="l1", title="Solar LED path lights"), Product(id="l2", title="Outdoor wall lantern"),
             Product(id="s1", title="Wood deck screws, 5 lb box"), Product(id="t1", title="Round toilet seat")]
 
@@ -42,9 +45,23 @@ def test_finetune_from_judgments_and_indexed_titles(small_catalogue: str, tmp_pa
         "--batch-size", "4", "--index", small_catalogue])
     assert result.exit_code == 0, result.output
     assert "6 queries with relevant products (6 pairs); 1 judged products are not in the index" in result.output
+    # training sees what the index encodes: title, brand and category, not the bare title
+    assert embedding_texts(small_catalogue, ["f1"]) == {"f1": "Chrome pull-down kitchen faucet | Glacier Bay | "
+                                                              "Kitchen > Faucets"}
     tuned = BertEncoder(out)
     assert tuned.dimension == 384 and tuned.encode(["kitchen faucet"]).shape == (1, 384)
     assert (out / "shelfrank_finetune.json").is_file()
+
+    hard = CliRunner().invoke(app, [
+        "encoder", "finetune", "--judgments", str(judgments), "--out", str(tmp_path / "hard"), "--split", "all",
+        "--epochs", "1", "--batch-size", "4", "--index", small_catalogue, "--hard-negatives", "0"])
+    assert hard.exit_code == 0, hard.output
+    assert "1 with a hard negative" in hard.output  # kitchen faucet rejected f2
+    assert json.loads((tmp_path / "hard" / "shelfrank_finetune.json").read_text())["queries_with_hard_negatives"] == 1
+    clash = CliRunner().invoke(app, [
+        "encoder", "finetune", "--judgments", str(judgments), "--out", str(tmp_path / "clash"), "--split", "all",
+        "--index", small_catalogue, "--hard-negatives", "1"])
+    assert clash.exit_code == 1 and "must be below --min-grade" in clash.output
 
     empty = tmp_path / "empty.csv"
     empty.write_text("query,product_id,grade\nkitchen faucet,f1,0\n")
