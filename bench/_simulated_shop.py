@@ -19,8 +19,8 @@ from ltr.events.store import EventStore
 from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
 from ltr.traits import common_brands
 from storefront.recording import DatabaseImpressionRecorder
+from storefront.factory import configured_retrieval
 from storefront.request import SearchRequest
-from storefront.retrieval import default_configs
 from storefront.service import SearchService
 
 KEY = "bench"  # pseudonym key of the benchmark databases
@@ -32,7 +32,7 @@ def recording_service(settings: Settings, database: Path, index: str | None) -> 
     migrate.upgrade(url)
     service = SearchService(make_client(settings), index or settings.default_index,
                             QueryVectorCache(load_encoder(settings), 50_000),
-                            default_configs(settings.hybrid_vector_weight, settings.search_candidates),
+                            configured_retrieval(settings),
                             "hybrid-minmax", recorder=DatabaseImpressionRecorder(url, KEY))
     return service, url
 

@@ -8,8 +8,14 @@ from core.settings import Settings
 from encoders.cache import QueryVectorCache
 from encoders.factory import load_encoder
 from storefront.recording import DatabaseImpressionRecorder
-from storefront.retrieval import default_configs
+from storefront.retrieval import RetrievalConfig, default_configs
 from storefront.service import SearchService
+
+
+def configured_retrieval(settings: Settings) -> dict[str, RetrievalConfig]:
+    """The named retrieval configurations with the fusion weight and depths from settings."""
+    return default_configs(settings.hybrid_vector_weight, settings.search_candidates,
+                           settings.hybrid_vector_candidates)
 
 
 def build_search_service(settings: Settings, index: str | None = None, record: bool = True) -> SearchService:
@@ -21,8 +27,7 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
         client=make_client(settings),
         index=index or settings.default_index,
         encoder=QueryVectorCache(load_encoder(settings), settings.query_vector_cache_size),
-        configs=default_configs(settings.hybrid_vector_weight, settings.search_candidates,
-                                settings.hybrid_vector_candidates),
+        configs=configured_retrieval(settings),
         default_config=settings.search_config,
         recorder=recorder,
     )
