@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     search_config: str = Field(
         "hybrid-minmax", description="Retrieval configuration served by default (chosen on the train split)."
     )
-    search_candidates: int = Field(100, description="Candidates per retriever (BM25, k-NN) before fusion.")
+    search_candidates: int = Field(
+        100, description="BM25 candidates before fusion (and the k-NN depth of the vector-only configuration)."
+    )
     hybrid_vector_candidates: int = Field(
         30, ge=0, description="k of the k-NN query in a hybrid (BM25 candidates already carry exact cosines; "
         "30 is as relevant as 100 on Home Depot and cheaper; 0 = rescore BM25 candidates by vector only).",
