@@ -8,8 +8,8 @@ contributes one relevant title per batch, so a batch holds no second positive of
 to be punished as a negative. Training reads only the judgments it is given: pass the train split.
 
 Optionally a query also brings one *hard negative*: a product judged for it but graded irrelevant.
-Those are the products a lexical engine showed for the query and shoppers rejected, the very
-distinctions that in-batch negatives (random other titles) never teach.
+Those are products an engine showed for the query that the judges rejected: the fine distinctions
+that in-batch negatives (random other titles) never teach.
 
 The result is a Hugging Face folder like the bundled model (config, weights, tokenizer), made
 locally from local weights, loaded by :class:`encoders.bert.BertEncoder` via
@@ -45,7 +45,6 @@ class FineTuneParams:
     seed: int = 0
 
 
-Pair = tuple[str, str]  # (query, relevant product title)
 Example = tuple[str, str, str | None]  # (query, relevant title, hard negative title or None)
 
 
