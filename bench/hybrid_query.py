@@ -9,7 +9,8 @@ save the Python fusion step. This puts numbers on what that changes.
 
 The pipeline `shelfrank-hybrid-minmax` is (re)created with min_max normalisation and arithmetic_mean
 combination, weighted like the storefront's hybrid-minmax config. Its two sub-queries are the storefront's
-own BM25 bool/multi_match and k-NN clauses, `candidates` deep; query vectors come from the service's
+own BM25 bool/multi_match and k-NN clauses, as deep as the storefront's (the figures in docs/measurements.md
+predate the k-NN depth setting: SHELFRANK_HYBRID_VECTOR_CANDIDATES=100 repeats them); query vectors come from the service's
 cache, encoded once up front, so encoding is in neither measurement.
 
 Relevance (test split, `--queries` of them, default all): nDCG@10, recall@100 and MRR@10 of
@@ -48,7 +49,7 @@ from evaluation.metrics import evaluate_query  # noqa: E402
 from storefront import fusion  # noqa: E402
 from storefront.factory import build_search_service  # noqa: E402
 from storefront.request import Filters, SearchRequest  # noqa: E402
-from storefront.retrieval import FACETS, bm25_body, knn_body, knn_score_to_cosine  # noqa: E402
+from storefront.retrieval import FACETS, HIT_FIELDS, bm25_body, knn_body, knn_score_to_cosine  # noqa: E402
 
 PIPELINE = "shelfrank-hybrid-minmax"
 CONFIG = "hybrid-minmax"
@@ -65,13 +66,14 @@ def put_pipeline(client, bm25_weight: float, vector_weight: float) -> None:  # t
     })
 
 
-def hybrid_body(query: str, vector: list[float], candidates: int, size: int, aggs: bool) -> dict:
+def hybrid_body(query: str, vector: list[float], candidates: int, knn_k: int, size: int, aggs: bool) -> dict:
     """The storefront's BM25 and k-NN clauses as the two sub-queries of one `hybrid` query."""
     hybrid: dict = {"queries": [bm25_body(query, Filters(), candidates)["query"],
-                                knn_body(vector, Filters(), candidates)["query"]]}
+                                knn_body(vector, Filters(), knn_k)["query"]]}
     if size < candidates:  # otherwise each sub-query is cut at from + size per shard
         hybrid["pagination_depth"] = candidates
-    body: dict = {"size": size, "_source": ["title"], "query": {"hybrid": hybrid}}
+    body: dict = {"size": size, "stored_fields": "_none_", "docvalue_fields": list(HIT_FIELDS),
+                  "query": {"hybrid": hybrid}}
     if aggs:
         body["aggs"] = FACETS
     return body
@@ -106,8 +108,11 @@ def main() -> None:
     for query in tqdm(queries, desc="encoding", unit="query"):
         service.encoder.vector(query)
     print(f"index {service.index}; pipeline {PIPELINE}: min_max + arithmetic_mean, weights "
-          f"bm25 {config.bm25_weight:g} / vector {config.vector_weight:g}; {config.candidates} candidates per "
-          f"sub-query")
+          f"bm25 {config.bm25_weight:g} / vector {config.vector_weight:g}; {config.candidates} BM25 and "
+          f"{max(1, config.knn_k)} k-NN candidates (SHELFRANK_HYBRID_VECTOR_CANDIDATES)")
+
+    def pid(hit: dict) -> str:  # every path reads hits from doc values (storefront.retrieval.HIT_FIELDS)
+        return hit["fields"]["id"][0]
 
     def parse_facets(response: dict) -> dict[str, list[dict]]:
         return {key: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"] if b["doc_count"]]
@@ -115,21 +120,24 @@ def main() -> None:
 
     def hybrid_search(query: str, size: int, aggs: bool) -> tuple[list[str], dict]:
         vector = service.encoder.vector(query).tolist()
-        body = hybrid_body(query, vector, config.candidates, size, aggs)
+        body = hybrid_body(query, vector, config.candidates, max(1, config.knn_k), size, aggs)
         response = client.search(index=service.index, body=body, params={"search_pipeline": PIPELINE})
         hits = response["hits"]["hits"]
-        page = [{"id": h["_id"], "title": h["_source"].get("title"), "score": h["_score"]} for h in hits[:10]]
-        return [h["_id"] for h in hits], {"page": page, "facets": parse_facets(response)}
+        page = [{"id": pid(h), "title": h["fields"].get("title.display", [None])[0], "score": h["_score"]}
+                for h in hits[:10]]
+        return [pid(h) for h in hits], {"page": page, "facets": parse_facets(response)}
 
     def python_replica(query: str, aggs: bool = False) -> tuple[list[str], dict]:
         """Both lists as the hybrid query sees them (no exact cosine on BM25 hits), min-max fused here."""
         vector = service.encoder.vector(query).tolist()
         bodies = [bm25_body(query, Filters(), config.candidates, facets=aggs),
-                  knn_body(vector, Filters(), config.candidates)]
+                  knn_body(vector, Filters(), max(1, config.knn_k))]
         bm25, knn = client.msearch(body=[part for b in bodies for part in ({"index": service.index}, b)])["responses"]
-        lists = {"bm25": {h["_id"]: h["_score"] for h in bm25["hits"]["hits"]},
-                 "vector": {h["_id"]: knn_score_to_cosine(h["_score"]) for h in knn["hits"]["hits"]}}
-        titles = {h["_id"]: h["_source"].get("title") for part in (bm25, knn) for h in part["hits"]["hits"]}
+
+        lists = {"bm25": {pid(h): h["_score"] for h in bm25["hits"]["hits"]},
+                 "vector": {pid(h): knn_score_to_cosine(h["_score"]) for h in knn["hits"]["hits"]}}
+        titles = {pid(h): h["fields"].get("title.display", [None])[0] for part in (bm25, knn)
+                  for h in part["hits"]["hits"]}
         ranked = fusion.ranked(fusion.fuse(lists, "minmax", weights))
         page = [{"id": pid, "title": titles[pid], "score": score} for pid, score in ranked[:10]]
         return [pid for pid, _ in ranked], {"page": page, "facets": parse_facets(bm25)}

@@ -11,7 +11,8 @@ interleaved rounds, so the ratios compare configurations under the same load.
 
 For each configuration and concurrency level it reports p50, p95 and p99 latency and QPS. The hybrid p50
 is also given as a ratio to the BM25 p50 measured in the same run. With several ``--vector-candidates``
-the warm hybrid is also run at each k-NN depth (k=0: BM25 candidates reordered by exact cosine only).
+the warm hybrid is also run at each k-NN depth (k=0: no k-NN query; only BM25's candidates, fused with
+their exact cosines).
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     )
     hybrid_vector_candidates: int = Field(
         30, ge=0, description="k of the k-NN query in a hybrid (BM25 candidates already carry exact cosines; "
-        "30 is as relevant as 100 on Home Depot and cheaper; 0 = rescore BM25 candidates by vector only).",
+        "30 is as relevant as 100 on Home Depot and cheaper; 0 = no k-NN query: only BM25's candidates, fused "
+        "with their exact cosines).",
     )
     hybrid_vector_weight: float = Field(
         0.4, ge=0, le=1, description="Vector share in hybrid fusion (tuned on the Home Depot train split)."

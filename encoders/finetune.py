@@ -3,9 +3,9 @@
 A general-purpose encoder knows little about product titles ("1/2 in. x 10 ft. PEX pipe"). A few
 minutes of contrastive training on the shop's judgments teaches it which titles answer which
 queries. The loss is the in-batch-negatives ranking loss: every query should score its own
-relevant title above the other titles in the batch (cosine x ``scale``, cross-entropy). Each query
-contributes one relevant title per batch, so a batch holds no second positive of the same query
-to be punished as a negative. Training reads only the judgments it is given: pass the train split.
+relevant title above the other titles in the batch (cosine x ``scale``, cross-entropy). Batches are
+built so that no title serves as a negative for a query the judgments call it relevant to. Training
+reads only the judgments it is given: pass the train split.
 
 Optionally a query also brings one *hard negative*: a product judged for it but graded irrelevant.
 Those are products an engine showed for the query that the judges rejected: the fine distinctions
@@ -19,8 +19,8 @@ locally from local weights, loaded by :class:`encoders.bert.BertEncoder` via
 from __future__ import annotations
 
 import json
-import math
 import random
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,28 +81,42 @@ def hard_negatives(judgments: Mapping[str, Mapping[str, float]], titles: Mapping
 def epoch_batches(positive: Mapping[str, Sequence[str]], batch_size: int, rng: random.Random,
                   negative: Mapping[str, Sequence[str]] | None = None) -> list[list[Example]]:
     """One (query, random relevant title, random hard negative or None) per query, shuffled, cut into
-    batches whose titles are all distinct (a title twice in a batch would be its own negative)."""
+    batches in which no title is a negative for a query it is relevant to.
+
+    In a batch every query is contrasted with every other title, so an example whose title is
+    relevant to a query already in the batch (or whose query finds an earlier title relevant) waits
+    for the next batch; a hard negative that some query of the batch finds relevant is dropped. Every
+    query gets into the epoch once, except one left alone in a last batch with nothing to contrast.
+    """
     negative = negative or {}
     examples: list[Example] = []
     for query, titles in positive.items():
         rejected = negative.get(query)
         examples.append((query, rng.choice(list(titles)), rng.choice(list(rejected)) if rejected else None))
     rng.shuffle(examples)
+    waiting = deque(examples)
     batches: list[list[Example]] = []
-    current: list[Example] = []
-    seen: set[str] = set()
-    for query, title, rejected in examples:
-        if title in seen:
-            continue
-        if rejected is not None and (rejected in seen or rejected == title):
-            rejected = None
-        current.append((query, title, rejected))
-        seen.update(t for t in (title, rejected) if t is not None)
-        if len(current) == batch_size:
+    while waiting:
+        current: list[Example] = []
+        relevant: set[str] = set()  # every title relevant to some query of the batch
+        targets: set[str] = set()  # the batch's positive titles
+        deferred: list[Example] = []
+        while waiting and len(current) < batch_size:
+            query, title, rejected = waiting.popleft()
+            mine = set(positive[query])
+            if title in relevant or mine & targets:
+                deferred.append((query, title, rejected))
+                continue
+            current = [(q, t, None if n in mine else n) for q, t, n in current]
+            used = {n for _, _, n in current if n is not None}
+            if rejected is not None and (rejected in relevant or rejected in mine or rejected in used):
+                rejected = None
+            current.append((query, title, rejected))
+            relevant |= mine
+            targets.add(title)
+        waiting.extendleft(reversed(deferred))
+        if len(current) > 1 or (current and current[0][2] is not None):
             batches.append(current)
-            current, seen = [], set()
-    if len(current) > 1:
-        batches.append(current)
     return batches
 
 
@@ -136,16 +150,17 @@ def fine_tune(base: Path, positive: Mapping[str, Sequence[str]], out: Path, para
         hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         return mean_pool_normalise(hidden, batch["attention_mask"])
 
-    steps_per_epoch = math.ceil(len(positive) / params.batch_size)
-    total = steps_per_epoch * params.epochs
+    epochs = [epoch_batches(positive, params.batch_size, rng, negative) for _ in range(params.epochs)]
+    steps_per_epoch = len(epochs[0])
+    total = sum(map(len, epochs))
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
     warmup = max(1, int(params.warmup_fraction * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / max(1, total - warmup)))
     losses: list[float] = []
     bar = tqdm(total=total, desc="fine-tuning", unit="batch", disable=not progress)
-    for _epoch in range(params.epochs):
-        for batch in epoch_batches(positive, params.batch_size, rng, negative):
+    for batches in epochs:
+        for batch in batches:
             titles = [t for _, t, _ in batch] + [n for _, _, n in batch if n is not None]
             loss = in_batch_loss(embed([q for q, _, _ in batch]), embed(titles), params.scale)
             optimizer.zero_grad()
@@ -162,6 +177,7 @@ def fine_tune(base: Path, positive: Mapping[str, Sequence[str]], out: Path, para
     tokenizer.save_pretrained(out)
     log = {"base": str(base), "queries": len(positive), "params": asdict(params), "steps": len(losses),
            "queries_with_hard_negatives": len(negative or {}),
+           "hard_negatives_used_first_epoch": sum(n is not None for batch in epochs[0] for _, _, n in batch),
            "loss_first_epoch": sum(losses[:steps_per_epoch]) / max(1, min(steps_per_epoch, len(losses))),
            "loss_last_epoch": sum(losses[-steps_per_epoch:]) / max(1, min(steps_per_epoch, len(losses)))}
     (out / "shelfrank_finetune.json").write_text(json.dumps(log, indent=2))

@@ -43,7 +43,7 @@ class RetrievalConfig:
     bm25_weight: float = 0.5
     vector_weight: float = 0.5
     rrf_k: float = 60.0
-    candidates: int = 100  # per retriever; also the deepest page that can be served
+    candidates: int = 100  # BM25 depth (the k of a vector-only config); also the deepest page served
     #: k of the k-NN sub-query in a hybrid; ``None`` means ``candidates``. The BM25 candidates already
     #: carry exact cosines, so the k-NN query only has to add the products BM25 missed, and its
     #: graph search costs grow with k (see docs/measurements.md). 0 sends no k-NN query at all.

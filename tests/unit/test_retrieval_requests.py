@@ -1,0 +1,59 @@
+"""What the search service sends to OpenSearch for each k-NN depth (a recording stand-in for the client;
+the real engine's answers are covered by tests/integration/test_storefront_search.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from storefront.request import parse_search_request
+from storefront.retrieval import default_configs
+from storefront.service import SearchService
+
+
+class RecordingClient:
+    """Answers every sub-search with one hit, whose cosine (on BM25 hits) or k-NN score it makes up."""
+
+    def __init__(self) -> None:
+        self.payloads: list[list[dict]] = []
+
+    def msearch(self, body: list[dict]) -> dict:
+        self.payloads.append(body)
+        responses = []
+        for search in body[1::2]:
+            fields = {"id": ["p1"], "title.display": ["Drill"]}
+            if "script_fields" in search:
+                fields["vector_similarity"] = [0.5]
+            responses.append({"hits": {"total": {"value": 1}, "hits": [{"_score": 0.9, "fields": fields}]}})
+        return {"responses": responses}
+
+
+class FixedVector:
+    def vector(self, query: str) -> np.ndarray:
+        return np.full(4, 0.5, dtype=np.float32)
+
+
+def sent(k: int | None, request: dict) -> list[dict]:
+    client = RecordingClient()
+    service = SearchService(client, "products", FixedVector(),  # type: ignore[arg-type]
+                            default_configs(candidates=100, hybrid_vector_candidates=k), "hybrid-minmax")
+    result = service.search(parse_search_request(request), record=False)
+    assert [r["id"] for r in result.results] == ["p1"]
+    return client.payloads[0][1::2]
+
+
+def test_k0_sends_only_the_bm25_search_with_exact_cosines() -> None:
+    (bm25,) = sent(0, {"query": "drill"})
+    assert bm25["size"] == 100 and "vector_similarity" in bm25["script_fields"]
+
+
+def test_the_knn_search_asks_for_its_own_depth_and_keeps_the_filters() -> None:
+    bm25, knn = sent(30, {"query": "drill", "filters": {"brand": "DEWALT", "price_max": 200}})
+    assert bm25["size"] == 100
+    embedding = knn["query"]["knn"]["embedding"]
+    assert knn["size"] == embedding["k"] == 30
+    assert embedding["filter"]["bool"]["filter"] == bm25["query"]["bool"]["filter"]
+
+
+def test_unset_depth_follows_the_bm25_depth() -> None:
+    _bm25, knn = sent(None, {"query": "drill"})
+    assert knn["query"]["knn"]["embedding"]["k"] == 100
