@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 from opensearchpy import OpenSearch
@@ -57,3 +57,21 @@ def index_name(os_client: OpenSearch, request: pytest.FixtureRequest) -> Iterato
     versions = os_client.indices.get(index=f"{name}-v*", allow_no_indices=True, ignore_unavailable=True)
     if versions:
         os_client.indices.delete(index=",".join(versions))
+
+
+@pytest.fixture(scope="session")
+def build_catalogue(os_client: OpenSearch, settings: Settings, bert_encoder) -> Iterator[Callable[..., str]]:  # type: ignore[no-untyped-def]
+    """Index products behind an alias with the real pipeline and encoder; returns the alias.
+
+    The physical indices are deleted when the test session ends."""
+    from indexer import pipeline
+
+    built: list[str] = []
+
+    def build(alias: str, products: Iterable) -> str:  # type: ignore[type-arg]
+        built.append(pipeline.rebuild(os_client, alias, list(products), bert_encoder, settings).index)
+        return alias
+
+    yield build
+    for index in built:
+        os_client.indices.delete(index=index, ignore_unavailable=True)

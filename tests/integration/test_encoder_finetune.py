@@ -4,18 +4,15 @@ that the encoder loads, then errors for bad input."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
 from cli.encoder_commands import embedding_texts
 from cli.main import app
-from core.settings import Settings
 from encoders.bert import BertEncoder
-from indexer import pipeline
 from indexer.catalog import Product
 
 pytestmark = pytest.mark.integration
@@ -27,11 +24,8 @@ PRODUCTS = [Product(id="f1", title="Chrome pull-down kitchen faucet", brand="Gla
 
 
 @pytest.fixture(scope="module")
-def small_catalogue(os_client: OpenSearch, settings: Settings, bert_encoder: BertEncoder) -> Iterator[str]:
-    alias = "test-finetune-catalogue"
-    result = pipeline.rebuild(os_client, alias, PRODUCTS, bert_encoder, settings)
-    yield alias
-    os_client.indices.delete(index=result.index, ignore_unavailable=True)
+def small_catalogue(build_catalogue: Callable[..., str]) -> str:
+    return build_catalogue("test-finetune-catalogue", PRODUCTS)
 
 
 def test_finetune_from_judgments_and_indexed_titles(small_catalogue: str, tmp_path: Path) -> None:

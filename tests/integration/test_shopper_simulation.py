@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,6 @@ from core.settings import Settings
 from encoders.bert import BertEncoder
 from encoders.cache import QueryVectorCache
 from evaluation.judgments import load_homedepot, select_split
-from indexer import pipeline
 from indexer.sources import read_catalog
 from ltr.simulation.runner import ShopperSimulator
 from storefront.recording import DatabaseImpressionRecorder
@@ -49,16 +48,11 @@ def judged_queries() -> dict[str, dict[str, float]]:
 
 
 @pytest.fixture(scope="module")
-def sample_index(os_client: OpenSearch, settings: Settings, bert_encoder: BertEncoder,
-                 judged_queries: dict[str, dict[str, float]]) -> Iterator[str]:
+def sample_index(build_catalogue: Callable[..., str], judged_queries: dict[str, dict[str, float]]) -> str:
     judged = {pid for grades in judged_queries.values() for pid in grades}
     products = list(read_catalog(HOMEDEPOT, "homedepot"))
     distractors = random.Random(11).sample([p for p in products if p.id not in judged], 300)
-    alias = "test-simulation-catalogue"
-    result = pipeline.rebuild(os_client, alias, [p for p in products if p.id in judged] + distractors,
-                              bert_encoder, settings)
-    yield alias
-    os_client.indices.delete(index=result.index, ignore_unavailable=True)
+    return build_catalogue("test-simulation-catalogue", [p for p in products if p.id in judged] + distractors)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,6 @@ from core.privacy import pseudonymise
 from core.settings import Settings
 from encoders.bert import BertEncoder
 from encoders.cache import QueryVectorCache
-from indexer import pipeline
 from indexer.catalog import Product
 from storefront.recording import DatabaseImpressionRecorder
 from storefront.request import parse_search_request
@@ -52,11 +51,8 @@ CATALOGUE = [
 
 
 @pytest.fixture(scope="module")
-def catalogue_index(os_client: OpenSearch, settings: Settings, bert_encoder: BertEncoder) -> Iterator[str]:
-    alias = "test-storefront-catalogue"
-    result = pipeline.rebuild(os_client, alias, CATALOGUE, bert_encoder, settings)
-    yield alias
-    os_client.indices.delete(index=result.index, ignore_unavailable=True)
+def catalogue_index(build_catalogue: Callable[..., str]) -> str:
+    return build_catalogue("test-storefront-catalogue", CATALOGUE)
 
 
 @pytest.fixture
