@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,7 +36,7 @@ class Candidate:
     score: float
     stages: dict[str, float] = field(default_factory=dict)  # per-stage scores, for debug and explanations
     fields: dict[str, Any] = field(default_factory=dict)  # what the hit brought back (its display title)
-    features: dict[str, float] | None = None  # what a rerank model read for it (debug and explanations)
+    features: Mapping[str, float] | None = None  # what a rerank model read for it (debug and explanations)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,28 @@ def candidate_traits(candidate: Candidate) -> ProductTraits:
                      [category] if isinstance(category, str) else category)
 
 
+class FeatureRow(Mapping[str, float]):
+    """One candidate's feature values as a read-only view of a row of the model's input matrix.
+
+    Every reranked candidate carries one, but only debug responses and explanations read it, so no
+    per-candidate dict is built on the serving path.
+    """
+
+    __slots__ = ("_columns", "_row")
+
+    def __init__(self, columns: Mapping[str, int], row: np.ndarray) -> None:
+        self._columns, self._row = columns, row
+
+    def __getitem__(self, name: str) -> float:
+        return float(self._row[self._columns[name]])
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
 class LtrReranker:
     def __init__(self, booster: lgb.Booster, extractor: FeatureExtractor, *, name: str, window: int = 200,
                  behaviour: ProductBehaviour = NO_BEHAVIOUR, profiles: ProfileSource | None = None,
@@ -54,6 +76,7 @@ class LtrReranker:
         self.profiles = profiles
         self.traits = traits
         self.personal = bool(extractor.featureset.of_source("user"))
+        self._columns = {name: j for j, name in enumerate(extractor.featureset.names)}
 
     def features(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None) -> np.ndarray:
         profile = self.profiles(context) if self.personal and self.profiles and context else None
@@ -69,13 +92,12 @@ class LtrReranker:
             return candidates
         matrix = self.features(query, head, context)
         scores = self.booster.predict(matrix)
-        names = self.extractor.featureset.names
         ranked = []
         for i in np.argsort(-scores, kind="stable"):
             candidate = head[int(i)]
             stages = {**candidate.stages, "ltr": float(scores[i])}
-            values = {name: float(v) for name, v in zip(names, matrix[int(i)])}
-            ranked.append(Candidate(candidate.product_id, float(scores[i]), stages, candidate.fields, values))
+            ranked.append(Candidate(candidate.product_id, float(scores[i]), stages, candidate.fields,
+                                    FeatureRow(self._columns, matrix[int(i)])))
         return ranked + tail
 
     def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:

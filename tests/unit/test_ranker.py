@@ -93,6 +93,11 @@ def test_dataset_training_and_reranking_learn_the_signal() -> None:
     assert head[: len(goods)] == goods  # every good product of the window first
     assert [c.product_id for c in ranked[15:]] == [c.product_id for c in pools["q3"][15:]]  # tail untouched
     assert all("ltr" in c.stages for c in ranked[:15])
+    # each reranked candidate carries the very values the model scored, by feature name
+    first = ranked[0]
+    assert first.features is not None and list(first.features) == QUERY_FEATURES.names
+    rescored = booster.predict(np.array([[first.features[name] for name in QUERY_FEATURES.names]]))
+    assert float(rescored[0]) == pytest.approx(first.score, rel=1e-6)
 
 
 def test_queries_without_graded_contrast_are_left_out_and_tiny_data_is_refused() -> None:
