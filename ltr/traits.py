@@ -58,10 +58,15 @@ def price_band_of(product_id: str) -> str:
     return PRICE_BANDS[hashlib.sha256(product_id.encode()).digest()[0] % len(PRICE_BANDS)]
 
 
-def traits_of(product_id: str, title: str | None, brand: str | None = None, category: Sequence[str] = (),
+def traits_of(product_id: str, title: str | None, brand: str | None = None, category: str | Sequence[str] = (),
               price_band: str | None = None) -> ProductTraits:
-    """Catalogue values where present (brand lower-cased, the top-level category), derived ones otherwise."""
+    """Catalogue values where present (brand lower-cased, the top-level category), derived ones otherwise.
+
+    ``category`` is the path from the root; a single string (as a stored document may hold) is a
+    one-level path, not a sequence of letters."""
     title = title or ""
+    if isinstance(category, str):
+        category = [category]
     return ProductTraits(brand.lower() if brand else brand_of(title),
                          category[0].lower() if category else department_of(title),
                          price_band or price_band_of(product_id))

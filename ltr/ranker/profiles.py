@@ -59,9 +59,8 @@ class CatalogTraits:
                 if not doc.get("found"):
                     continue  # deleted from the catalogue: its traits cast no vote
                 source = doc.get("_source", {})
-                category = source.get("category") or ()
                 known[doc["_id"]] = traits_of(doc["_id"], source.get("title"), source.get("brand"),
-                                              [category] if isinstance(category, str) else category)
+                                              source.get("category") or ())
         with self._lock:
             for pid in missing:
                 if pid in known:

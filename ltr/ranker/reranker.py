@@ -34,9 +34,7 @@ def pool_traits(candidates: Sequence[Candidate], lookup: TraitsLookup | None) ->
 def candidate_traits(candidate: Candidate) -> ProductTraits:
     """Brand, department and price band from what the hit brought back (derived from the title)."""
     fields = candidate.fields
-    category = fields.get("category") or ()
-    return traits_of(candidate.product_id, fields.get("title"), fields.get("brand"),
-                     [category] if isinstance(category, str) else category)
+    return traits_of(candidate.product_id, fields.get("title"), fields.get("brand"), fields.get("category") or ())
 
 
 class FeatureRow(Mapping[str, float]):

@@ -311,3 +311,12 @@ def test_cli_product_features(cli_env: str) -> None:
     features = json.loads(result.stdout)["features"]
     assert features["impression_count"] == 3 and features["ctr"] == pytest.approx(0.4)
     assert set(features) == {"impression_count", "ctr", "add_to_cart_rate", "purchase_rate", "popularity"}
+
+
+def test_traits_take_a_category_path_or_a_single_category() -> None:
+    from ltr.traits import traits_of
+
+    path = traits_of("p1", "Cordless drill", "DEWALT", ["Tools", "Drills"])
+    single = traits_of("p1", "Cordless drill", "DEWALT", "Tools")
+    assert path.department == single.department == "tools"  # not "t", the first letter
+    assert path.brand == "dewalt"
