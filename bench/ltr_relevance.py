@@ -17,7 +17,6 @@ Prints nDCG@10 / recall@100 / MRR@10 per ranker and the relative gains; saves JS
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import sys
@@ -42,12 +41,9 @@ from ltr.features.loader import load_behaviour  # noqa: E402
 from ltr.ranker.dataset import build_dataset  # noqa: E402
 from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot  # noqa: E402
 from ltr.ranker.featureset import FEATURESETS  # noqa: E402
+from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import click_model_labels, judgment_labels, naive_ctr_labels  # noqa: E402
 from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
-
-
-def is_validation(query: str) -> bool:
-    return hashlib.sha256(("valid:" + query).encode()).digest()[0] < 38  # ~15% of the train queries
 
 
 def main() -> None:
@@ -124,7 +120,7 @@ def main() -> None:
     for name, labels in label_sets.items():
         data = build_dataset(train_queries, candidates, extractor, labels, behaviour=behaviour,
                              unlabelled_as_zero=True, window=args.window, progress=True)
-        valid_mask = [is_validation(q) for q in data.queries]
+        valid_mask = [is_validation_query(q) for q in data.queries]
         booster = train_lambdamart(data.select([not v for v in valid_mask]), data.select(valid_mask),
                                    featureset.names, TrainParams(seed=args.seed))
         models[name] = booster
