@@ -49,7 +49,14 @@ from evaluation.metrics import evaluate_query  # noqa: E402
 from storefront import fusion  # noqa: E402
 from storefront.factory import build_search_service  # noqa: E402
 from storefront.request import Filters, SearchRequest  # noqa: E402
-from storefront.retrieval import FACETS, HIT_FIELDS, bm25_body, knn_body, knn_score_to_cosine  # noqa: E402
+from storefront.retrieval import (  # noqa: E402
+    FACETS,
+    HIT_FIELDS,
+    bm25_body,
+    knn_body,
+    knn_score_to_cosine,
+    query_vector_param,
+)
 
 PIPELINE = "shelfrank-hybrid-minmax"
 CONFIG = "hybrid-minmax"
@@ -119,7 +126,7 @@ def main() -> None:
                 for key, agg in response.get("aggregations", {}).items()}
 
     def hybrid_search(query: str, size: int, aggs: bool) -> tuple[list[str], dict]:
-        vector = service.encoder.vector(query).tolist()
+        vector = query_vector_param(service.encoder.vector(query))
         body = hybrid_body(query, vector, config.candidates, max(1, config.knn_k), size, aggs)
         response = client.search(index=service.index, body=body, params={"search_pipeline": PIPELINE})
         hits = response["hits"]["hits"]
@@ -129,7 +136,7 @@ def main() -> None:
 
     def python_replica(query: str, aggs: bool = False) -> tuple[list[str], dict]:
         """Both lists as the hybrid query sees them (no exact cosine on BM25 hits), min-max fused here."""
-        vector = service.encoder.vector(query).tolist()
+        vector = query_vector_param(service.encoder.vector(query))
         bodies = [bm25_body(query, Filters(), config.candidates, facets=aggs),
                   knn_body(vector, Filters(), max(1, config.knn_k))]
         bm25, knn = client.msearch(body=[part for b in bodies for part in ({"index": service.index}, b)])["responses"]

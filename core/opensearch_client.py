@@ -13,5 +13,5 @@ def make_client(settings: Settings) -> OpenSearch:
         timeout=settings.opensearch_timeout_s,
         max_retries=2,
         retry_on_timeout=True,
-        http_compress=True,
+        http_compress=settings.opensearch_http_compress,
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from storefront.request import Filters
 
 Fusion = Literal["none", "rrf", "minmax", "zscore"]
@@ -123,6 +125,17 @@ def bm25_body(query: str, filters: Filters, size: int, facets: bool = True,
             "source": "cosineSimilarity(params.query_value, doc['embedding'])",
             "params": {"query_value": vector}}}}
     return body
+
+
+#: Decimal places of the query vector in a request. A float32 written as a double takes 17-19 digits,
+#: a hybrid sends the vector twice (k-NN query and cosine script), and the node parses every digit:
+#: six places halve the request and keep each cosine within 1e-5 of the exact one.
+QUERY_VECTOR_DECIMALS = 6
+
+
+def query_vector_param(vector: np.ndarray) -> list[float]:
+    """The query vector as it goes into a request body."""
+    return np.round(np.asarray(vector, dtype=np.float64), QUERY_VECTOR_DECIMALS).tolist()
 
 
 def knn_score_to_cosine(score: float) -> float:

@@ -19,7 +19,7 @@ from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportE
 
 from storefront import fusion
 from storefront.request import SearchRequest
-from storefront.retrieval import RetrievalConfig, bm25_body, knn_body, knn_score_to_cosine
+from storefront.retrieval import RetrievalConfig, bm25_body, knn_body, knn_score_to_cosine, query_vector_param
 
 
 class SearchUnavailable(RuntimeError):
@@ -194,7 +194,7 @@ class SearchService:
         vector = None
         if config.vector:
             mark = time.perf_counter()
-            vector = self.encoder.vector(request.query).tolist()
+            vector = query_vector_param(self.encoder.vector(request.query))
             timings["encode_ms"] = (time.perf_counter() - mark) * 1000
         if config.bm25:
             bodies.append(("bm25", bm25_body(request.query, request.filters, config.candidates, vector=vector)))

@@ -3,10 +3,12 @@ the real engine's answers are covered by tests/integration/test_storefront_searc
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from storefront.request import parse_search_request
-from storefront.retrieval import default_configs
+from storefront.retrieval import default_configs, query_vector_param
 from storefront.service import SearchService
 
 
@@ -57,3 +59,22 @@ def test_the_knn_search_asks_for_its_own_depth_and_keeps_the_filters() -> None:
 def test_unset_depth_follows_the_bm25_depth() -> None:
     _bm25, knn = sent(None, {"query": "drill"})
     assert knn["query"]["knn"]["embedding"]["k"] == 100
+
+
+def test_the_query_vector_goes_out_short_and_keeps_its_cosines() -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(50, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query, docs = vectors[0], vectors[1:]
+    sent_vector = np.array(query_vector_param(query))
+    exact = docs @ query / np.linalg.norm(query)
+    approx = docs @ sent_vector / np.linalg.norm(sent_vector)
+    assert np.max(np.abs(exact - approx)) < 1e-5
+    assert len(json.dumps(query_vector_param(query))) < len(json.dumps(query.tolist())) / 2
+
+
+def test_both_sub_searches_carry_the_same_rounded_vector() -> None:
+    bm25, knn = sent(30, {"query": "drill"})
+    expected = query_vector_param(FixedVector().vector("drill"))
+    assert bm25["script_fields"]["vector_similarity"]["script"]["params"]["query_value"] == expected
+    assert knn["query"]["knn"]["embedding"]["vector"] == expected
