@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     index_keep_versions: int = Field(
         2, description="Physical index versions kept per alias (the live one plus rollback targets)."
     )
+    index_merge_segments: int = Field(
+        1, ge=0,
+        description="Segments a rebuilt index is merged down to before it goes live (0: no merge). A k-NN "
+        "query searches one HNSW graph per segment, so one segment makes searches faster.",
+    )
     bulk_chunk_size: int = Field(500, description="Documents per bulk request.")
     bulk_concurrency: int = Field(2, ge=1, description="Bulk requests in flight while indexing.")
 

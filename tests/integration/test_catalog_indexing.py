@@ -19,6 +19,7 @@ from encoders.bert import BertEncoder
 from encoders.cache import CachedEncoder, EmbeddingCache
 from indexer import pipeline
 from indexer.catalog import Product
+from indexer.mapping import index_body
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import IndexerError, ModelMismatchError, list_versions, live_index
 
@@ -190,3 +191,28 @@ def test_cli_import_reports_bad_rows_and_indexes_the_rest(index_name: str, tmp_p
     import json
     info = json.loads(status.stdout)
     assert info["documents"] == 2 and info["model"]["name"] == "all-MiniLM-L6-v2"
+
+
+def segment_count(client: OpenSearch, index: str) -> int:
+    shards = client.indices.segments(index=index)["indices"][index]["shards"]
+    return sum(len(copy["segments"]) for copies in shards.values() for copy in copies)
+
+
+def test_segments_are_merged_and_a_rebuild_goes_live_merged(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder
+) -> None:
+    products = homedepot_sample(60)
+    index = f"{index_name}-v-written"
+    os_client.indices.create(index=index, body=index_body(settings, cached_encoder.identity, index_name))
+    for part in (products[:20], products[20:40], products[40:]):  # a refresh after each write: three segments
+        pipeline.write_products(os_client, index, part, cached_encoder, settings)
+        os_client.indices.refresh(index=index)
+    assert segment_count(os_client, index) == 3
+    pipeline.merge_segments(os_client, index, 0)
+    assert segment_count(os_client, index) == 3
+    pipeline.merge_segments(os_client, index, 1)
+    assert segment_count(os_client, index) == 1
+    assert os_client.count(index=index)["count"] == 60
+
+    result = pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    assert settings.index_merge_segments == 1 and segment_count(os_client, result.index) == 1
