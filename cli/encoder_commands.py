@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
+from tqdm import tqdm
 
 from cli.errors import fail, user_errors
 from core.opensearch_client import make_client
 from core.settings import get_settings
 from encoders.bert import bundled_model_path
-from encoders.finetune import FineTuneParams, fine_tune, hard_negatives, positives
+from encoders.finetune import (
+    FineTuneParams,
+    fine_tune,
+    hard_negatives,
+    lexical_negatives,
+    merge_negatives,
+    positives,
+)
 from evaluation import judgments as judgments_io
 from indexer.documents import from_document
+from storefront.request import Filters
+from storefront.retrieval import bm25_body
 
 app = typer.Typer(help="The sentence encoder: fine-tuning on judged queries.", no_args_is_help=True)
 
@@ -31,6 +42,22 @@ def embedding_texts(index: str, product_ids: list[str]) -> dict[str, str]:
     return texts
 
 
+def bm25_rankings(index: str, queries: Sequence[str], depth: int) -> dict[str, list[str]]:
+    """Product ids of each query's top ``depth`` hits under the storefront's own BM25 query."""
+    client = make_client(get_settings())
+    ranked: dict[str, list[str]] = {}
+    for start in tqdm(range(0, len(queries), 200), desc="BM25 negatives", unit="batch"):
+        part = queries[start:start + 200]
+        payload: list[dict] = []
+        for query in part:
+            payload += [{"index": index}, bm25_body(query, Filters(), depth, facets=False)]
+        for query, response in zip(part, client.msearch(body=payload)["responses"]):
+            if "error" in response:
+                raise fail(f"the BM25 query for {query!r} failed: {response['error']}")
+            ranked[query] = [hit["fields"]["id"][0] for hit in response["hits"]["hits"]]
+    return ranked
+
+
 @app.command("finetune")
 @user_errors
 def finetune(
@@ -45,6 +72,10 @@ def finetune(
     negative_max_grade: float = typer.Option(
         None, "--hard-negatives", help="Also train each query against one of its products graded at most "
         "this (judged and rejected); e.g. 0.34 on the Home Depot 0..2 gains. Default: in-batch negatives only."),
+    bm25_negatives: int = typer.Option(
+        0, "--bm25-negatives", min=0, help="Also train each query against one of the top N BM25 hits for it that "
+        "nobody judged for it. For hybrid search: the vectors learn what lexical search gets wrong (on Home "
+        "Depot, N=3 lowered vector-only nDCG@10 but lifted the hybrid; docs/measurements.md). Default 0: none."),
     index: str = typer.Option(None, "--index", help="Catalogue alias the product texts come from "
                               "(default: SHELFRANK_DEFAULT_INDEX)."),
 ) -> None:
@@ -57,21 +88,30 @@ def finetune(
         judged = judgments_io.select_split(judgments_io.load(judgments, fmt, topics), split)
     except (OSError, judgments_io.JudgmentsError) as exc:
         raise fail(str(exc)) from None
+    if negative_max_grade is not None and negative_max_grade >= min_grade:
+        raise fail(f"--hard-negatives {negative_max_grade} must be below --min-grade {min_grade}")
+    index = index or settings.default_index
     ids = sorted({pid for grades in judged.values() for pid in grades})
-    titles = embedding_texts(index or settings.default_index, ids)
+    titles = embedding_texts(index, ids)
     positive = positives(judged, titles, min_grade)
     if len(positive) < 2:
         raise fail(f"only {len(positive)} queries have a product graded {min_grade} or more in the index")
-    negative = None
+    rejected = lexical = None
     if negative_max_grade is not None:
-        if negative_max_grade >= min_grade:
-            raise fail(f"--hard-negatives {negative_max_grade} must be below --min-grade {min_grade}")
-        negative = hard_negatives(judged, titles, negative_max_grade, positive)
+        rejected = hard_negatives(judged, titles, negative_max_grade, positive)
+    if bm25_negatives:
+        # Ten hits per query leave room for the judged ones that are skipped.
+        ranked = bm25_rankings(index, sorted(positive), max(10, 3 * bm25_negatives))
+        texts = {**embedding_texts(index, sorted({pid for pids in ranked.values() for pid in pids} - titles.keys())),
+                 **titles}
+        lexical = lexical_negatives(ranked, judged, texts, positive, bm25_negatives)
+    negative = merge_negatives(rejected, lexical)
     typer.echo(f"{len(positive)} queries with relevant products ({sum(map(len, positive.values()))} pairs); "
-               + (f"{len(negative)} with a hard negative; " if negative is not None else "")
+               + (f"{len(rejected)} with a judged hard negative; " if rejected is not None else "")
+               + (f"{len(lexical)} with BM25 negatives; " if lexical is not None else "")
                + f"{len(ids) - len(titles)} judged products are not in the index")
     params = FineTuneParams(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, min_grade=min_grade,
-                            negative_max_grade=negative_max_grade)
+                            negative_max_grade=negative_max_grade, bm25_negatives=bm25_negatives)
     base = settings.model_path or bundled_model_path()
     log = fine_tune(Path(base), positive, out, params, device=settings.encoder_device, progress=True,
                     negative=negative)

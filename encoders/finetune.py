@@ -7,9 +7,11 @@ relevant title above the other titles in the batch (cosine x ``scale``, cross-en
 built so that no title serves as a negative for a query the judgments call it relevant to. Training
 reads only the judgments it is given: pass the train split.
 
-Optionally a query also brings one *hard negative*: a product judged for it but graded irrelevant.
-Those are products an engine showed for the query that the judges rejected: the fine distinctions
-that in-batch negatives (random other titles) never teach.
+Optionally a query also brings one *hard negative*, of two kinds: a product judged for it but graded
+irrelevant (an engine showed it and the judges rejected it), or a product that BM25 ranks near the
+top for it but nobody judged for it (lexical search likes it for the wrong words). Both teach the
+fine distinctions that in-batch negatives (random other titles) never do. The second kind makes
+the encoder complement BM25: in a hybrid, its vectors push down what the lexical side gets wrong.
 
 The result is a Hugging Face folder like the bundled model (config, weights, tokenizer), made
 locally from local weights, loaded by :class:`encoders.bert.BertEncoder` via
@@ -42,6 +44,7 @@ class FineTuneParams:
     max_length: int = 48
     min_grade: float = 1.0  # judged at least this relevant to count as a positive
     negative_max_grade: float | None = None  # judged at most this relevant: a hard negative (None: none)
+    bm25_negatives: int = 0  # top unjudged BM25 hits per query offered as hard negatives (0: none)
     seed: int = 0
 
 
@@ -76,6 +79,49 @@ def hard_negatives(judgments: Mapping[str, Mapping[str, float]], titles: Mapping
         if rejected:
             found[query] = rejected
     return found
+
+
+def lexical_negatives(ranked: Mapping[str, Sequence[str]], judgments: Mapping[str, Mapping[str, float]],
+                      texts: Mapping[str, str], positive: Mapping[str, Sequence[str]],
+                      per_query: int) -> dict[str, list[str]]:
+    """Query -> texts of its top BM25 hits (``ranked``: product ids, best first) that are not judged for
+    it, at most ``per_query``, for queries that have a positive.
+
+    Judged products are left out whatever their grade: the relevant ones are positives and the
+    rejected ones are :func:`hard_negatives`. So is a text equal to one of the query's positives.
+    An unjudged product may still be relevant; taking only the top few keeps those rare.
+    """
+    found: dict[str, list[str]] = {}
+    for query, product_ids in ranked.items():
+        if query not in positive or per_query <= 0:
+            continue
+        mine, judged = set(positive[query]), judgments.get(query, {})
+        picked: list[str] = []
+        for pid in product_ids:
+            text = texts.get(pid)
+            if pid in judged or text is None or text in mine or text in picked:
+                continue
+            picked.append(text)
+            if len(picked) == per_query:
+                break
+        if picked:
+            found[query] = picked
+    return found
+
+
+def merge_negatives(*maps: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]] | None:
+    """Query -> the negatives of every map, in order and without repeats (None when no map is given)."""
+    given = [m for m in maps if m is not None]
+    if not given:
+        return None
+    merged: dict[str, list[str]] = {}
+    for negatives in given:
+        for query, texts in negatives.items():
+            bucket = merged.setdefault(query, [])
+            for text in texts:
+                if text not in bucket:
+                    bucket.append(text)
+    return merged
 
 
 def epoch_batches(positive: Mapping[str, Sequence[str]], batch_size: int, rng: random.Random,

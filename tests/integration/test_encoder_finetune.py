@@ -50,8 +50,17 @@ def test_finetune_from_judgments_and_indexed_titles(small_catalogue: str, tmp_pa
         "encoder", "finetune", "--judgments", str(judgments), "--out", str(tmp_path / "hard"), "--split", "all",
         "--epochs", "1", "--batch-size", "4", "--index", small_catalogue, "--hard-negatives", "0"])
     assert hard.exit_code == 0, hard.output
-    assert "1 with a hard negative" in hard.output  # kitchen faucet rejected f2
+    assert "1 with a judged hard negative" in hard.output  # kitchen faucet rejected f2
     assert json.loads((tmp_path / "hard" / "shelfrank_finetune.json").read_text())["queries_with_hard_negatives"] == 1
+    lexical = CliRunner().invoke(app, [
+        "encoder", "finetune", "--judgments", str(judgments), "--out", str(tmp_path / "lexical"), "--split", "all",
+        "--epochs", "1", "--batch-size", "4", "--index", small_catalogue, "--bm25-negatives", "1"])
+    assert lexical.exit_code == 0, lexical.output
+    # BM25 finds "Solar LED path lights" for "porch light" (stemmed "light"), and nobody judged that pair;
+    # every other query's lexical hits are judged for it ("kitchen faucet" also finds f2, graded 0).
+    assert "1 with BM25 negatives" in lexical.output
+    log = json.loads((tmp_path / "lexical" / "shelfrank_finetune.json").read_text())
+    assert log["params"]["bm25_negatives"] == 1 and log["queries_with_hard_negatives"] == 1
     clash = CliRunner().invoke(app, [
         "encoder", "finetune", "--judgments", str(judgments), "--out", str(tmp_path / "clash"), "--split", "all",
         "--index", small_catalogue, "--hard-negatives", "1"])

@@ -10,7 +10,16 @@ import pytest
 import torch
 
 from encoders.bert import BertEncoder, bundled_model_path
-from encoders.finetune import FineTuneParams, epoch_batches, fine_tune, hard_negatives, in_batch_loss, positives
+from encoders.finetune import (
+    FineTuneParams,
+    epoch_batches,
+    fine_tune,
+    hard_negatives,
+    in_batch_loss,
+    lexical_negatives,
+    merge_negatives,
+    positives,
+)
 
 
 def test_positives_keep_relevant_titles_of_indexed_products() -> None:
@@ -111,3 +120,21 @@ def test_a_tiny_fine_tune_saves_a_loadable_model_that_moved_towards_the_pairs(tm
     assert BertEncoder(tmp_path / "hard").encode(["kitchen faucet"]).shape == (1, 384)
     with pytest.raises(ValueError, match="at least two queries"):
         fine_tune(bundled_model_path(), {"one": ["title"]}, tmp_path / "none")
+
+
+def test_lexical_negatives_are_the_top_unjudged_hits_that_are_not_a_positive_text() -> None:
+    judged = {"drill": {"p1": 2.0, "p2": 0.0}, "saw": {"p4": 2.0}, "no positive": {"p9": 0.0}}
+    texts = {"p1": "Cordless drill", "p2": "Drill bits", "p3": "Drill press", "p5": "Cordless drill",
+             "p6": "Drill stand", "p7": "Drill case", "p4": "Circular saw"}
+    positive = positives(judged, texts, 1.0)
+    ranked = {"drill": ["p2", "p1", "p5", "p3", "missing", "p6", "p7"], "saw": ["p4"], "no positive": ["p3"]}
+    found = lexical_negatives(ranked, judged, texts, positive, per_query=2)
+    # p2 and p1 are judged, p5 has a positive's text, "missing" has no text; then two are taken
+    assert found == {"drill": ["Drill press", "Drill stand"]}
+    assert lexical_negatives(ranked, judged, texts, positive, per_query=0) == {}
+
+
+def test_negatives_of_both_kinds_merge_in_order_without_repeats() -> None:
+    assert merge_negatives(None, None) is None
+    assert merge_negatives({"a": ["x", "y"]}, None) == {"a": ["x", "y"]}
+    assert merge_negatives({"a": ["x"], "b": ["z"]}, {"a": ["y", "x", "y"]}) == {"a": ["x", "y"], "b": ["z"]}
