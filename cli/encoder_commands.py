@@ -50,7 +50,9 @@ def bm25_rankings(index: str, queries: Sequence[str], depth: int) -> dict[str, l
         part = queries[start:start + 200]
         payload: list[dict] = []
         for query in part:
-            payload += [{"index": index}, bm25_body(query, Filters(), depth, facets=False)]
+            body = bm25_body(query, Filters(), depth, facets=False)
+            body["track_total_hits"] = False  # the storefront counts matches for its facets; mining does not
+            payload += [{"index": index}, body]
         for query, response in zip(part, client.msearch(body=payload)["responses"]):
             if "error" in response:
                 raise fail(f"the BM25 query for {query!r} failed: {response['error']}")
@@ -73,9 +75,10 @@ def finetune(
         None, "--hard-negatives", help="Also train each query against one of its products graded at most "
         "this (judged and rejected); e.g. 0.34 on the Home Depot 0..2 gains. Default: in-batch negatives only."),
     bm25_negatives: int = typer.Option(
-        0, "--bm25-negatives", min=0, help="Also train each query against one of the top N BM25 hits for it that "
-        "nobody judged for it. For hybrid search: the vectors learn what lexical search gets wrong (on Home "
-        "Depot, N=3 lowered vector-only nDCG@10 but lifted the hybrid; docs/measurements.md). Default 0: none."),
+        0, "--bm25-negatives", min=0, help="Also train each query against one of its N best-ranked BM25 hits that "
+        "nobody judged for it (looked for in its top max(10, 3N)). For hybrid search: the vectors learn what "
+        "lexical search gets wrong (on Home Depot, N=3 lowered vector-only nDCG@10 but lifted the hybrid; "
+        "docs/measurements.md). A failed BM25 query stops the run. Default 0: none."),
     index: str = typer.Option(None, "--index", help="Catalogue alias the product texts come from "
                               "(default: SHELFRANK_DEFAULT_INDEX)."),
 ) -> None:
@@ -100,7 +103,7 @@ def finetune(
     if negative_max_grade is not None:
         rejected = hard_negatives(judged, titles, negative_max_grade, positive)
     if bm25_negatives:
-        # Ten hits per query leave room for the judged ones that are skipped.
+        # Looking deeper than N leaves room for the judged hits, which are skipped.
         ranked = bm25_rankings(index, sorted(positive), max(10, 3 * bm25_negatives))
         texts = {**embedding_texts(index, sorted({pid for pids in ranked.values() for pid in pids} - titles.keys())),
                  **titles}

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         description="Segments a rebuilt index is merged down to before it goes live (0: no merge). A k-NN "
         "query searches one HNSW graph per segment, so one segment makes searches faster.",
     )
+    index_merge_timeout_s: float = Field(
+        3600.0, gt=0, description="Longest wait for that merge; past it the rebuild fails and the live index stays."
+    )
     bulk_chunk_size: int = Field(500, description="Documents per bulk request.")
     bulk_concurrency: int = Field(2, ge=1, description="Bulk requests in flight while indexing.")
 

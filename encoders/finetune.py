@@ -84,22 +84,24 @@ def hard_negatives(judgments: Mapping[str, Mapping[str, float]], titles: Mapping
 def lexical_negatives(ranked: Mapping[str, Sequence[str]], judgments: Mapping[str, Mapping[str, float]],
                       texts: Mapping[str, str], positive: Mapping[str, Sequence[str]],
                       per_query: int) -> dict[str, list[str]]:
-    """Query -> texts of its top BM25 hits (``ranked``: product ids, best first) that are not judged for
-    it, at most ``per_query``, for queries that have a positive.
+    """Query -> texts of its best-ranked BM25 hits (``ranked``: product ids, best first) that are not
+    judged for it, at most ``per_query``, for queries that have a positive.
 
-    Judged products are left out whatever their grade: the relevant ones are positives and the
-    rejected ones are :func:`hard_negatives`. So is a text equal to one of the query's positives.
-    An unjudged product may still be relevant; taking only the top few keeps those rare.
+    Judged products are left out whatever their grade (the judges already said what they are), and
+    so is any product whose text equals that of a product judged for the query, e.g. the same title
+    under another id. An unjudged product may still be relevant; taking only the top few keeps
+    those rare.
     """
     found: dict[str, list[str]] = {}
     for query, product_ids in ranked.items():
         if query not in positive or per_query <= 0:
             continue
-        mine, judged = set(positive[query]), judgments.get(query, {})
+        judged = judgments.get(query, {})
+        known = set(positive[query]) | {texts[pid] for pid in judged if pid in texts}
         picked: list[str] = []
         for pid in product_ids:
             text = texts.get(pid)
-            if pid in judged or text is None or text in mine or text in picked:
+            if pid in judged or text is None or text in known or text in picked:
                 continue
             picked.append(text)
             if len(picked) == per_query:

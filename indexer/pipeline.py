@@ -35,8 +35,7 @@ from indexer.versions import (
 )
 
 ENCODE_CHUNK = 1024
-#: A force merge blocks until done: minutes on a large catalogue, far beyond a search's timeout.
-MERGE_TIMEOUT_S = 3600
+MERGE_POLL_S = 1.0
 
 
 @dataclass
@@ -111,16 +110,32 @@ def write_products(client: OpenSearch, index: str, products: Iterable[Product], 
     return count, first
 
 
-def merge_segments(client: OpenSearch, index: str, segments: int) -> None:
+def merge_segments(client: OpenSearch, index: str, segments: int, timeout_s: float = 3600.0,
+                   progress: bool = False) -> None:
     """Merge ``index`` down to ``segments`` segments (0: leave it as written).
 
     A freshly built index is read far more than it is written, and every k-NN query walks one
     HNSW graph per segment: on the Home Depot catalogue one segment instead of four made both
-    hybrid and BM25 searches faster (docs/measurements.md).
+    hybrid and BM25 searches faster (docs/measurements.md). The merge runs as a background task
+    that is polled: a blocking request would outlive the client's timeout on a large catalogue,
+    and the client would then send it again.
     """
-    if segments > 0:
-        client.indices.forcemerge(index=index, max_num_segments=segments, request_timeout=MERGE_TIMEOUT_S)
-        client.indices.refresh(index=index)  # searches move to the merged segment; the old files can go
+    if segments <= 0:
+        return
+    if progress:
+        tqdm.write(f"merging {index} into {segments} segment(s) ...")
+    task = client.indices.forcemerge(index=index, max_num_segments=segments, wait_for_completion=False)["task"]
+    deadline = time.monotonic() + timeout_s
+    while not (status := client.tasks.get(task_id=task)).get("completed"):
+        if time.monotonic() >= deadline:
+            raise IndexerError(f"merging {index} into {segments} segment(s) took longer than {timeout_s:.0f} s "
+                               "(SHELFRANK_INDEX_MERGE_TIMEOUT_S; SHELFRANK_INDEX_MERGE_SEGMENTS=0 skips the merge)")
+        time.sleep(MERGE_POLL_S)
+    shards = status.get("response", {}).get("_shards", {})
+    if status.get("error") or shards.get("failed"):
+        reason = status.get("error") or shards.get("failures")
+        raise IndexerError(f"merging {index} into {segments} segment(s) failed: {str(reason)[:300]}")
+    client.indices.refresh(index=index)  # searches move to the merged segment; the old files can go
 
 
 def _verify(client: OpenSearch, index: str, expected: int, sample: Product | None, encoder: TextEncoder) -> None:
@@ -159,7 +174,7 @@ def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder
         if count == 0 and not allow_empty:
             raise IndexerError("no valid products to index; the live index was left untouched")
         client.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
-        merge_segments(client, index, settings.index_merge_segments)
+        merge_segments(client, index, settings.index_merge_segments, settings.index_merge_timeout_s, progress)
         _verify(client, index, count, sample, encoder)
         point_alias(client, alias, index)
     except BaseException:

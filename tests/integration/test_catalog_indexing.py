@@ -198,12 +198,14 @@ def segment_count(client: OpenSearch, index: str) -> int:
     return sum(len(copy["segments"]) for copies in shards.values() for copy in copies)
 
 
-def test_segments_are_merged_and_a_rebuild_goes_live_merged(
-    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder
+def test_segments_are_merged_and_a_rebuild_merges_before_going_live(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     products = homedepot_sample(60)
     index = f"{index_name}-v-written"
     os_client.indices.create(index=index, body=index_body(settings, cached_encoder.identity, index_name))
+    os_client.indices.put_settings(index=index, body={"index": {"refresh_interval": "-1"}})
     for part in (products[:20], products[20:40], products[40:]):  # a refresh after each write: three segments
         pipeline.write_products(os_client, index, part, cached_encoder, settings)
         os_client.indices.refresh(index=index)
@@ -214,5 +216,28 @@ def test_segments_are_merged_and_a_rebuild_goes_live_merged(
     assert segment_count(os_client, index) == 1
     assert os_client.count(index=index)["count"] == 60
 
-    result = pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
-    assert settings.index_merge_segments == 1 and segment_count(os_client, result.index) == 1
+    # A rebuild merges the new index while the alias still points at the old one.
+    merging = settings.model_copy(update={"index_merge_segments": 1})
+    first = pipeline.rebuild(os_client, index_name, products[:30], cached_encoder, merging)
+    calls: list[tuple[str, int, str | None]] = []
+    real_merge = pipeline.merge_segments
+
+    def spy(client: OpenSearch, target: str, segments: int, *args: object, **kwargs: object) -> None:
+        calls.append((target, segments, live_index(client, index_name)))
+        real_merge(client, target, segments, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "merge_segments", spy)
+    second = pipeline.rebuild(os_client, index_name, products, cached_encoder, merging)
+    assert calls == [(second.index, 1, first.index)]
+    assert live_index(os_client, index_name) == second.index and segment_count(os_client, second.index) == 1
+
+    # A merge that fails (or times out) fails the rebuild: the new index is deleted, the live one stays.
+    def broken(client: OpenSearch, target: str, segments: int, *args: object, **kwargs: object) -> None:
+        raise IndexerError(f"merging {target} into {segments} segment(s) took longer than 1 s")
+
+    monkeypatch.setattr(pipeline, "merge_segments", broken)
+    with pytest.raises(IndexerError, match="took longer"):
+        pipeline.rebuild(os_client, index_name, products[:10], cached_encoder, merging)
+    assert live_index(os_client, index_name) == second.index
+    assert list_versions(os_client, index_name) == [first.index, second.index]
+    assert os_client.count(index=index_name)["count"] == 60

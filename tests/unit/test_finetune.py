@@ -123,13 +123,16 @@ def test_a_tiny_fine_tune_saves_a_loadable_model_that_moved_towards_the_pairs(tm
 
 
 def test_lexical_negatives_are_the_top_unjudged_hits_that_are_not_a_positive_text() -> None:
-    judged = {"drill": {"p1": 2.0, "p2": 0.0}, "saw": {"p4": 2.0}, "no positive": {"p9": 0.0}}
+    judged = {"drill": {"p1": 2.0, "p2": 0.0, "p8": 0.7}, "saw": {"p4": 2.0}, "no positive": {"p9": 0.0}}
     texts = {"p1": "Cordless drill", "p2": "Drill bits", "p3": "Drill press", "p5": "Cordless drill",
-             "p6": "Drill stand", "p7": "Drill case", "p4": "Circular saw"}
+             "p6": "Drill stand", "p7": "Drill case", "p4": "Circular saw", "p8": "Drill guide",
+             "p10": "Drill guide", "p11": "Drill press"}
     positive = positives(judged, texts, 1.0)
-    ranked = {"drill": ["p2", "p1", "p5", "p3", "missing", "p6", "p7"], "saw": ["p4"], "no positive": ["p3"]}
+    ranked = {"drill": ["p2", "p1", "p5", "p10", "p3", "p11", "missing", "p6", "p7"], "saw": ["p4"],
+              "no positive": ["p3"]}
     found = lexical_negatives(ranked, judged, texts, positive, per_query=2)
-    # p2 and p1 are judged, p5 has a positive's text, "missing" has no text; then two are taken
+    # p2 and p1 are judged; p5 and p10 share the text of a judged product (a positive, a middle grade);
+    # p11 repeats p3's text; "missing" has no text. Then two are taken.
     assert found == {"drill": ["Drill press", "Drill stand"]}
     assert lexical_negatives(ranked, judged, texts, positive, per_query=0) == {}
 
