@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import typer
-from tqdm import tqdm
 
 from cli.errors import fail, user_errors
 from core.opensearch_client import make_client
@@ -22,42 +20,11 @@ from encoders.finetune import (
     positives,
 )
 from evaluation import judgments as judgments_io
-from indexer.documents import from_document
-from storefront.request import Filters
-from storefront.retrieval import bm25_body
+from indexer.pipeline import embedding_texts
+from storefront.batch_rankings import bm25_rankings
+from storefront.service import SearchUnavailable
 
 app = typer.Typer(help="The sentence encoder: fine-tuning on judged queries.", no_args_is_help=True)
-
-
-def embedding_texts(index: str, product_ids: list[str]) -> dict[str, str]:
-    """The text each product's vector is made from (title, brand, category), so that training sees
-    exactly what the index will encode."""
-    client = make_client(get_settings())
-    texts: dict[str, str] = {}
-    for start in range(0, len(product_ids), 1000):
-        response = client.mget(index=index, body={"ids": product_ids[start:start + 1000]},
-                               _source_excludes="embedding")
-        texts.update({d["_id"]: from_document(d["_source"]).embedding_text()
-                      for d in response["docs"] if d.get("found")})
-    return texts
-
-
-def bm25_rankings(index: str, queries: Sequence[str], depth: int) -> dict[str, list[str]]:
-    """Product ids of each query's top ``depth`` hits under the storefront's own BM25 query."""
-    client = make_client(get_settings())
-    ranked: dict[str, list[str]] = {}
-    for start in tqdm(range(0, len(queries), 200), desc="BM25 negatives", unit="batch"):
-        part = queries[start:start + 200]
-        payload: list[dict] = []
-        for query in part:
-            body = bm25_body(query, Filters(), depth, facets=False)
-            body["track_total_hits"] = False  # the storefront counts matches for its facets; mining does not
-            payload += [{"index": index}, body]
-        for query, response in zip(part, client.msearch(body=payload)["responses"]):
-            if "error" in response:
-                raise fail(f"the BM25 query for {query!r} failed: {response['error']}")
-            ranked[query] = [hit["fields"]["id"][0] for hit in response["hits"]["hits"]]
-    return ranked
 
 
 @app.command("finetune")
@@ -94,8 +61,9 @@ def finetune(
     if negative_max_grade is not None and negative_max_grade >= min_grade:
         raise fail(f"--hard-negatives {negative_max_grade} must be below --min-grade {min_grade}")
     index = index or settings.default_index
+    client = make_client(settings)
     ids = sorted({pid for grades in judged.values() for pid in grades})
-    titles = embedding_texts(index, ids)
+    titles = embedding_texts(client, index, ids)
     positive = positives(judged, titles, min_grade)
     if len(positive) < 2:
         raise fail(f"only {len(positive)} queries have a product graded {min_grade} or more in the index")
@@ -104,9 +72,12 @@ def finetune(
         rejected = hard_negatives(judged, titles, negative_max_grade, positive)
     if bm25_negatives:
         # Looking deeper than N leaves room for the judged hits, which are skipped.
-        ranked = bm25_rankings(index, sorted(positive), max(10, 3 * bm25_negatives))
-        texts = {**embedding_texts(index, sorted({pid for pids in ranked.values() for pid in pids} - titles.keys())),
-                 **titles}
+        try:
+            ranked = bm25_rankings(client, index, sorted(positive), max(10, 3 * bm25_negatives), progress=True)
+        except SearchUnavailable as exc:
+            raise fail(str(exc)) from None
+        unjudged = sorted({pid for pids in ranked.values() for pid in pids} - titles.keys())
+        texts = {**embedding_texts(client, index, unjudged), **titles}
         lexical = lexical_negatives(ranked, judged, texts, positive, bm25_negatives)
     negative = merge_negatives(rejected, lexical)
     typer.echo(f"{len(positive)} queries with relevant products ({sum(map(len, positive.values()))} pairs); "

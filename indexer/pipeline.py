@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -235,6 +235,18 @@ def iter_indexed_products(client: OpenSearch, alias: str) -> Iterator[Product]:
     for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}},
                             _source_excludes=["embedding"], size=1000):
         yield from_document(hit["_source"])
+
+
+def embedding_texts(client: OpenSearch, index: str, product_ids: Sequence[str]) -> dict[str, str]:
+    """Product id -> the text its vector is made from (title, brand, category), read from ``index``;
+    ids it does not hold are left out. Fine-tuning trains on exactly what the index encodes."""
+    texts: dict[str, str] = {}
+    for start in range(0, len(product_ids), 1000):
+        response = client.mget(index=index, body={"ids": list(product_ids[start:start + 1000])},
+                               _source_excludes="embedding")
+        texts.update({d["_id"]: from_document(d["_source"]).embedding_text()
+                      for d in response["docs"] if d.get("found")})
+    return texts
 
 
 def status(client: OpenSearch, alias: str) -> dict:

@@ -8,12 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
-from cli.encoder_commands import embedding_texts
 from cli.main import app
 from encoders.bert import BertEncoder
+from encoders.cache import QueryVectorCache
 from indexer.catalog import Product
+from indexer.pipeline import embedding_texts
+from storefront.batch_rankings import bm25_rankings
+from storefront.retrieval import default_configs
+from storefront.service import SearchService, SearchUnavailable
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +33,8 @@ def small_catalogue(build_catalogue: Callable[..., str]) -> str:
     return build_catalogue("test-finetune-catalogue", PRODUCTS)
 
 
-def test_finetune_from_judgments_and_indexed_titles(small_catalogue: str, tmp_path: Path) -> None:
+def test_finetune_from_judgments_and_indexed_titles(small_catalogue: str, tmp_path: Path,
+                                                    os_client: OpenSearch) -> None:
     judgments = tmp_path / "judgments.csv"
     judgments.write_text("query,product_id,grade\nkitchen faucet,f1,2\nkitchen faucet,f2,0\nsink tap,f2,2\n"
                          "garden lights,l1,2\nporch light,l2,1\ndecking screws,s1,2\ntoilet lid,t1,2\n"
@@ -40,7 +46,7 @@ def test_finetune_from_judgments_and_indexed_titles(small_catalogue: str, tmp_pa
     assert result.exit_code == 0, result.output
     assert "6 queries with relevant products (6 pairs); 1 judged products are not in the index" in result.output
     # training sees what the index encodes: title, brand and category, not the bare title
-    assert embedding_texts(small_catalogue, ["f1"]) == {"f1": "Chrome pull-down kitchen faucet | Glacier Bay | "
+    assert embedding_texts(os_client, small_catalogue, ["f1", "missing"]) == {"f1": "Chrome pull-down kitchen faucet | Glacier Bay | "
                                                               "Kitchen > Faucets"}
     tuned = BertEncoder(out)
     assert tuned.dimension == 384 and tuned.encode(["kitchen faucet"]).shape == (1, 384)
@@ -77,3 +83,17 @@ def test_finetune_from_judgments_and_indexed_titles(small_catalogue: str, tmp_pa
     bad = CliRunner().invoke(app, ["encoder", "finetune", "--judgments", str(broken), "--out",
                                                     str(tmp_path / "y"), "--index", small_catalogue])
     assert bad.exit_code == 1 and "query" in bad.output and not (tmp_path / "y").exists()
+
+
+def test_batched_bm25_rankings_follow_the_storefront_query(small_catalogue: str, os_client: OpenSearch,
+                                                            bert_encoder: BertEncoder) -> None:
+    queries = [f"q{i} faucet" for i in range(250)] + ["porch light", "nothing matches zzz"]  # two batches
+    ranked = bm25_rankings(os_client, small_catalogue, queries, depth=5)
+    assert set(ranked) == set(queries)
+    assert ranked["porch light"] == ["l1"]  # "lights" stems to "light"
+    assert set(ranked["q7 faucet"]) == {"f1", "f2"} and ranked["nothing matches zzz"] == []
+    storefront = SearchService(os_client, small_catalogue, QueryVectorCache(bert_encoder), default_configs(), "bm25")
+    for query in ("q7 faucet", "porch light", "kitchen faucet"):
+        assert bm25_rankings(os_client, small_catalogue, [query], depth=5)[query] == storefront.ranking(query, "bm25", 5)
+    with pytest.raises(SearchUnavailable, match="no-such-index|index_not_found"):
+        bm25_rankings(os_client, "no-such-index", ["faucet"], depth=5)
