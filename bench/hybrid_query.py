@@ -53,6 +53,7 @@ from storefront.retrieval import (  # noqa: E402
     FACETS,
     HIT_FIELDS,
     bm25_body,
+    hit_id,
     knn_body,
     knn_score_to_cosine,
     query_vector_param,
@@ -118,9 +119,6 @@ def main() -> None:
           f"bm25 {config.bm25_weight:g} / vector {config.vector_weight:g}; {config.candidates} BM25 and "
           f"{max(1, config.knn_k)} k-NN candidates (SHELFRANK_HYBRID_VECTOR_CANDIDATES)")
 
-    def pid(hit: dict) -> str:  # every path reads hits from doc values (storefront.retrieval.HIT_FIELDS)
-        return hit["fields"]["id"][0]
-
     def parse_facets(response: dict) -> dict[str, list[dict]]:
         return {key: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"] if b["doc_count"]]
                 for key, agg in response.get("aggregations", {}).items()}
@@ -130,9 +128,9 @@ def main() -> None:
         body = hybrid_body(query, vector, config.candidates, max(1, config.knn_k), size, aggs)
         response = client.search(index=service.index, body=body, params={"search_pipeline": PIPELINE})
         hits = response["hits"]["hits"]
-        page = [{"id": pid(h), "title": h["fields"].get("title.display", [None])[0], "score": h["_score"]}
+        page = [{"id": hit_id(h), "title": h["fields"].get("title.display", [None])[0], "score": h["_score"]}
                 for h in hits[:10]]
-        return [pid(h) for h in hits], {"page": page, "facets": parse_facets(response)}
+        return [hit_id(h) for h in hits], {"page": page, "facets": parse_facets(response)}
 
     def python_replica(query: str, aggs: bool = False) -> tuple[list[str], dict]:
         """Both lists as the hybrid query sees them (no exact cosine on BM25 hits), min-max fused here."""
@@ -141,9 +139,9 @@ def main() -> None:
                   knn_body(vector, Filters(), max(1, config.knn_k))]
         bm25, knn = client.msearch(body=[part for b in bodies for part in ({"index": service.index}, b)])["responses"]
 
-        lists = {"bm25": {pid(h): h["_score"] for h in bm25["hits"]["hits"]},
-                 "vector": {pid(h): knn_score_to_cosine(h["_score"]) for h in knn["hits"]["hits"]}}
-        titles = {pid(h): h["fields"].get("title.display", [None])[0] for part in (bm25, knn)
+        lists = {"bm25": {hit_id(h): h["_score"] for h in bm25["hits"]["hits"]},
+                 "vector": {hit_id(h): knn_score_to_cosine(h["_score"]) for h in knn["hits"]["hits"]}}
+        titles = {hit_id(h): h["fields"].get("title.display", [None])[0] for part in (bm25, knn)
                   for h in part["hits"]["hits"]}
         ranked = fusion.ranked(fusion.fuse(lists, "minmax", weights))
         page = [{"id": pid, "title": titles[pid], "score": score} for pid, score in ranked[:10]]

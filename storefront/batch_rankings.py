@@ -13,7 +13,7 @@ from opensearchpy import OpenSearch
 from tqdm import tqdm
 
 from storefront.request import Filters
-from storefront.retrieval import bm25_body
+from storefront.retrieval import bm25_body, hit_id
 from storefront.service import SearchUnavailable
 
 QUERIES_PER_REQUEST = 200
@@ -29,11 +29,9 @@ def bm25_rankings(client: OpenSearch, index: str, queries: Sequence[str], depth:
         part = queries[start:start + QUERIES_PER_REQUEST]
         payload: list[dict] = []
         for query in part:
-            body = bm25_body(query, Filters(), depth, facets=False)
-            body["track_total_hits"] = False  # the storefront counts matches for its facets; this does not
-            payload += [{"index": index}, body]
+            payload += [{"index": index}, bm25_body(query, Filters(), depth, facets=False)]
         for query, response in zip(part, client.msearch(body=payload)["responses"]):
             if "error" in response:
                 raise SearchUnavailable(f"the BM25 query for {query!r} failed: {response['error']}")
-            ranked[query] = [hit["fields"]["id"][0] for hit in response["hits"]["hits"]]
+            ranked[query] = [hit_id(hit) for hit in response["hits"]["hits"]]
     return ranked

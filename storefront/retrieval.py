@@ -66,6 +66,12 @@ class RetrievalConfig:
 #: id and the display title come almost free from doc values.
 HIT_FIELDS = ("id", "title.display")
 
+
+def hit_id(hit: dict) -> str:
+    """The product id of a hit, from doc values (:data:`HIT_FIELDS`), not the stored ``_id``."""
+    return hit["fields"]["id"][0]
+
+
 def default_configs(vector_weight: float = 0.5, candidates: int = 100, hybrid_vector_candidates: int | None = None,
                     ) -> dict[str, RetrievalConfig]:
     bm25_weight = 1.0 - vector_weight
@@ -100,16 +106,17 @@ def filter_clauses(filters: Filters) -> list[dict]:
 
 def bm25_body(query: str, filters: Filters, size: int, facets: bool = True,
               vector: list[float] | None = None) -> dict:
-    """BM25 candidates; with ``vector``, each hit also carries its exact cosine similarity to it.
+    """BM25 candidates; with ``facets``, also the facet counts and the exact number of matches shown
+    next to them; with ``vector``, each hit also carries its exact cosine similarity to it.
 
-    Without that, a BM25 candidate outside the k-NN top-k would get no vector score at all and
-    fusion would treat it as the least similar product in the catalogue.
+    Without that cosine, a BM25 candidate outside the k-NN top-k would get no vector score at all
+    and fusion would treat it as the least similar product in the catalogue.
     """
     body: dict = {
         "size": size,
         "stored_fields": "_none_",
         "docvalue_fields": list(HIT_FIELDS),
-        "track_total_hits": True,
+        "track_total_hits": facets,
         "query": {
             "bool": {
                 "must": [{"multi_match": {"query": query, "fields": list(BM25_FIELDS), "type": "best_fields",

@@ -19,7 +19,14 @@ from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportE
 
 from storefront import fusion
 from storefront.request import SearchRequest
-from storefront.retrieval import RetrievalConfig, bm25_body, knn_body, knn_score_to_cosine, query_vector_param
+from storefront.retrieval import (
+    RetrievalConfig,
+    bm25_body,
+    hit_id,
+    knn_body,
+    knn_score_to_cosine,
+    query_vector_param,
+)
 
 
 class SearchUnavailable(RuntimeError):
@@ -228,7 +235,7 @@ class SearchService:
                 if reason == "index_not_found_exception":
                     raise SearchUnavailable(f"index {self.index!r} does not exist")
                 raise SearchUnavailable(f"OpenSearch rejected the {name} query: {reason}")
-            hits = [(hit["fields"]["id"][0], hit) for hit in part["hits"]["hits"]]
+            hits = [(hit_id(hit), hit) for hit in part["hits"]["hits"]]
             if name == "bm25":
                 lists["bm25"] = {pid: hit["_score"] for pid, hit in hits}
                 exact = {pid: hit["fields"]["vector_similarity"][0] for pid, hit in hits

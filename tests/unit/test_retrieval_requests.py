@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 
-from storefront.request import parse_search_request
-from storefront.retrieval import default_configs, query_vector_param
+from storefront.request import Filters, parse_search_request
+from storefront.retrieval import bm25_body, default_configs, query_vector_param
 from storefront.service import SearchService
 
 
@@ -78,3 +78,8 @@ def test_both_sub_searches_carry_the_same_rounded_vector() -> None:
     expected = query_vector_param(FixedVector().vector("drill"))
     assert bm25["script_fields"]["vector_similarity"]["script"]["params"]["query_value"] == expected
     assert knn["query"]["knn"]["embedding"]["vector"] == expected
+
+
+def test_matches_are_counted_only_where_facets_are_shown() -> None:
+    assert bm25_body("drill", Filters(), 10)["track_total_hits"] is True
+    assert bm25_body("drill", Filters(), 10, facets=False)["track_total_hits"] is False
