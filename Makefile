@@ -5,6 +5,13 @@ BIN    := $(VENV)/bin
 
 .PHONY: setup demo test unit clean-node
 
+# Plugin zips for Maven mirrors that lack one (the Learning-to-Rank plugin): used only when Maven
+# Central cannot supply the zip, then kept in the download cache.
+SHARED_PLUGINS := $(abspath ../shared/opensearch-plugins)
+ifneq ($(wildcard $(SHARED_PLUGINS)/*.zip),)
+export SHELFRANK_OPENSEARCH_ARTIFACTS_DIR ?= $(SHARED_PLUGINS)
+endif
+
 setup: $(VENV)/.installed
 	@# Downloads OpenSearch from Maven Central the first time only (cached in ~/.cache/shelfrank).
 	$(BIN)/shelfrank opensearch provision

@@ -36,7 +36,7 @@ from ltr.ranker.reranker import LtrReranker  # noqa: E402
 from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
 from storefront.factory import build_search_service  # noqa: E402
 from storefront.request import SearchRequest  # noqa: E402
-from storefront.service import NoopReranker  # noqa: E402
+from storefront.rerank_stage import NoopReranker  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

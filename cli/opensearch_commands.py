@@ -30,8 +30,9 @@ def _print_status(status: NodeStatus, expected_plugins: list[str]) -> None:
     typer.echo(f"modules:  {', '.join(status.modules) or '(none)'}")
     missing = [name for name in expected_plugins if name not in status.plugins]
     if missing:
-        typer.secho(f"missing:  {', '.join(missing)} (not obtainable from Maven Central here; see "
-                    "SHELFRANK_OPENSEARCH_ARTIFACTS_DIR in the README)", fg=typer.colors.YELLOW)
+        typer.secho(f"missing:  {', '.join(missing)} (this node was not assembled by Shelfrank, or an older "
+                    "assembly lacks it: run `shelfrank opensearch wipe --cache --yes` and start again)",
+                    fg=typer.colors.RED)
 
 
 @app.command()

@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     maven_command: str = Field("mvn", description="Maven executable used to fetch artifacts.")
     opensearch_artifacts_dir: Path | None = Field(
         None,
-        description="Folder of plugin zips (named <artifact>-<version>.zip) used before Maven Central, "
-        "for machines whose Maven mirror lacks one (e.g. ltr-2.19.1.0.zip).",
+        description="Folder of plugin zips (named <artifact>-<version>.zip) used when Maven Central cannot "
+        "supply one (e.g. ltr-2.19.1.0.zip on mirrors that lack org.opensearch:ltr); `make setup` points it at "
+        "../shared/opensearch-plugins when that folder exists.",
     )
 
     @field_validator("opensearch_url")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from opensearchpy import OpenSearch
@@ -18,6 +18,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
 from storefront import fusion
+from storefront.rerank_stage import Candidate, NoopReranker, Reranker, SearchContext
 from storefront.request import SearchRequest
 from storefront.retrieval import (
     RetrievalConfig,
@@ -35,45 +36,6 @@ class SearchUnavailable(RuntimeError):
 
 class QueryEncoder(Protocol):
     def vector(self, query: str): ...  # returns a 1-D numpy array
-
-
-@dataclass
-class Candidate:
-    product_id: str
-    score: float
-    stages: dict[str, float] = field(default_factory=dict)  # per-stage scores, for debug and explanations
-    fields: dict[str, Any] = field(default_factory=dict)  # what the hit brought back (its display title)
-    features: Mapping[str, float] | None = None  # what a rerank model read for it (debug and explanations)
-
-
-@dataclass(frozen=True)
-class SearchContext:
-    """Who is searching: passed to the reranker so personalised models can use it."""
-
-    user_id: str | None
-    session_id: str | None
-
-
-class Reranker(Protocol):
-    name: str
-
-    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]: ...
-
-    def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
-        """Per-candidate explanations of the rerank score (debug mode), in the order given."""
-        ...
-
-
-class NoopReranker:
-    """The stage after fusion, until a learning-to-rank model is active."""
-
-    name = "none"
-
-    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
-        return candidates
-
-    def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
-        return [{} for _ in candidates]
 
 
 @dataclass

@@ -125,13 +125,11 @@ def fetch_optional_zip(maven_command: str, local_repo: Path, coordinate: str, ta
     return path if result.returncode == 0 and path.exists() else None
 
 
-def fetch(recipe: NodeRecipe, downloads: Downloads, maven_command: str, local_repo: Path,
-          provided: frozenset[str] = frozenset()) -> None:
+def fetch(recipe: NodeRecipe, downloads: Downloads, maven_command: str, local_repo: Path) -> None:
     """Resolve the recipe's artifacts into ``downloads`` (no-op when already complete).
 
-    Plugins named in ``provided`` come from elsewhere and are not fetched. Optional
-    plugins are fetched one by one afterwards, and a missing one is not an error: the
-    caller decides what its absence means.
+    Plugins that some mirrors lack are fetched one by one afterwards, and a missing one is
+    not an error here: the caller looks for it in the artifacts folder next.
     """
     if downloads.marker.exists():
         return
@@ -140,7 +138,7 @@ def fetch(recipe: NodeRecipe, downloads: Downloads, maven_command: str, local_re
     downloads.root.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="shelfrank-fetch-") as tmp:
         workdir = Path(tmp)
-        required = [p for p in recipe.plugins if not p.optional and p.name not in provided]
+        required = [p for p in recipe.plugins if not p.mirrors_may_lack]
         write_fetch_project(recipe, downloads, required, workdir)
         command = _maven_base(maven_command, local_repo) + [
             "-f", str(workdir / "pom.xml"),
@@ -151,6 +149,6 @@ def fetch(recipe: NodeRecipe, downloads: Downloads, maven_command: str, local_re
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         raise NodeError(f"Maven could not fetch the OpenSearch {recipe.version} artifacts:\n{tail}")
     for plugin in recipe.plugins:
-        if plugin.optional and plugin.name not in provided:
+        if plugin.mirrors_may_lack:
             fetch_optional_zip(maven_command, local_repo, plugin.coordinate, downloads.zips)
     downloads.marker.write_text(recipe.fingerprint)

@@ -30,7 +30,7 @@ from core.localnode import maven
 from core.localnode.assemble import assemble
 from core.localnode.errors import NodeError
 from core.localnode.java import find_java_home
-from core.localnode.recipe import NodeRecipe, default_recipe
+from core.localnode.recipe import NodeRecipe, PluginSpec, default_recipe
 from core.settings import Settings
 
 CLUSTER_NAME = "shelfrank-local"
@@ -42,7 +42,6 @@ class ProvisionReport:
     home: Path
     downloaded: bool
     assembled: bool
-    missing_plugins: list[str]
     seconds: float
 
 
@@ -106,19 +105,39 @@ class LocalNode:
     def downloads(self) -> maven.Downloads:
         return maven.Downloads(self.settings.cache_dir / "downloads" / f"opensearch-{self.recipe.version}-{self.recipe.fingerprint}")
 
-    def _local_artifacts(self) -> dict[str, Path]:
-        """Plugin zips supplied through SHELFRANK_OPENSEARCH_ARTIFACTS_DIR, by plugin name."""
+    def plugin_zip(self, plugin: PluginSpec) -> Path:
+        """Where ``plugin``'s zip comes from: Maven Central's download first, else the artifacts folder.
+
+        A zip taken from the folder is copied into the download cache (outside the repository),
+        so later starts need the folder no more than they need Maven. Every plugin is required
+        (search, vectors and learning to rank all run in the engine), so when neither route has
+        it the error names both.
+        """
+        cached = self.downloads.plugin_zip(plugin)
+        if cached.is_file():
+            return cached
         folder = self.settings.opensearch_artifacts_dir
-        if not folder:
-            return {}
-        return {p.name: folder / p.file_name for p in self.recipe.plugins if (folder / p.file_name).is_file()}
+        if folder and (folder / plugin.file_name).is_file():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(cached.name + ".partial")
+            shutil.copyfile(folder / plugin.file_name, partial)
+            partial.rename(cached)
+            return cached
+        where = (f"SHELFRANK_OPENSEARCH_ARTIFACTS_DIR={folder} has no {plugin.file_name}" if folder
+                 else "SHELFRANK_OPENSEARCH_ARTIFACTS_DIR is not set")
+        raise NodeError(
+            f"the {plugin.name} plugin ({plugin.coordinate}) is required but could not be obtained: Maven Central "
+            f"(or this machine's mirror of it) does not have it, and {where}. Either let Maven reach "
+            f"{plugin.coordinate}, or put {plugin.file_name} in a folder, set SHELFRANK_OPENSEARCH_ARTIFACTS_DIR "
+            "to it (`make setup` uses ../shared/opensearch-plugins when that folder exists), and run "
+            "`shelfrank opensearch provision` again"
+        )
 
     # -- provisioning ----------------------------------------------------------------------
     def provision(self) -> ProvisionReport:
         """Fetch (first time only) and assemble (when the recipe changed) the node's home."""
         started = time.monotonic()
         java_home = find_java_home(self.settings.java_home)
-        local = self._local_artifacts()
         downloads = self.downloads
         downloaded = not downloads.marker.exists()
         if downloaded:
@@ -126,29 +145,14 @@ class LocalNode:
                 f"Fetching OpenSearch {self.recipe.version} and its plugins from Maven Central "
                 f"(first time only) into {downloads.root} ..."
             )
-            maven.fetch(self.recipe, downloads, self.settings.maven_command,
-                        self.settings.cache_dir / "maven", frozenset(local))
-        zips: list[Path] = []
-        missing: list[str] = []
-        for plugin in self.recipe.plugins:
-            path = local.get(plugin.name) or downloads.plugin_zip(plugin)
-            if path.is_file():
-                zips.append(path)
-            elif plugin.optional:
-                missing.append(plugin.name)
-            else:
-                raise NodeError(f"{plugin.file_name} is missing from {downloads.zips}; run: shelfrank opensearch wipe --cache")
+            maven.fetch(self.recipe, downloads, self.settings.maven_command, self.settings.cache_dir / "maven")
+        zips = [self.plugin_zip(plugin) for plugin in self.recipe.plugins]
         target = self.root / "dist" / f"opensearch-{self.recipe.version}-{self.recipe.fingerprint}-{_zips_key(zips)}"
         assembled = not (target / ".assembled").exists()
         if assembled:
             self.progress(f"Assembling the node in {target} ...")
             assemble(self.recipe, downloads, zips, target, java_home)
-        for name in missing:
-            self.progress(
-                f"warning: plugin {name} could not be obtained from Maven Central; the node runs "
-                f"without it (put its zip in SHELFRANK_OPENSEARCH_ARTIFACTS_DIR to add it)"
-            )
-        return ProvisionReport(target, downloaded, assembled, missing, time.monotonic() - started)
+        return ProvisionReport(target, downloaded, assembled, seconds=time.monotonic() - started)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _managed_pid(self) -> int | None:

@@ -4,7 +4,7 @@ OpenSearch ships no Debian package and no Docker engine runs on development and 
 machines, so the node is assembled from Maven Central artifacts: the minimal
 ``integ-test-zip`` distribution (core + transport only), the core modules we rely on
 (published only as plain jars, so we build their module folders ourselves) and the
-k-NN, neural-search and Learning-to-Rank plugin zips. Production runs the official
+k-NN, neural-search and Learning-to-Rank plugin zips, every one required. Production runs the official
 OpenSearch image of the same version instead (see docker-compose.yml).
 """
 
@@ -36,9 +36,9 @@ class PluginSpec:
 
     name: str  # the name the node reports in _cat/plugins
     coordinate: str  # groupId:artifactId:version:zip
-    # Optional plugins are installed when they can be obtained; a node without them still
-    # starts, and ``shelfrank opensearch status`` says what is missing.
-    optional: bool = False
+    # Fetched in a Maven run of its own, so that a mirror lacking it does not fail the others;
+    # when Maven cannot supply it, SHELFRANK_OPENSEARCH_ARTIFACTS_DIR must (the node needs every plugin).
+    mirrors_may_lack: bool = False
 
     @property
     def file_name(self) -> str:
@@ -89,8 +89,8 @@ def default_recipe() -> NodeRecipe:
             PluginSpec("opensearch-knn", f"org.opensearch.plugin:opensearch-knn:{v}.0:zip"),
             PluginSpec("opensearch-neural-search", f"org.opensearch.plugin:neural-search:{v}.0:zip"),
             # Learning to Rank publishes under org.opensearch:ltr (not org.opensearch.plugin).
-            # Some Maven Central mirrors lack it; SHELFRANK_OPENSEARCH_ARTIFACTS_DIR can supply
-            # the zip from a folder instead.
-            PluginSpec("opensearch-ltr", f"org.opensearch:ltr:{v}.0:zip", optional=True),
+            # Some Maven Central mirrors lack it; SHELFRANK_OPENSEARCH_ARTIFACTS_DIR then supplies
+            # the zip from a folder.
+            PluginSpec("opensearch-ltr", f"org.opensearch:ltr:{v}.0:zip", mirrors_may_lack=True),
         ),
     )

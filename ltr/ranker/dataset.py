@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ltr.ranker.extract import NO_BEHAVIOUR, FeatureExtractor, ProductBehaviour
-from storefront.service import Candidate
+from storefront.rerank_stage import Candidate
 
 CandidateSource = Callable[[str], list[Candidate]]  # query -> fused candidates, best first
 

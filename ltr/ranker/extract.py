@@ -23,7 +23,7 @@ from ltr.features.records import BehaviourLog
 from ltr.features.user import UserProfile, user_product_features
 from ltr.ranker.featureset import FeatureSet, FeatureSpec
 from ltr.traits import ProductTraits, traits_of
-from storefront.service import Candidate
+from storefront.rerank_stage import Candidate
 
 
 def render(template: dict, keywords: str) -> dict:

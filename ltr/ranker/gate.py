@@ -17,7 +17,7 @@ from ltr.ranker.artifacts import ModelArtifact
 from ltr.ranker.extract import FeatureExtractor, ProductBehaviour
 from ltr.registry import GateResult
 from ltr.serving.tree_eval import predict_xgboost_json
-from storefront.service import Candidate
+from storefront.rerank_stage import Candidate
 
 TOLERANCE = 1e-4
 

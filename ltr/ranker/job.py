@@ -27,7 +27,7 @@ from ltr.ranker.reranker import TraitsLookup
 from ltr.ranker.search_dataset import build_search_dataset, profiles_before
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
 from ltr.registry import register_candidate
-from storefront.service import Candidate
+from storefront.rerank_stage import Candidate
 
 LABEL_SOURCES = ("clickmodel", "ctr", "judgments", "actions")
 

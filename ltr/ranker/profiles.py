@@ -21,7 +21,7 @@ from core.privacy import pseudonymise
 from ltr.features.loader import load_behaviour
 from ltr.features.user import UserProfile
 from ltr.traits import ProductTraits, traits_of
-from storefront.service import SearchContext
+from storefront.rerank_stage import SearchContext
 
 
 class _Lru(OrderedDict):

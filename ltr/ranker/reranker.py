@@ -18,7 +18,7 @@ from ltr.features.user import UserProfile
 from ltr.ranker.extract import NO_BEHAVIOUR, FeatureExtractor, ProductBehaviour
 from ltr.serving.contributions import BIAS_TERM, explain
 from ltr.traits import ProductTraits, traits_of
-from storefront.service import Candidate, SearchContext
+from storefront.rerank_stage import Candidate, SearchContext
 
 ProfileSource = Callable[[SearchContext], UserProfile | None]
 TraitsLookup = Callable[[Iterable[str]], Mapping[str, ProductTraits]]  # product ids -> catalogue traits

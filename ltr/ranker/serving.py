@@ -27,7 +27,8 @@ from ltr.ranker.profiles import CatalogTraits, StoredProfiles
 from ltr.ranker.reranker import LtrReranker, ProfileSource, TraitsLookup
 from ltr.registry import active_model
 from storefront.factory import build_search_service
-from storefront.service import Candidate, NoopReranker, Reranker, SearchContext, SearchService
+from storefront.rerank_stage import Candidate, NoopReranker, Reranker, SearchContext
+from storefront.service import SearchService
 
 log = logging.getLogger(__name__)
 

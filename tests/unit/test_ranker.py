@@ -14,7 +14,7 @@ from ltr.ranker.featureset import FEATURESETS, QUERY_FEATURES, SHOP_FEATURES
 from ltr.ranker.labels import judgment_labels, naive_ctr_labels
 from ltr.ranker.reranker import LtrReranker
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
-from storefront.service import Candidate, SearchContext
+from storefront.rerank_stage import Candidate, SearchContext
 
 
 def test_featureset_hash_is_stable_and_covers_order() -> None:

@@ -25,7 +25,7 @@ def test_every_artifact_is_pinned_to_one_opensearch_version() -> None:
 def test_fetch_project_lists_distribution_modules_and_required_plugins(tmp_path: Path) -> None:
     recipe = default_recipe()
     downloads = Downloads(tmp_path / "downloads")
-    required = [p for p in recipe.plugins if not p.optional]
+    required = [p for p in recipe.plugins if not p.mirrors_may_lack]
     write_fetch_project(recipe, downloads, required, tmp_path)
 
     root = ElementTree.parse(tmp_path / "pom.xml").getroot()

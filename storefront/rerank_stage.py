@@ -1,0 +1,50 @@
+"""What the search path and its rerank stage share: candidates, the shopper's context, the protocol.
+
+Kept apart from the service so that learning to rank (which implements the stage) depends on
+these few types only, never on the search service itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Candidate:
+    product_id: str
+    score: float
+    stages: dict[str, float] = field(default_factory=dict)  # per-stage scores, for debug and explanations
+    fields: dict[str, Any] = field(default_factory=dict)  # what the hit brought back (its display title)
+    features: Mapping[str, float] | None = None  # what a rerank model read for it (debug and explanations)
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """Who is searching: passed to the reranker so personalised models can use it."""
+
+    user_id: str | None
+    session_id: str | None
+
+
+class Reranker(Protocol):
+    name: str
+
+    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]: ...
+
+    def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
+        """Per-candidate explanations of the rerank score (debug mode), in the order given."""
+        ...
+
+
+class NoopReranker:
+    """The stage after fusion, until a learning-to-rank model is active."""
+
+    name = "none"
+
+    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
+        return candidates
+
+    def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
+        return [{} for _ in candidates]
