@@ -47,7 +47,7 @@ from ltr.clickmodels import ClickLog, make_model  # noqa: E402
 from ltr.events.clicklog import iter_click_sessions, iter_logged_searches  # noqa: E402
 from ltr.features.loader import load_behaviour  # noqa: E402
 from ltr.features.user import UserProfile, user_product_features  # noqa: E402
-from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot  # noqa: E402
+from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger, behaviour_snapshot  # noqa: E402
 from ltr.ranker.featureset import PERSONAL_FEATURES, SHOP_FEATURES  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.profiles import CatalogTraits  # noqa: E402
@@ -105,7 +105,7 @@ def main() -> None:
     traits = traits_lookup(a.product_id for a in history.actions)
     pbm = make_model("pbm").fit(click_log, max_iter=100)
     print(f"label window: {len(searches)} searches; PBM examination " + " ".join(f"{x:.2f}" for x in pbm.examination))
-    extractor = FeatureExtractor(PERSONAL_FEATURES, TextFeatureLogger(client, index))
+    extractor = FeatureExtractor(PERSONAL_FEATURES, EngineFeatureLogger(client, index))
     pools: dict[str, list] = {}
 
     def candidates(query: str):  # type: ignore[no-untyped-def]

@@ -39,7 +39,7 @@ from ltr.clickmodels import ClickLog, make_model  # noqa: E402
 from ltr.events.clicklog import iter_click_sessions  # noqa: E402
 from ltr.features.loader import load_behaviour  # noqa: E402
 from ltr.ranker.dataset import build_dataset  # noqa: E402
-from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot  # noqa: E402
+from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger, behaviour_snapshot  # noqa: E402
 from ltr.ranker.featureset import FEATURESETS  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import click_model_labels, judgment_labels, naive_ctr_labels  # noqa: E402
@@ -108,7 +108,7 @@ def main() -> None:
 
     # 3. features, training, reranking
     featureset = FEATURESETS[args.featureset]
-    extractor = FeatureExtractor(featureset, TextFeatureLogger(client, index))
+    extractor = FeatureExtractor(featureset, EngineFeatureLogger(client, index))
     cache: dict[str, list] = {}
 
     def candidates(query: str):  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ from _data import HOMEDEPOT  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from evaluation.judgments import load_homedepot, select_split  # noqa: E402
 from ltr.ranker.dataset import build_dataset  # noqa: E402
-from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger  # noqa: E402
+from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger  # noqa: E402
 from ltr.ranker.featureset import SHOP_FEATURES  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import judgment_labels  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> None:
     judgments = load_homedepot(HOMEDEPOT)
     train = select_split(judgments, "train")
     train_queries = sorted(random.Random(0).sample(sorted(train), args.train_queries))
-    extractor = FeatureExtractor(SHOP_FEATURES, TextFeatureLogger(service.client, service.index))
+    extractor = FeatureExtractor(SHOP_FEATURES, EngineFeatureLogger(service.client, service.index))
     data = build_dataset(train_queries, service.candidates, extractor, judgment_labels(train, 2.0),
                          unlabelled_as_zero=True, window=window, progress=True)
     valid = [is_validation_query(q) for q in data.queries]

@@ -131,7 +131,7 @@ def _train_and_promote(settings: Settings, alias: str) -> str:
     """LambdaMART on the demo shoppers' clicks (click-model labels), promoted through the parity gate."""
     from cli.models_commands import default_gate
     from ltr import registry
-    from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger
+    from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
     from ltr.ranker.featureset import SHOP_FEATURES
     from ltr.ranker.job import TrainingRequest, train_and_register
     from ltr.ranker.serving import storefront_service
@@ -139,7 +139,7 @@ def _train_and_promote(settings: Settings, alias: str) -> str:
 
     typer.secho("\nLearning to rank: LambdaMART on the click model's labels", bold=True)
     service = build_search_service(settings, alias, record=False)
-    extractor = FeatureExtractor(SHOP_FEATURES, TextFeatureLogger(service.client, service.index))
+    extractor = FeatureExtractor(SHOP_FEATURES, EngineFeatureLogger(service.client, service.index))
     request = TrainingRequest(labels="clickmodel", min_support=settings.click_model_min_support,
                               window=settings.rerank_window, params=TrainParams.from_settings(settings),
                               name=f"demo-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")

@@ -5,26 +5,21 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 
 import typer
-from sqlalchemy import func, select
-
 from cli.errors import fail, user_errors
 from core.db import migrate
-from core.db.models import RankingModel, Search
+from core.db.models import RankingModel
 from core.db.session import session_scope
 from core.settings import get_settings
-from storefront.factory import build_search_service
-from ltr import registry
-from ltr.features.loader import load_behaviour
-from ltr.ranker.artifacts import ArtifactError, load_artifact
-from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot
-from ltr.ranker.gate import parity_gate
+from core.opensearch_client import make_client
+from ltr import promotion, registry
 from ltr.registry import GateResult, RegistryError
+from storefront.factory import build_search_service
 
-app = typer.Typer(help="Learning-to-rank models: list, promote, roll back.", no_args_is_help=True)
+app = typer.Typer(help="Learning-to-rank models: list, promote, roll back, and sync the engine's feature store.",
+                  no_args_is_help=True)
 
 # Preferred splits for the ndcg@10 shown in the table: the held-out one first.
 _METRIC_SPLITS = ("test", "validation", "valid", "val", "train")
@@ -33,25 +28,22 @@ _METRIC_SPLITS = ("test", "validation", "valid", "val", "train")
 def default_gate(model: RankingModel) -> GateResult:
     """The gate ``promote`` runs (looked up when the command runs, so tests can replace it).
 
-    The artifact must be complete and fit its featureset; then the model's scores on up to 50 of
-    the most searched stored queries must agree between LightGBM and the converted plugin trees.
+    The artifact must be complete and fit its featureset; then the model is uploaded to the catalogue's
+    feature store and its scores on up to 50 sample queries' candidates must agree between LightGBM
+    and the engine's ``sltr``.
     """
-    files = registry.artifact_gate(model)
-    if not files.passed:
-        return files
     settings = get_settings()
-    try:
-        artifact = load_artifact(Path(model.artifact_path))
-    except ArtifactError as exc:
-        return GateResult(False, 0, 0.0, [], str(exc))
     service = build_search_service(settings, record=False)
-    extractor = FeatureExtractor(artifact.featureset, TextFeatureLogger(service.client, service.index))
     with session_scope(settings.effective_database_url) as session:
-        queries = list(session.scalars(select(Search.normalized_query).group_by(Search.normalized_query)
-                                       .order_by(func.count().desc()).limit(50)))
-        now = datetime.now(timezone.utc)
-        behaviour = behaviour_snapshot(load_behaviour(session, until=now), now)
-    return parity_gate(artifact, queries, service.candidates, extractor, behaviour, window=settings.rerank_window)
+        return promotion.engine_gate(session, service.client, service.index, model, service.candidates,
+                                     settings.rerank_window)
+
+
+def store_upload(model: RankingModel) -> None:
+    """Put ``model`` into the catalogue's feature store before a rollback reactivates it (looked up when the
+    command runs, so tests without a node can replace it)."""
+    settings = get_settings()
+    promotion.uploader(make_client(settings), settings.default_index)(model)
 
 
 def _user(by: str | None) -> str:
@@ -150,8 +142,15 @@ def promote(
             promoted = registry.promote(session, name, by=user, gate=gate).name
     except RegistryError as exc:
         raise fail(str(exc)) from None
+    settings = get_settings()
+    with session_scope(settings.effective_database_url) as session:
+        pruned = promotion.prune_store(session, make_client(settings), settings.default_index,
+                                       settings.ltr_keep_retired_models)
     replaced = f"; {previous} retired" if previous else ""
     typer.echo(f"gate passed: {results[-1].summary()}")
+    if pruned.deleted:
+        typer.echo(f"deleted from the feature store (beyond the {settings.ltr_keep_retired_models} retired kept): "
+                   + ", ".join(pruned.deleted))
     typer.echo(f"model {promoted} is now active (promoted by {user}{replaced})")
 
 
@@ -164,7 +163,7 @@ def rollback(by: str = typer.Option(None, "--by", help="Who rolls back (default:
         with session_scope(_url()) as session:
             current = registry.active_model(session)
             retired = current.name if current else None
-            restored = registry.rollback(session, by=user)
+            restored = promotion.rollback(session, by=user, upload=store_upload)
             restored_name = restored.name if restored else None
     except RegistryError as exc:
         raise fail(str(exc)) from None
@@ -172,3 +171,19 @@ def rollback(by: str = typer.Option(None, "--by", help="Who rolls back (default:
         typer.echo(f"model {retired} retired; model {restored_name} is active again")
     else:
         typer.echo(f"model {retired} retired; no previous model, the storefront now serves no learned ranking")
+
+
+@app.command()
+@user_errors
+def sync() -> None:
+    """Repair the catalogue's feature store from the registry: upload the active and retained models it lacks
+    (after a wiped node or a restored snapshot), delete retired ones beyond the retention count."""
+    settings = get_settings()
+    with session_scope(_url()) as session:
+        changes = promotion.sync_models(session, make_client(settings), settings.default_index,
+                                        settings.ltr_keep_retired_models)
+    typer.echo(f"uploaded: {', '.join(changes.uploaded) or 'nothing (the store had every served model)'}")
+    if changes.deleted:
+        typer.echo(f"deleted:  {', '.join(changes.deleted)}")
+    if changes.failed:
+        raise fail("could not upload: " + "; ".join(changes.failed))

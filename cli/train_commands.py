@@ -13,7 +13,7 @@ from core.db.session import session_scope
 from core.settings import get_settings
 from evaluation import judgments as judgments_io
 from ltr.click_labels import NotEnoughClicks
-from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger
+from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
 from ltr.ranker.featureset import FEATURESETS
 from ltr.ranker.profiles import CatalogTraits
 from ltr.ranker.search_dataset import DEBIAS
@@ -61,7 +61,7 @@ def train(
     url = settings.effective_database_url
     migrate.ensure_current(url)
     service = build_search_service(settings, index, record=False)
-    extractor = FeatureExtractor(FEATURESETS[featureset], TextFeatureLogger(service.client, service.index))
+    extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index))
     request = TrainingRequest(labels=labels, click_model=click_model, days=days,
                               min_support=settings.click_model_min_support, window=window or settings.rerank_window,
                               judgments=loaded, params=TrainParams.from_settings(settings), name=name, debias=debias)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -122,9 +123,15 @@ class Settings(BaseSettings):
         10, ge=1, description="Impressions a (query, product) pair needs before its estimate becomes a label."
     )
     rerank_window: int = Field(200, ge=2, description="Fused candidates the active LTR model reranks per query.")
+    rerank_engine: Literal["opensearch", "python"] = Field(
+        "opensearch", description="Where the active model scores the rerank window: inside OpenSearch (the LTR "
+        "plugin's sltr, one request) or in this process (LightGBM on logged features: the reference).")
     rerank_model_refresh_seconds: float = Field(
         5.0, ge=0, description="How often a running storefront checks the registry for a newly promoted or "
         "rolled-back model (0: before every search).")
+    ltr_keep_retired_models: int = Field(
+        3, ge=0, description="Retired models kept in the feature store (rollback targets); older ones are deleted "
+        "from the store, never from the registry.")
     ltr_num_leaves: int = Field(31, ge=2, description="LambdaMART: leaves per tree.")
     ltr_learning_rate: float = Field(0.05, gt=0, description="LambdaMART: shrinkage.")
     ltr_max_rounds: int = Field(600, ge=1, description="LambdaMART: most boosting rounds (early stopping decides).")

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from indexer import schema
 from indexer.catalog import Product, text_hash
+from ltr.traits import traits_of
 
 
 def to_document(product: Product, vector: np.ndarray | Sequence[float]) -> dict:
@@ -17,10 +19,15 @@ def to_document(product: Product, vector: np.ndarray | Sequence[float]) -> dict:
     if not product.attributes:
         doc.pop("attributes", None)
     doc["text_sha256"] = text_hash(product.embedding_text())
-    doc["embedding"] = [float(x) for x in vector]
+    traits = traits_of(product.id, product.title, product.brand, product.category)
+    doc[schema.TRAIT_BRAND], doc[schema.TRAIT_DEPARTMENT] = traits.brand, traits.department
+    doc[schema.TRAIT_PRICE_BAND] = traits.price_band
+    doc[schema.VECTOR] = [float(x) for x in vector]
     return doc
 
 
 def from_document(source: dict) -> Product:
-    fields = {k: v for k, v in source.items() if k not in ("embedding", "text_sha256", "category_leaf")}
+    derived = {schema.VECTOR, "text_sha256", schema.CATEGORY_LEAF, schema.TRAIT_BRAND, schema.TRAIT_DEPARTMENT,
+               schema.TRAIT_PRICE_BAND, *schema.BEHAVIOUR_FIELDS.values()}
+    fields = {k: v for k, v in source.items() if k not in derived}
     return Product.model_validate(fields)

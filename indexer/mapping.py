@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from core.settings import Settings
 from encoders.identity import ModelIdentity
+from indexer import schema
 
 
 def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
@@ -50,7 +51,7 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
                 }
             },
             "properties": {
-                "id": {"type": "keyword"},
+                schema.ID: {"type": "keyword"},
                 "title": {"type": "text", "analyzer": "english",
                           "fields": {"exact": exact, "shingles": shingles, "display": display}},
                 "description": {"type": "text", "analyzer": "english", "fields": {"exact": exact}},
@@ -66,7 +67,8 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
                 "image_url": {"type": "keyword", "index": False},
                 "updated_at": {"type": "date"},
                 "text_sha256": {"type": "keyword", "index": False},
-                "embedding": {
+                **behaviour_properties(),
+                schema.VECTOR: {
                     "type": "knn_vector",
                     "dimension": model.dimension,
                     "method": {
@@ -79,3 +81,12 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
             },
         },
     }
+
+
+def behaviour_properties() -> dict:
+    """Fields of what shoppers did with a product and of its traits; added to older indices by the
+    behaviour sync (a mapping update, no reindex)."""
+    numbers = {field: {"type": "float"} for field in schema.BEHAVIOUR_FIELDS.values()}
+    traits = {field: {"type": "keyword"} for field in
+              (schema.TRAIT_BRAND, schema.TRAIT_DEPARTMENT, schema.TRAIT_PRICE_BAND)}
+    return {**numbers, **traits}

@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 
+from indexer import schema
 from storefront.request import Filters
 
 Fusion = Literal["none", "rrf", "minmax", "zscore"]
@@ -18,19 +19,19 @@ Fusion = Literal["none", "rrf", "minmax", "zscore"]
 # Field boosts of the BM25 multi_match. The title carries most of the signal in a product
 # catalogue; exact and shingle sub-fields reward unstemmed and phrase-like matches.
 BM25_FIELDS = (
-    "title^3",
-    "title.exact^1.5",
-    "title.shingles^1.5",
-    "brand^2",
-    "category.text^1.5",
-    "description^0.5",
+    f"{schema.TITLE}^3",
+    f"{schema.TITLE_EXACT}^1.5",
+    f"{schema.TITLE_SHINGLES}^1.5",
+    f"{schema.BRAND}^2",
+    f"{schema.CATEGORY_TEXT}^1.5",
+    f"{schema.DESCRIPTION}^0.5",
 )
 
 FACETS = {
-    "brand": {"terms": {"field": "brand.keyword", "size": 20}},
-    "category": {"terms": {"field": "category_leaf", "size": 20}},
-    "availability": {"terms": {"field": "availability", "size": 5}},
-    "price": {"range": {"field": "price", "ranges": [
+    "brand": {"terms": {"field": schema.BRAND_KEYWORD, "size": 20}},
+    "category": {"terms": {"field": schema.CATEGORY_LEAF, "size": 20}},
+    "availability": {"terms": {"field": schema.AVAILABILITY, "size": 5}},
+    "price": {"range": {"field": schema.PRICE, "ranges": [
         {"key": "under 25", "to": 25}, {"key": "25-100", "from": 25, "to": 100},
         {"key": "100-500", "from": 100, "to": 500}, {"key": "500+", "from": 500}]}},
 }
@@ -64,12 +65,12 @@ class RetrievalConfig:
 #: What every candidate hit brings back, read from doc values only (``stored_fields: _none_``):
 #: loading stored fields costs a block decompression per hit, about 5 ms per 100 hits, while the
 #: id and the display title come almost free from doc values.
-HIT_FIELDS = ("id", "title.display")
+HIT_FIELDS = (schema.ID, schema.TITLE_DISPLAY)
 
 
 def hit_id(hit: dict) -> str:
     """The product id of a hit, from doc values (:data:`HIT_FIELDS`), not the stored ``_id``."""
-    return hit["fields"]["id"][0]
+    return hit["fields"][schema.ID][0]
 
 
 def default_configs(vector_weight: float = 0.5, candidates: int = 100, hybrid_vector_candidates: int | None = None,
@@ -89,18 +90,18 @@ def default_configs(vector_weight: float = 0.5, candidates: int = 100, hybrid_ve
 def filter_clauses(filters: Filters) -> list[dict]:
     clauses: list[dict] = []
     if filters.categories:
-        clauses.append({"terms": {"category": list(filters.categories)}})
+        clauses.append({"terms": {schema.CATEGORY: list(filters.categories)}})
     if filters.brands:
-        clauses.append({"terms": {"brand.keyword": list(filters.brands)}})
+        clauses.append({"terms": {schema.BRAND_KEYWORD: list(filters.brands)}})
     if filters.availability:
-        clauses.append({"terms": {"availability": list(filters.availability)}})
+        clauses.append({"terms": {schema.AVAILABILITY: list(filters.availability)}})
     if filters.price_min is not None or filters.price_max is not None:
         price: dict[str, float] = {}
         if filters.price_min is not None:
             price["gte"] = filters.price_min
         if filters.price_max is not None:
             price["lte"] = filters.price_max
-        clauses.append({"range": {"price": price}})
+        clauses.append({"range": {schema.PRICE: price}})
     return clauses
 
 
@@ -129,7 +130,7 @@ def bm25_body(query: str, filters: Filters, size: int, facets: bool = True,
         body["aggs"] = FACETS
     if vector is not None:
         body["script_fields"] = {"vector_similarity": {"script": {
-            "source": "cosineSimilarity(params.query_value, doc['embedding'])",
+            "source": f"cosineSimilarity(params.query_value, doc['{schema.VECTOR}'])",
             "params": {"query_value": vector}}}}
     return body
 
@@ -157,4 +158,4 @@ def knn_body(vector: list[float], filters: Filters, size: int) -> dict:
         # Lucene k-NN applies the filter while searching the graph, so k results still come back.
         knn["filter"] = {"bool": {"filter": clauses}}
     return {"size": size, "stored_fields": "_none_", "docvalue_fields": list(HIT_FIELDS),
-            "query": {"knn": {"embedding": knn}}}
+            "query": {"knn": {schema.VECTOR: knn}}}

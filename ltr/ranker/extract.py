@@ -1,89 +1,67 @@
-"""Feature vectors for (query, candidate) pairs, in featureset order, as float32 with NaN for
-"no value" (LightGBM and the plugin's trees both send missing values down their default branch).
+"""Feature vectors for (query, candidate) pairs, in featureset order, as float32, computed by the engine.
 
-Text features are scored by OpenSearch itself: one search with one named clause per feature,
-restricted to the candidates' ids, so a feature value is exactly what the same template scores
-inside the engine. The other sources are computed here from the first stage, a product
-behaviour snapshot and the shopper's profile.
+Every value is what the LTR plugin computes for the stored featureset (``ltr_log`` on a named
+``sltr`` query restricted to the candidates' ids), from the params this module builds: the query
+text, the first stage's values per candidate, the product behaviour (a point-in-time snapshot for
+training, the documents' own fields when serving) and the shopper's maps. Training, the Python
+reranker and the engine's ``sltr`` rescoring therefore read one definition through one code path,
+and absent values are 0.0 everywhere (see :mod:`ltr.ranker.featureset`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 import numpy as np
 from opensearchpy import OpenSearch
 
+from indexer import schema
 from ltr.features.product import default_product_features, product_features
 from ltr.features.records import BehaviourLog
-from ltr.features.user import UserProfile, user_product_features
-from ltr.ranker.featureset import FeatureSet, FeatureSpec
-from ltr.traits import ProductTraits, traits_of
+from ltr.features.user import UserProfile
+from ltr.ranker.featureset import FeatureSet
+from ltr.store import FeatureStore
 from storefront.rerank_stage import Candidate
 
-
-def render(template: dict, keywords: str) -> dict:
-    """Substitute ``{{keywords}}`` (mustache, as the LTR plugin does) without string-splicing JSON."""
-    return json.loads(json.dumps(template).replace('"{{keywords}}"', json.dumps(keywords)))
+LOGGED = "shelfrank_features"  # the named sltr query ltr_log reads
 
 
-class TextFeatureLogger:
-    """Scores text-feature templates on given products in one OpenSearch search.
-
-    Each template becomes a named clause of one ``bool`` restricted to the products' ids, and
-    ``include_named_queries_score`` returns every clause's own score per hit: exactly what the
-    template scores alone (and what the LTR plugin's feature would log), in one request instead of
-    one per feature. A product a clause does not match gets 0 for that feature.
-    """
-
-    def __init__(self, client: OpenSearch, index: str) -> None:
-        self.client = client
-        self.index = index
-
-    def log(self, query: str, product_ids: Sequence[str], specs: Sequence[FeatureSpec]) -> np.ndarray:
-        values = np.zeros((len(product_ids), len(specs)), dtype=np.float32)
-        if not product_ids or not specs:
-            return values
-        clauses = [{"bool": {"must": [render(spec.template or {}, query)], "_name": spec.name}} for spec in specs]
-        # Ids come back from the `id` doc values, not the stored `_id`: loading stored fields for
-        # 200 hits scattered over the index costs several milliseconds; doc values almost nothing.
-        body = {"size": len(product_ids), "stored_fields": "_none_", "docvalue_fields": ["id"],
-                "track_total_hits": False,
-                "query": {"bool": {"should": clauses, "filter": [{"ids": {"values": list(product_ids)}}]}}}
-        response = self.client.search(index=self.index, body=body, params={"include_named_queries_score": "true"})
-        row = {pid: i for i, pid in enumerate(product_ids)}
-        column = {spec.name: j for j, spec in enumerate(specs)}
-        for hit in response["hits"]["hits"]:
-            (product_id,) = hit["fields"]["id"]
-            for name, score in (hit.get("matched_queries") or {}).items():
-                values[row[product_id], column[name]] = score
-        return values
+def positive(value: float) -> float:
+    """``v + sqrt(v^2 + 1)``: strictly increasing from the reals onto (0, inf), for signed values that the
+    engine would refuse as scores; written so that large negative values keep their precision."""
+    if math.isnan(value):
+        return 0.0
+    root = math.sqrt(value * value + 1.0)
+    return value + root if value >= 0 else 1.0 / (root - value)
 
 
 @dataclass(frozen=True)
 class ProductBehaviour:
-    """Product behaviour features as of one moment (a snapshot: computed once, looked up per search)."""
+    """Product behaviour features: a snapshot (``values`` per product, ``defaults`` for products without
+    history), or, with ``in_documents``, whatever the documents hold now (``defaults`` still the priors)."""
 
     values: Mapping[str, Mapping[str, float]]  # product id -> feature name -> value
     defaults: Mapping[str, float]  # for products without history (the priors)
+    in_documents: bool = False
 
     def get(self, product_id: str, name: str) -> float:
-        return self.values.get(product_id, {}).get(name, self.defaults.get(name, math.nan))
+        return self.values.get(product_id, {}).get(name, self.defaults.get(name, 0.0))
 
 
 NO_BEHAVIOUR = ProductBehaviour({}, {})
 
 
 def stage_features(query: str, candidates: Sequence[Candidate]) -> dict[str, np.ndarray]:
-    """First-stage signals; ranks are 1-based, and a product BM25 did not find ranks after all that it did."""
+    """First-stage signals in the engine's representation (absent = 0.0, nothing negative); ranks are
+    1-based, and a product BM25 did not find ranks after all that it did."""
     n = len(candidates)
     bm25 = np.array([c.stages.get("bm25", math.nan) for c in candidates], dtype=np.float64)
     cosine = np.array([c.stages.get("vector", math.nan) for c in candidates], dtype=np.float64)
-    fused = np.array([c.stages.get("fused", c.score) for c in candidates], dtype=np.float64)
+    fused = [c.stages.get("fused", c.score) for c in candidates]
 
     def ranks(scores: np.ndarray) -> np.ndarray:
         present = ~np.isnan(scores)
@@ -92,37 +70,98 @@ def stage_features(query: str, candidates: Sequence[Candidate]) -> dict[str, np.
         rank[order] = np.arange(1, n + 1)
         return np.where(present, rank, present.sum() + 1)
 
-    return {"bm25_score": bm25, "bm25_rank": ranks(bm25), "vector_cosine": cosine, "vector_rank": ranks(cosine),
-            "in_bm25": (~np.isnan(bm25)).astype(float), "fused_score": fused,
+    return {"bm25_score": np.nan_to_num(bm25, nan=0.0), "bm25_rank": ranks(bm25),
+            "vector_cosine": np.nan_to_num(1.0 + cosine, nan=0.0), "vector_rank": ranks(cosine),
+            "in_bm25": (~np.isnan(bm25)).astype(float), "fused_score": np.array([positive(v) for v in fused]),
             "fused_rank": np.arange(1, n + 1, dtype=float), "query_terms": np.full(n, float(len(query.split())))}
 
 
-class FeatureExtractor:
-    def __init__(self, featureset: FeatureSet, text_logger: TextFeatureLogger) -> None:
-        self.featureset = featureset
-        self.text_logger = text_logger
+def _f32(values: Sequence[float]) -> list[float]:
+    """Values as the float32 the engine will score (a double would be rounded there anyway)."""
+    return np.asarray(values, dtype=np.float32).astype(np.float64).tolist()
 
-    def matrix(self, query: str, candidates: Sequence[Candidate], behaviour: ProductBehaviour = NO_BEHAVIOUR,
-               profile: UserProfile | None = None, traits: Mapping[str, ProductTraits] | None = None) -> np.ndarray:
-        """(len(candidates), len(featureset)) float32, columns in featureset order."""
+
+def sltr_params(featureset: FeatureSet, query: str, candidates: Sequence[Candidate],
+                behaviour: ProductBehaviour | None = None, profile: UserProfile | None = None) -> dict[str, Any]:
+    """Every param the stored featureset's features read, for one query's candidates (pure)."""
+    ids = [c.product_id for c in candidates]
+    stage = stage_features(query, candidates)
+    stage_names = [spec.name for spec in featureset.of_source("stage")]
+    columns = np.column_stack([stage[name] for name in stage_names]) if stage_names else np.zeros((len(ids), 0))
+    behaviour = behaviour or ProductBehaviour({}, {}, in_documents=True)
+    product_names = [spec.name for spec in featureset.of_source("product")]
+    product_values = {} if behaviour.in_documents else {
+        pid: _f32([behaviour.get(pid, name) for name in product_names]) for pid in ids}
+    return {
+        "keywords": query,
+        "stage": {pid: _f32(row) for pid, row in zip(ids, columns)},
+        "product_values": product_values,
+        "product_priors": _f32([behaviour.defaults.get(name, 0.0) for name in product_names]),
+        "user_brands": dict(profile.brand_affinity) if profile else {},
+        "user_departments": dict(profile.department_affinity) if profile else {},
+        "user_price_band": (profile.preferred_price_band or "") if profile else "",
+        "session_departments": list(profile.recent_departments) if profile else [],
+    }
+
+
+class FeatureLogger(Protocol):
+    def log(self, featureset: FeatureSet, product_ids: Sequence[str], params: Mapping[str, Any]) -> np.ndarray:
+        """(len(product_ids), len(featureset)) float32 in featureset order."""
+        ...
+
+
+class EngineFeatureLogger:
+    """Logs a stored featureset's values on given products with ``ltr_log``, in one search.
+
+    The featureset is written to the catalogue's feature store on first use. Ids come back from the
+    ``id`` doc values, not the stored ``_id``: loading stored fields for 200 hits scattered over the
+    index costs several milliseconds; doc values almost nothing.
+    """
+
+    def __init__(self, client: OpenSearch, index: str, store: FeatureStore | None = None) -> None:
+        self.client = client
+        self.index = index
+        self.store = store or FeatureStore(client, index)
+
+    def log(self, featureset: FeatureSet, product_ids: Sequence[str], params: Mapping[str, Any]) -> np.ndarray:
+        values = np.zeros((len(product_ids), len(featureset.features)), dtype=np.float32)
+        if not product_ids:
+            return values
+        self.store.ensure_featureset(featureset)
+        sltr = {"_name": LOGGED, "featureset": featureset.store_name, "store": self.store.name,
+                "params": dict(params)}
+        body = {"size": len(product_ids), "stored_fields": "_none_", "docvalue_fields": [schema.ID],
+                "track_total_hits": False,
+                "query": {"bool": {"filter": [{"ids": {"values": list(product_ids)}}, {"sltr": sltr}]}},
+                "ext": {"ltr_log": {"log_specs": [{"name": LOGGED, "named_query": LOGGED, "missing_as_zero": True}]}}}
+        response = self.client.search(index=self.index, body=body)
+        row = {pid: i for i, pid in enumerate(product_ids)}
+        column = {name: j for j, name in enumerate(featureset.names)}
+        for hit in response["hits"]["hits"]:
+            (product_id,) = hit["fields"][schema.ID]
+            for entry in hit["fields"]["_ltrlog"]:
+                for feature in entry.get(LOGGED, ()):
+                    values[row[product_id], column[feature["name"]]] = feature.get("value", 0.0)
+        return values
+
+
+class FeatureExtractor:
+    def __init__(self, featureset: FeatureSet, logger: FeatureLogger) -> None:
+        self.featureset = featureset
+        self.logger = logger
+
+    def params(self, query: str, candidates: Sequence[Candidate], behaviour: ProductBehaviour | None = None,
+               profile: UserProfile | None = None) -> dict[str, Any]:
+        return sltr_params(self.featureset, query, candidates, behaviour, profile)
+
+    def matrix(self, query: str, candidates: Sequence[Candidate], behaviour: ProductBehaviour | None = NO_BEHAVIOUR,
+               profile: UserProfile | None = None) -> np.ndarray:
+        """(len(candidates), len(featureset)) float32, columns in featureset order, never NaN.
+
+        ``behaviour`` None reads product behaviour from the documents (serving); a snapshot
+        overrides them (training: what was known before the label window)."""
         ids = [c.product_id for c in candidates]
-        columns: dict[str, np.ndarray] = {}
-        text_specs = self.featureset.of_source("text")
-        text = self.text_logger.log(query, ids, text_specs)
-        for j, spec in enumerate(text_specs):
-            columns[spec.name] = text[:, j]
-        stage = stage_features(query, candidates)
-        for spec in self.featureset.of_source("stage"):
-            columns[spec.name] = stage[spec.name]
-        for spec in self.featureset.of_source("product"):
-            columns[spec.name] = np.array([behaviour.get(pid, spec.name) for pid in ids])
-        user_specs = self.featureset.of_source("user")
-        if user_specs:
-            rows = [user_product_features(profile, (traits or {}).get(pid) or traits_of(pid, None))
-                    if profile is not None else {} for pid in ids]
-            for spec in user_specs:
-                columns[spec.name] = np.array([row.get(spec.name, math.nan) for row in rows])
-        return np.column_stack([columns[name] for name in self.featureset.names]).astype(np.float32)
+        return self.logger.log(self.featureset, ids, self.params(query, candidates, behaviour, profile))
 
 
 _PRODUCT_FEATURE_NAMES = {"product_ctr": "ctr", "product_purchase_rate": "purchase_rate",
@@ -141,3 +180,8 @@ def behaviour_snapshot(log: BehaviourLog, at: datetime, window_days: float = 30.
     values = {pid: {ours: row[theirs] for ours, theirs in _PRODUCT_FEATURE_NAMES.items()}
               for pid, row in table.items() if pid != sentinel}
     return ProductBehaviour(values, defaults)
+
+
+def document_behaviour(priors: Mapping[str, float]) -> ProductBehaviour:
+    """Serving: the documents' behaviour fields, with ``priors`` for products that have none."""
+    return ProductBehaviour({}, dict(priors), in_documents=True)

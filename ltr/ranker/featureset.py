@@ -1,19 +1,27 @@
 """The featureset: one ordered definition of every ranking feature, shared by training and serving.
 
-Features come from four sources, and the source says where a value is computed:
+Every feature is a feature of the LTR plugin's featureset, stored in the catalogue's feature store,
+so the engine computes it at query time (``sltr``) exactly as training logs it (``ltr_log``):
 
-- ``text``: a query template scored by OpenSearch on each candidate (BM25 per field, phrase match).
-  The same template is a feature of the LTR plugin's featureset, so training (logged through an
-  ``_msearch``, or ``ltr_log`` where the plugin is installed) and serving compute it alike.
+- ``text``: a mustache query template scored on each candidate (BM25 per field, phrase match).
 - ``stage``: first-stage signals of the hybrid retrieval (each retriever's score and rank, whether
-  BM25 found the product, the fused score and rank).
-- ``product``: behaviour of the product before the search (smoothed CTR, conversion, popularity).
-- ``user``: user x product features (affinity of this shopper for the product's brand and
-  department, price-band match, current-session department match). In the plugin they travel as
-  ``sltr`` params (the shopper's affinity maps) read by script features.
+  BM25 found the product, the fused score and rank, query length). Only the search that produced
+  the candidates knows them, so they travel as the ``sltr`` param ``stage`` (product id -> values
+  in the featureset's stage order) read by a script feature.
+- ``product``: behaviour of the product (smoothed CTR, conversion, popularity), document fields
+  written by ``shelfrank index behaviour`` and read by script features; the param
+  ``product_values`` overrides them with a point-in-time snapshot (training), and
+  ``product_priors`` stands in for products without history.
+- ``user``: user x product features; the shopper's affinity maps travel as params and script
+  features match them against the product's trait fields.
 
-The featureset hash covers names, order and definitions, so a model can only ever be served with
-the exact featureset it was trained on.
+One convention for absent values everywhere: **0.0**. The plugin gives a feature that does not
+match a document 0.0 and never routes a ``missing`` branch, so training, the Python reranker and
+the engine all use 0.0 (``in_bm25`` says whether a BM25 score of 0 means "not found"). And the
+engine refuses negative scores, so signed values get a non-negative representation: the cosine
+is sent as ``1 + cosine``, the fused score through ``v + sqrt(v^2 + 1)`` (strictly increasing, so a
+tree loses nothing). The featureset hash covers names, order and definitions, so a model can only
+ever be served with the exact featureset it was trained on.
 """
 
 from __future__ import annotations
@@ -23,14 +31,20 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from indexer import schema
+
 Source = Literal["text", "stage", "product", "user"]
+
+#: Params every stored featureset's features may read (all must be present in each ``sltr``).
+PARAMS = ("keywords", "stage", "product_values", "product_priors", "user_brands", "user_departments",
+          "user_price_band", "session_departments")
 
 
 @dataclass(frozen=True)
 class FeatureSpec:
     name: str
     source: Source
-    template: dict | None = None  # text features: the query, with {{keywords}} for the query text
+    template: dict | None = None  # text: the query with {{keywords}}; others: the painless script source
     doc: str = ""
 
 
@@ -38,36 +52,68 @@ def _match(field_name: str) -> dict:
     return {"match": {field_name: "{{keywords}}"}}
 
 
+def _number(expression: str) -> str:
+    return f"((Number) {expression}).doubleValue()"
+
+
+def _stage(name: str, k: int, doc: str) -> FeatureSpec:
+    source = (f"def v = params.stage.get(doc['{schema.ID}'].value); "
+              f"return v == null ? 0.0 : {_number(f'v[{k}]')};")
+    return FeatureSpec(name, "stage", {"source": source}, doc)
+
+
+def _product(name: str, k: int, doc: str) -> FeatureSpec:
+    column = schema.BEHAVIOUR_FIELDS[name]
+    source = (f"def o = params.product_values.get(doc['{schema.ID}'].value); "
+              f"if (o != null) return {_number(f'o[{k}]')}; "
+              f"if (doc.containsKey('{column}') && doc['{column}'].size() != 0) return doc['{column}'].value; "
+              f"return {_number(f'params.product_priors[{k}]')};")
+    return FeatureSpec(name, "product", {"source": source}, doc)
+
+
+def _trait(column: str) -> str:
+    return f"if (!doc.containsKey('{column}') || doc['{column}'].size() == 0) return 0.0; def t = doc['{column}'].value; "
+
+
+def _user(name: str, body: str, column: str, doc: str) -> FeatureSpec:
+    return FeatureSpec(name, "user", {"source": _trait(column) + body}, doc)
+
+
 TEXT_FEATURES = (
-    FeatureSpec("title_bm25", "text", _match("title"), "BM25 of the title (english analyzer)"),
-    FeatureSpec("title_exact_bm25", "text", _match("title.exact"), "BM25 of the unstemmed title"),
-    FeatureSpec("title_phrase", "text", {"match_phrase": {"title": {"query": "{{keywords}}", "slop": 2}}},
+    FeatureSpec("title_bm25", "text", _match(schema.TITLE), "BM25 of the title (english analyzer)"),
+    FeatureSpec("title_exact_bm25", "text", _match(schema.TITLE_EXACT), "BM25 of the unstemmed title"),
+    FeatureSpec("title_phrase", "text", {"match_phrase": {schema.TITLE: {"query": "{{keywords}}", "slop": 2}}},
                 "phrase match of the query in the title (slop 2)"),
-    FeatureSpec("title_shingles_bm25", "text", _match("title.shingles"), "BM25 of word pairs/triples"),
-    FeatureSpec("brand_bm25", "text", _match("brand"), "BM25 of the brand"),
-    FeatureSpec("category_bm25", "text", _match("category.text"), "BM25 of the category path"),
-    FeatureSpec("description_bm25", "text", _match("description"), "BM25 of the description"),
+    FeatureSpec("title_shingles_bm25", "text", _match(schema.TITLE_SHINGLES), "BM25 of word pairs/triples"),
+    FeatureSpec("brand_bm25", "text", _match(schema.BRAND), "BM25 of the brand"),
+    FeatureSpec("category_bm25", "text", _match(schema.CATEGORY_TEXT), "BM25 of the category path"),
+    FeatureSpec("description_bm25", "text", _match(schema.DESCRIPTION), "BM25 of the description"),
 )
 STAGE_FEATURES = (
-    FeatureSpec("bm25_score", "stage", doc="first-stage multi_match score (NaN if BM25 did not find it)"),
-    FeatureSpec("bm25_rank", "stage", doc="rank in the BM25 list (candidates + 1 if absent)"),
-    FeatureSpec("vector_cosine", "stage", doc="cosine of query and product vectors"),
-    FeatureSpec("vector_rank", "stage", doc="rank by cosine among the candidates"),
-    FeatureSpec("in_bm25", "stage", doc="1 if BM25 found the product, else 0"),
-    FeatureSpec("fused_score", "stage", doc="hybrid fused score"),
-    FeatureSpec("fused_rank", "stage", doc="rank after fusion"),
-    FeatureSpec("query_terms", "stage", doc="number of words in the query"),
+    _stage("bm25_score", 0, "first-stage multi_match score (0 if BM25 did not find it)"),
+    _stage("bm25_rank", 1, "rank in the BM25 list (candidates + 1 if absent)"),
+    _stage("vector_cosine", 2, "1 + cosine of query and product vectors (0 if the product has no vector)"),
+    _stage("vector_rank", 3, "rank by cosine among the candidates"),
+    _stage("in_bm25", 4, "1 if BM25 found the product, else 0"),
+    _stage("fused_score", 5, "hybrid fused score v as v + sqrt(v^2 + 1) (increasing, positive)"),
+    _stage("fused_rank", 6, "rank after fusion"),
+    _stage("query_terms", 7, "number of words in the query"),
 )
 PRODUCT_FEATURES = (
-    FeatureSpec("product_ctr", "product", doc="smoothed CTR over the window before the search"),
-    FeatureSpec("product_purchase_rate", "product", doc="smoothed purchases per impression"),
-    FeatureSpec("product_popularity", "product", doc="decayed clicks/carts/purchases"),
+    _product("product_ctr", 0, "smoothed CTR over the window before the search"),
+    _product("product_purchase_rate", 1, "smoothed purchases per impression"),
+    _product("product_popularity", 2, "decayed clicks/carts/purchases"),
 )
 USER_FEATURES = (
-    FeatureSpec("user_brand_affinity", "user", doc="share of the shopper's decayed actions on this brand"),
-    FeatureSpec("user_department_affinity", "user", doc="share on this product's department"),
-    FeatureSpec("user_price_band_match", "user", doc="1 if this is the shopper's preferred price band"),
-    FeatureSpec("session_department_match", "user", doc="1 if the session clicked this department already"),
+    _user("user_brand_affinity", f"def v = params.user_brands.get(t); return v == null ? 0.0 : {_number('v')};",
+          schema.TRAIT_BRAND, "share of the shopper's decayed actions on this brand"),
+    _user("user_department_affinity",
+          f"def v = params.user_departments.get(t); return v == null ? 0.0 : {_number('v')};",
+          schema.TRAIT_DEPARTMENT, "share on this product's department"),
+    _user("user_price_band_match", "return t == params.user_price_band ? 1.0 : 0.0;", schema.TRAIT_PRICE_BAND,
+          "1 if this is the shopper's preferred price band"),
+    _user("session_department_match", "return params.session_departments.contains(t) ? 1.0 : 0.0;",
+          schema.TRAIT_DEPARTMENT, "1 if the session clicked this department already"),
 )
 
 
@@ -88,11 +134,25 @@ class FeatureSet:
         text = json.dumps([asdict(f) for f in self.features], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    @property
+    def store_name(self) -> str:
+        """Its name in a feature store: the hash is part of it, so a changed definition is a new featureset."""
+        return f"{self.name}-{self.hash[:12]}"
+
     def plugin_body(self) -> dict:
-        """The LTR plugin's featureset (text features; the others are script features fed by params)."""
-        return {"featureset": {"name": self.name, "features": [
-            {"name": f.name, "params": ["keywords"], "template_language": "mustache", "template": f.template}
-            for f in self.of_source("text")]}}
+        """The LTR plugin's featureset: every feature, in order (text as mustache, the rest as scripts)."""
+        return {"featureset": {"name": self.store_name, "features": [plugin_feature(f) for f in self.features]}}
+
+
+def plugin_feature(spec: FeatureSpec) -> dict:
+    """One feature as the plugin stores it."""
+    if spec.source == "text":
+        return {"name": spec.name, "params": ["keywords"], "template_language": "mustache",
+                "template": spec.template}
+    params = {"stage": ["stage"], "product": ["product_values", "product_priors"],
+              "user": ["user_brands", "user_departments", "user_price_band", "session_departments"]}[spec.source]
+    return {"name": spec.name, "params": params, "template_language": "script_feature",
+            "template": {"lang": "painless", "source": (spec.template or {})["source"], "params": {}}}
 
 
 QUERY_FEATURES = FeatureSet("shelfrank-v1-query", TEXT_FEATURES + STAGE_FEATURES)

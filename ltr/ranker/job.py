@@ -78,6 +78,8 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
                "trees": booster.best_iteration, "queries": len(data.groups), "rows": len(data)}
     artifact = save_artifact(models_dir / name, booster, extractor.featureset,
                              {"labels": request.labels, "click_model": click_model_name, "metrics": metrics,
+                              # what the parity gate samples when the database holds no stored searches
+                              "sample_queries": list(dict.fromkeys(data.queries))[:50],
                               "data_window": [start.isoformat(), now.isoformat()]})
     model = register_candidate(session, name=name, featureset=extractor.featureset.name,
                                featureset_hash=extractor.featureset.hash, artifact_path=str(artifact.folder),

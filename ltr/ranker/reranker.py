@@ -1,27 +1,38 @@
-"""The Python reranker: scores the top of the fused list with a LightGBM model.
+"""The rerank stage: the top of the fused list scored by the active LightGBM model.
 
-It is the reference the in-engine (``sltr``) scores are checked against, and the serving path
-where the LTR plugin is absent. Candidates below the window keep their fused order underneath.
-A personalised featureset reads the shopper's profile through ``profiles`` (anonymous shoppers
-and unknown users get no profile, so their user features are missing, as in training).
+Two engines score it with the same params (:func:`ltr.ranker.extract.sltr_params`):
+:class:`EngineReranker` lets the LTR plugin's ``sltr`` score the candidates with the model
+uploaded to the feature store (one request, the default), and :class:`LtrReranker` logs the
+feature vectors (``ltr_log``) and scores them with LightGBM's own ``predict`` in Python: the
+reference the engine is checked against. Candidates below the window keep their fused order
+underneath. A personalised featureset reads the shopper's profile through ``profiles`` (anonymous
+shoppers and unknown users get no profile, so their user features are 0, as in training).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import lightgbm as lgb
 import numpy as np
 
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import TransportError
+
+from indexer import schema
 from ltr.features.user import UserProfile
-from ltr.ranker.extract import NO_BEHAVIOUR, FeatureExtractor, ProductBehaviour
+from ltr.ranker.extract import FeatureExtractor, ProductBehaviour, document_behaviour
 from ltr.serving.contributions import BIAS_TERM, explain
+from ltr.store import FeatureStore
 from ltr.traits import ProductTraits, traits_of
 from storefront.rerank_stage import Candidate, SearchContext
 
 ProfileSource = Callable[[SearchContext], UserProfile | None]
 TraitsLookup = Callable[[Iterable[str]], Mapping[str, ProductTraits]]  # product ids -> catalogue traits
+log = logging.getLogger(__name__)
 EXPLAINED_TERMS = 8  # contributions shown per result, largest first; the rest are summed
 
 
@@ -59,9 +70,42 @@ class FeatureRow(Mapping[str, float]):
         return len(self._columns)
 
 
+class LoggedWindow:
+    """The feature matrix of one engine-scored window, logged from the same params on first use.
+
+    The engine returns scores only; debug responses and explanations need the values behind them.
+    Stage features depend on the whole window (ranks), so the window is logged as one, lazily:
+    a search that nobody explains costs no second request.
+    """
+
+    def __init__(self, extractor: FeatureExtractor, ids: Sequence[str], params: Mapping) -> None:  # type: ignore[type-arg]
+        self.extractor, self.ids, self.params = extractor, list(ids), params
+        self._matrix: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def matrix(self) -> np.ndarray:
+        with self._lock:
+            if self._matrix is None:
+                self._matrix = self.extractor.logger.log(self.extractor.featureset, self.ids, self.params)
+            return self._matrix
+
+
+class LoggedRow(FeatureRow):
+    """A candidate's row of a :class:`LoggedWindow`, read (and logged) only when asked for."""
+
+    __slots__ = ("_window", "_index")
+
+    def __init__(self, columns: Mapping[str, int], window: LoggedWindow, index: int) -> None:
+        self._columns, self._window, self._index = columns, window, index
+
+    def __getitem__(self, name: str) -> float:
+        return float(self._window.matrix[self._index, self._columns[name]])
+
+
 class LtrReranker:
     def __init__(self, booster: lgb.Booster, extractor: FeatureExtractor, *, name: str, window: int = 200,
-                 behaviour: ProductBehaviour = NO_BEHAVIOUR, profiles: ProfileSource | None = None,
+                 behaviour: ProductBehaviour | None = None, profiles: ProfileSource | None = None,
                  traits: TraitsLookup | None = None) -> None:
         if booster.feature_name() != extractor.featureset.names:
             raise ValueError(f"model features {booster.feature_name()} differ from featureset "
@@ -70,16 +114,17 @@ class LtrReranker:
         self.extractor = extractor
         self.name = name
         self.window = window
-        self.behaviour = behaviour
+        self.behaviour = behaviour or document_behaviour({})
         self.profiles = profiles
         self.traits = traits
         self.personal = bool(extractor.featureset.of_source("user"))
         self._columns = {name: j for j, name in enumerate(extractor.featureset.names)}
 
+    def profile(self, context: SearchContext | None) -> UserProfile | None:
+        return self.profiles(context) if self.personal and self.profiles and context else None
+
     def features(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None) -> np.ndarray:
-        profile = self.profiles(context) if self.personal and self.profiles and context else None
-        traits = pool_traits(candidates, self.traits) if profile is not None else None
-        return self.extractor.matrix(query, candidates, self.behaviour, profile, traits)
+        return self.extractor.matrix(query, candidates, self.behaviour, self.profile(context))
 
     def scores(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None) -> np.ndarray:
         return self.booster.predict(self.features(query, candidates, context))
@@ -89,14 +134,17 @@ class LtrReranker:
         if len(head) < 2:
             return candidates
         matrix = self.features(query, head, context)
-        scores = self.booster.predict(matrix)
+        return self._ranked(head, self.booster.predict(matrix), matrix) + tail
+
+    def _ranked(self, head: Sequence[Candidate], scores: np.ndarray, matrix: np.ndarray | None) -> list[Candidate]:
+        """Best score first; ties keep the fused order (identically for both engines)."""
         ranked = []
         for i in np.argsort(-scores, kind="stable"):
             candidate = head[int(i)]
             stages = {**candidate.stages, "ltr": float(scores[i])}
             ranked.append(Candidate(candidate.product_id, float(scores[i]), stages, candidate.fields,
-                                    FeatureRow(self._columns, matrix[int(i)])))
-        return ranked + tail
+                                    None if matrix is None else FeatureRow(self._columns, matrix[int(i)])))
+        return ranked
 
     def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
         """Each reranked candidate's score as feature contributions (TreeSHAP), largest first.
@@ -120,3 +168,52 @@ class LtrReranker:
                 "contributions": [{"feature": name, "value": None if math.isnan(candidate.features[name])
                                    else candidate.features[name], "contribution": c} for name, c in shown]})
         return explained
+
+
+class EngineReranker(LtrReranker):
+    """Scores the window inside OpenSearch: ``sltr`` with the model uploaded to the feature store.
+
+    One search per query: the candidates' ids as a filter, the model as a rescore with
+    ``query_weight`` 0, so each hit's score is the model's. The booster stays loaded for debug
+    explanations (feature values logged on demand, TreeSHAP in Python).
+    """
+
+    def __init__(self, booster: lgb.Booster, extractor: FeatureExtractor, *, name: str, client: OpenSearch,
+                 index: str, store: FeatureStore, store_model: str | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(booster, extractor, name=name, **kwargs)
+        self.client, self.index, self.store = client, index, store
+        self.store_model = store_model or name
+
+    def engine_scores(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None,
+                      params: Mapping | None = None) -> np.ndarray:  # type: ignore[type-arg]
+        """The model's score for each candidate, computed by the plugin (float32, in the given order)."""
+        ids = [c.product_id for c in candidates]
+        if params is None:
+            params = self.extractor.params(query, candidates, self.behaviour, self.profile(context))
+        body = {"size": len(ids), "stored_fields": "_none_", "docvalue_fields": [schema.ID],
+                "track_total_hits": False, "query": {"ids": {"values": ids}},
+                "rescore": {"window_size": len(ids), "query": {
+                    "rescore_query": {"sltr": {"model": self.store_model, "store": self.store.name, "params": params}},
+                    "query_weight": 0.0, "rescore_query_weight": 1.0}}}
+        response = self.client.search(index=self.index, body=body)
+        found = {hit["fields"][schema.ID][0]: hit["_score"] for hit in response["hits"]["hits"]}
+        lowest = float(np.finfo(np.float32).min)  # deleted since retrieval: last
+        return np.array([found.get(pid, lowest) for pid in ids], dtype=np.float64)
+
+    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
+        head, tail = candidates[: self.window], candidates[self.window:]
+        if len(head) < 2:
+            return candidates
+        params = self.extractor.params(query, head, self.behaviour, self.profile(context))
+        try:
+            scores = self.engine_scores(query, head, context, params)
+        except TransportError as exc:  # the model vanished from the store, a script failed...: keep answering
+            log.warning("model %s could not score in OpenSearch (%s: %s); serving the unreranked list (if the "
+                        "store lost it: shelfrank models sync)", self.name, exc.status_code, exc.error)
+            return candidates
+        window = LoggedWindow(self.extractor, [c.product_id for c in head], params)
+        ranked = self._ranked(head, scores, None)
+        position = {c.product_id: i for i, c in enumerate(head)}
+        for candidate in ranked:
+            candidate.features = LoggedRow(self._columns, window, position[candidate.product_id])
+        return ranked + tail

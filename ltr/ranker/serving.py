@@ -3,6 +3,9 @@
 The storefront does not import learning to rank (it only knows the ``Reranker`` protocol); the
 faces (API, CLI) build their service with :func:`storefront_service`, whose rerank stage follows
 the registry: promotions and rollbacks reach a running API within seconds, without a restart.
+With ``SHELFRANK_RERANK_ENGINE=opensearch`` (the default) the model scores inside the engine, and a
+model the feature store has lost is reported (run ``shelfrank models sync``) while the storefront
+serves the hybrid ranking: searches keep being answered.
 """
 
 from __future__ import annotations
@@ -11,21 +14,22 @@ import logging
 import math
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import TransportError
 from sqlalchemy.orm import Session
 
 from core.db import migrate
 from core.db.session import session_scope
 from core.settings import Settings
-from ltr.features.loader import load_behaviour
+from ltr.behaviour_sync import served_behaviour
 from ltr.ranker.artifacts import ArtifactError, load_artifact
-from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger, behaviour_snapshot
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
 from ltr.ranker.profiles import CatalogTraits, StoredProfiles
-from ltr.ranker.reranker import LtrReranker, ProfileSource, TraitsLookup
+from ltr.ranker.reranker import EngineReranker, LtrReranker, ProfileSource, TraitsLookup
 from ltr.registry import active_model
+from ltr.store import FeatureStore, FeatureStoreError
 from storefront.factory import build_search_service
 from storefront.rerank_stage import Candidate, NoopReranker, Reranker, SearchContext
 from storefront.service import SearchService
@@ -33,26 +37,35 @@ from storefront.service import SearchService
 log = logging.getLogger(__name__)
 
 
-def reranker_for(folder: Path, name: str, session: Session, client: OpenSearch, index: str,
-                 window: int, profiles: ProfileSource | None = None, traits: TraitsLookup | None = None) -> LtrReranker:
+def reranker_for(folder: Path, name: str, client: OpenSearch, index: str, window: int, *,
+                 engine: str = "opensearch", profiles: ProfileSource | None = None,
+                 traits: TraitsLookup | None = None) -> LtrReranker:
+    """The reranker of one model folder; ``engine`` opensearch needs the model in the feature store."""
     artifact = load_artifact(folder)
-    extractor = FeatureExtractor(artifact.featureset, TextFeatureLogger(client, index))
-    now = datetime.now(timezone.utc)
-    behaviour = behaviour_snapshot(load_behaviour(session, until=now), now)
-    return LtrReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
-                       profiles=profiles, traits=traits)
+    store = FeatureStore(client, index)
+    extractor = FeatureExtractor(artifact.featureset, EngineFeatureLogger(client, index, store))
+    behaviour = served_behaviour(client, index)
+    if engine == "python":
+        return LtrReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
+                           profiles=profiles, traits=traits)
+    if not store.has_model(name):
+        raise FeatureStoreError(f"model {name} is active but missing from feature store {store.name} (a wiped "
+                                "node or a restored snapshot?); repair it with `shelfrank models sync`")
+    return EngineReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
+                          profiles=profiles, traits=traits, client=client, index=index, store=store)
 
 
-def active_reranker(session: Session, client: OpenSearch, index: str, window: int,
+def active_reranker(session: Session, client: OpenSearch, index: str, window: int, engine: str = "opensearch",
                     profiles: ProfileSource | None = None, traits: TraitsLookup | None = None) -> LtrReranker | None:
     """The active model's reranker, or None (hybrid ranking) when none is active or it cannot load."""
     model = active_model(session)
     if model is None:
         return None
     try:
-        return reranker_for(Path(model.artifact_path), model.name, session, client, index, window, profiles, traits)
-    except (ArtifactError, OSError) as exc:
-        log.error("active model %s cannot be loaded (%s); serving the hybrid ranking", model.name, exc)
+        return reranker_for(Path(model.artifact_path), model.name, client, index, window, engine=engine,
+                            profiles=profiles, traits=traits)
+    except (ArtifactError, FeatureStoreError, OSError, TransportError) as exc:
+        log.error("active model %s cannot be served (%s); serving the hybrid ranking", model.name, exc)
         return None
 
 
@@ -103,9 +116,11 @@ class ActiveModelReranker:
                 if name == self._active_name:
                     return
                 reranker = active_reranker(session, self.client, self.index, self.settings.rerank_window,
-                                           self.profiles, self.traits) if model is not None else None
+                                           self.settings.rerank_engine, self.profiles,
+                                           self.traits) if model is not None else None
             self._current = reranker or NoopReranker()
-            self._active_name = name
+            # A model that could not be served is retried at the next check (after `models sync`, say).
+            self._active_name = name if reranker is not None or model is None else None
 
     def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
         return self.current.rerank(query, candidates, context)

@@ -2,8 +2,13 @@
 
 It mirrors the plugin's ``XGBoostJsonParser`` + ``NaiveAdditiveDecisionTree`` so a converted
 model can be gated on parity before upload: thresholds and leaves are parsed as float32, feature
-values are float32, a node goes ``yes`` when ``value < split_condition`` and NaN (an absent
-feature) goes to ``missing``; the score is the float32 sum of leaves in tree order. It also
+values are float32, a node goes ``yes`` when ``value < split_condition``; the score is the float32
+sum of leaves in tree order. This plugin version gives a feature that does not match a document
+the value 0.0 and never reads ``missing`` (its ``DenseFeatureVector`` and
+``NaiveAdditiveDecisionTree``), so by default a NaN, standing for an absent value, is scored as
+0.0: a model trained with NaN for absent values is caught scoring differently here, before it
+reaches the engine. ``absent="missing-branch"`` evaluates the ``missing`` links instead (XGBoost's
+own semantics), which the converter's tests use to check its branch rewriting. It also
 rejects the structures the plugin's parser rejects (unknown keys, ``yes``/``no`` not naming
 ``children[0]``/``children[1]``, ``missing`` not one of them, unknown features).
 """
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -91,7 +96,8 @@ def compile_tree(tree: Mapping[str, Any], columns: Mapping[str, int]) -> Compile
 
 
 def eval_tree(tree: CompiledTree, X: np.ndarray, *, honor_missing: bool = True) -> np.ndarray:
-    """Leaf value per row of float32 ``X``; ``honor_missing=False`` sends NaN ``no`` like old plugins."""
+    """Leaf value per row of float32 ``X``; ``honor_missing`` routes NaN by ``missing``, else NaN fails
+    ``<`` and goes ``no``."""
     node = np.zeros(X.shape[0], dtype=np.int64)
     rows = np.arange(X.shape[0])
     active = tree.feature[node] >= 0
@@ -121,18 +127,24 @@ def _splits_and_objective(definition: Sequence[Mapping[str, Any]] | Mapping[str,
     return definition, None
 
 
+Absent = Literal["zero", "missing-branch", "nan-goes-no"]
+
+
 def predict_xgboost_json(trees: Sequence[Mapping[str, Any]] | Mapping[str, Any], feature_names: Sequence[str],
-                         X: np.ndarray, *, honor_missing: bool = True) -> np.ndarray:
+                         X: np.ndarray, *, absent: Absent = "zero") -> np.ndarray:
     """Plugin scores (float32) of the rows of ``X``, whose columns follow ``feature_names``.
 
     ``trees`` is the bare array or the ``{"objective", "splits"}`` object. NaN marks an absent
-    feature. ``honor_missing=False`` reproduces plugin versions that ignore ``missing`` (NaN fails
-    ``<`` and goes ``no``).
+    feature: ``absent="zero"`` scores it as this plugin does (0.0), ``"missing-branch"`` follows the
+    ``missing`` links, ``"nan-goes-no"`` lets NaN fail every comparison.
     """
     splits, objective = _splits_and_objective(trees)
     if not splits:
         raise PluginModelError("XGBoost model must define at least one tree")
     X32 = np.asarray(X, dtype=np.float32)
+    if absent == "zero":
+        X32 = np.where(np.isnan(X32), np.float32(0.0), X32)
+    honor_missing = absent == "missing-branch"
     if X32.ndim != 2 or X32.shape[1] != len(feature_names):
         raise ValueError(f"X must be (rows, {len(feature_names)}), got {X32.shape}")
     columns = {name: j for j, name in enumerate(feature_names)}

@@ -195,7 +195,7 @@ def test_train_promote_serve_and_roll_back_a_model_from_simulated_clicks(
     """Clicks -> click-model labels -> LambdaMART candidate -> parity gate -> served through the API -> rollback."""
     from core.settings import get_settings
     from ltr import registry
-    from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger
+    from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
     from ltr.ranker.featureset import SHOP_FEATURES
     from ltr.ranker.job import TrainingRequest, train_and_register
     from ltr.ranker.train import TrainParams
@@ -204,7 +204,7 @@ def test_train_promote_serve_and_roll_back_a_model_from_simulated_clicks(
     simulator(base_url, judged_queries, seed=4, shoppers=500, reuse_pages=True).run(6000)
     service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder),
                             default_configs(candidates=50), "hybrid-minmax")
-    extractor = FeatureExtractor(SHOP_FEATURES, TextFeatureLogger(os_client, sample_index))
+    extractor = FeatureExtractor(SHOP_FEATURES, EngineFeatureLogger(os_client, sample_index))
     with session_scope(db) as session:
         outcome = train_and_register(session, TrainingRequest(labels="clickmodel", min_support=5, window=100,
                                                               params=TrainParams(max_rounds=100), name="ltr-test"),
@@ -252,7 +252,8 @@ def test_a_personalised_model_reads_the_searching_shoppers_history(
     """Per-search labels + user features -> served: a shopper with history gets their affinities as features."""
     from core.settings import get_settings
     from ltr import registry
-    from ltr.ranker.extract import FeatureExtractor, TextFeatureLogger
+    from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
+    from ltr import promotion
     from ltr.ranker.featureset import PERSONAL_FEATURES
     from ltr.ranker.job import TrainingRequest, train_and_register
     from ltr.ranker.profiles import CatalogTraits
@@ -263,13 +264,14 @@ def test_a_personalised_model_reads_the_searching_shoppers_history(
     sim.run(3000)
     service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder),
                             default_configs(candidates=50), "hybrid-minmax")
-    extractor = FeatureExtractor(PERSONAL_FEATURES, TextFeatureLogger(os_client, sample_index))
+    extractor = FeatureExtractor(PERSONAL_FEATURES, EngineFeatureLogger(os_client, sample_index))
     request = TrainingRequest(labels="actions", debias="position", days=14, window=50,
                               params=TrainParams(max_rounds=60, min_data_in_leaf=5), name="ltr-personal")
     with session_scope(db) as session:
         outcome = train_and_register(session, request, service.candidates, extractor, tmp_path / "models",
                                      traits=CatalogTraits(os_client, sample_index))
-        registry.promote(session, "ltr-personal", by="test", gate=registry.artifact_gate)
+        registry.promote(session, "ltr-personal", by="test", gate=lambda model: promotion.engine_gate(
+            session, os_client, sample_index, model, service.candidates, window=50))
     assert outcome.model.params["debias"] == "position" and outcome.queries >= 100  # one group per search
 
     monkeypatch.setenv("SHELFRANK_DATABASE_URL", db)
@@ -288,4 +290,4 @@ def test_a_personalised_model_reads_the_searching_shoppers_history(
     assert known["debug"]["reranker"] == "ltr-personal"
     affinities = [r["features"]["user_department_affinity"] for r in known["results"]]
     assert all(a is not None and 0.0 <= a <= 1.0 for a in affinities) and any(a > 0 for a in affinities)
-    assert all(r["features"]["user_department_affinity"] is None for r in anonymous["results"])
+    assert all(r["features"]["user_department_affinity"] == 0.0 for r in anonymous["results"])  # absent is 0.0

@@ -86,7 +86,9 @@ def _as_served(trees: list[dict]) -> list[dict]:
 def _assert_parity(booster: lgb.Booster, X: np.ndarray, names: Sequence[str] = NAMES, **predict_kw: bool) -> None:
     X32 = np.asarray(X, dtype=np.float32)
     trees = _as_served(lightgbm_to_xgboost_json(booster, names))
-    ours = predict_xgboost_json(trees, names, X32)
+    # The converter rewrites LightGBM's NaN routing into ``missing`` links; this plugin version ignores
+    # them (absent = 0.0, see test_plugin_semantics_score_nan_as_zero), XGBoost's semantics follow them.
+    ours = predict_xgboost_json(trees, names, X32, absent="missing-branch")
     ref = booster.predict(X32, **predict_kw)
     np.testing.assert_allclose(ours, ref, rtol=2e-6, atol=ATOL)
 
@@ -173,7 +175,8 @@ def test_model_exercises_both_missing_types_and_data_valued_thresholds(ranker: l
 
 def test_orders_identical_per_query(ranker: lgb.Booster, data: tuple[np.ndarray, np.ndarray]) -> None:
     X32 = data[0].astype(np.float32)
-    ours = predict_xgboost_json(lightgbm_to_xgboost_json(ranker, NAMES), NAMES, X32).astype(np.float64)
+    ours = predict_xgboost_json(lightgbm_to_xgboost_json(ranker, NAMES), NAMES, X32,
+                                absent="missing-branch").astype(np.float64)
     ref = ranker.predict(X32)
     fully_checked = 0
     for start in range(0, len(ref), GROUP):
@@ -230,7 +233,7 @@ def test_feature_order_of_featureset_does_not_matter(ranker: lgb.Booster, data: 
     order = NAMES[::-1]
     trees = lightgbm_to_xgboost_json(ranker, order)
     X32 = data[0][:200].astype(np.float32)
-    ours = predict_xgboost_json(trees, order, X32[:, ::-1])
+    ours = predict_xgboost_json(trees, order, X32[:, ::-1], absent="missing-branch")
     np.testing.assert_allclose(ours, ranker.predict(X32), atol=ATOL)
 
 
@@ -238,8 +241,21 @@ def test_legacy_plugin_without_missing_support_sends_nan_right() -> None:
     trees = [{"nodeid": 0, "depth": 0, "split": "a", "split_condition": 1.0, "yes": 1, "no": 2, "missing": 1,
               "children": [{"nodeid": 1, "leaf": -1.0}, {"nodeid": 2, "leaf": 1.0}]}]
     X = np.array([[np.nan], [0.5], [1.0]])
-    assert predict_xgboost_json(trees, ["a"], X).tolist() == [-1.0, -1.0, 1.0]
-    assert predict_xgboost_json(trees, ["a"], X, honor_missing=False).tolist() == [1.0, -1.0, 1.0]
+    assert predict_xgboost_json(trees, ["a"], X, absent="missing-branch").tolist() == [-1.0, -1.0, 1.0]
+    assert predict_xgboost_json(trees, ["a"], X, absent="nan-goes-no").tolist() == [1.0, -1.0, 1.0]
+
+
+def test_plugin_semantics_score_nan_as_zero(ranker: lgb.Booster, data: tuple[np.ndarray, np.ndarray]) -> None:
+    """What the engine does with an absent value (0.0, ``missing`` unused), so a NaN-trained model is caught."""
+    trees = [{"nodeid": 0, "depth": 0, "split": "a", "split_condition": 1.0, "yes": 1, "no": 2, "missing": 2,
+              "children": [{"nodeid": 1, "leaf": -1.0}, {"nodeid": 2, "leaf": 1.0}]}]
+    assert predict_xgboost_json(trees, ["a"], np.array([[np.nan], [0.0], [2.0]])).tolist() == [-1.0, -1.0, 1.0]
+    X = data[0]
+    holes = np.where(np.random.default_rng(5).random(X.shape) < 0.3, np.nan, X).astype(np.float32)
+    served = predict_xgboost_json(lightgbm_to_xgboost_json(ranker, NAMES), NAMES, holes)
+    differs = np.abs(served - ranker.predict(holes)) > 1e-4
+    assert differs.mean() > 0.2  # LightGBM sends NaN to its default side; the plugin scores 0.0
+    np.testing.assert_allclose(served, ranker.predict(np.nan_to_num(holes, nan=0.0)), rtol=2e-6, atol=ATOL)
 
 
 # ---------------------------------------------------------------------------- float32 boundaries
@@ -297,7 +313,8 @@ def test_single_split_boundaries_match_lightgbm(missing_type: str, default_left:
         split = booster.dump_model()["tree_info"][0]["tree_structure"]
         assert split["threshold"] == t or abs(t) > 1e299  # LightGBM keeps the float64 exactly
         X = _probe_values(t)
-        ours = predict_xgboost_json(_as_served(lightgbm_to_xgboost_json(booster, ["f0"])), ["f0"], X)
+        ours = predict_xgboost_json(_as_served(lightgbm_to_xgboost_json(booster, ["f0"])), ["f0"], X,
+                                    absent="missing-branch")
         ref = booster.predict(X)
         bad = [(float(x), r, o) for x, r, o in zip(X[:, 0], ref, ours) if r != o]
         assert not bad, f"threshold {t!r} ({missing_type}, default_left={default_left}): {bad}"
@@ -312,7 +329,8 @@ def test_nested_zero_as_missing_chains_match_lightgbm() -> None:
     X = np.array([[a, b] for a in grid for b in grid], dtype=np.float32)
     trees = _as_served(lightgbm_to_xgboost_json(booster, ["f0", "f1"]))
     assert _count_plugin_nodes(trees[0]) > 7
-    np.testing.assert_array_equal(predict_xgboost_json(trees, ["f0", "f1"], X), booster.predict(X))
+    np.testing.assert_array_equal(predict_xgboost_json(trees, ["f0", "f1"], X, absent="missing-branch"),
+                                  booster.predict(X))
 
 
 def test_smallest_float32_above_is_the_exact_cut() -> None:
@@ -379,7 +397,8 @@ def test_binary_scores_are_raw_margins(data: tuple[np.ndarray, np.ndarray]) -> N
     logistic = json.loads(to_plugin_model_body("m", "fs", trees, objective="binary:logistic")
                           ["model"]["model"]["definition"])
     X32 = X[:100].astype(np.float32)
-    np.testing.assert_allclose(predict_xgboost_json(logistic, NAMES, X32), booster.predict(X32), atol=1e-6)
+    np.testing.assert_allclose(predict_xgboost_json(logistic, NAMES, X32, absent="missing-branch"),
+                               booster.predict(X32), atol=1e-6)
 
 
 def test_rank_xendcg_converts(data: tuple[np.ndarray, np.ndarray]) -> None:
@@ -476,6 +495,6 @@ def test_contributions_sum_to_prediction(ranker: lgb.Booster, data: tuple[np.nda
         assert magnitudes == sorted(magnitudes, reverse=True)
         total = sum(c for _, c in terms)
         assert total == pytest.approx(ranker.predict(row[None, :].astype(np.float32))[0], abs=1e-9)
-        assert total == pytest.approx(float(predict_xgboost_json(trees, NAMES, row[None, :])[0]), abs=ATOL)
+        assert total == pytest.approx(float(predict_xgboost_json(trees, NAMES, row[None, :], absent="missing-branch")[0]), abs=ATOL)
     reordered = explain(ranker, X[0][::-1], NAMES[::-1])
     assert dict(reordered) == pytest.approx(dict(explain(ranker, X[0], NAMES)))

@@ -233,6 +233,8 @@ def test_cli_list_promote_rollback(cli_url: str, tmp_path: Path, monkeypatch: py
     # Only the artifact check here: the real parity gate needs OpenSearch and a trained model,
     # and is exercised end to end by tests/integration/test_shopper_simulation.py.
     monkeypatch.setattr(models_commands, "default_gate", registry.artifact_gate)
+    uploaded: list[str] = []  # the feature store's side is tested against the real node (test_engine_ranking.py)
+    monkeypatch.setattr(models_commands, "store_upload", lambda model: uploaded.append(model.name))
     empty = invoke("list")
     assert empty.exit_code == 0 and "no models registered yet" in empty.stdout
     register(cli_url, tmp_path, "ltr-1", "ltr-2", click_model="pbm")
@@ -255,6 +257,7 @@ def test_cli_list_promote_rollback(cli_url: str, tmp_path: Path, monkeypatch: py
 
     back = invoke("rollback")
     assert back.exit_code == 0 and "ltr-2 retired; model ltr-1 is active again" in back.stdout
+    assert uploaded == ["ltr-1"]  # uploaded before the registry switched back
     back = invoke("rollback", "--by", "erin")
     assert back.exit_code == 0 and "no previous model" in back.stdout
     again = invoke("rollback")

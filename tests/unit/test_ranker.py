@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import math
+import json
 
 import numpy as np
 import pytest
 
 from ltr.clickmodels import ClickLog
 from ltr.ranker.dataset import build_dataset
-from ltr.ranker.extract import FeatureExtractor, ProductBehaviour, render, stage_features
-from ltr.ranker.featureset import FEATURESETS, QUERY_FEATURES, SHOP_FEATURES
+from tests.unit.fake_engine import FakeEngineLogger
+from ltr.ranker.extract import (FeatureExtractor, ProductBehaviour, document_behaviour, positive, sltr_params,
+                                stage_features)
+from ltr.ranker.featureset import FEATURESETS, PARAMS, PERSONAL_FEATURES, QUERY_FEATURES, SHOP_FEATURES
 from ltr.ranker.labels import judgment_labels, naive_ctr_labels
 from ltr.ranker.reranker import LtrReranker
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
@@ -21,12 +23,38 @@ def test_featureset_hash_is_stable_and_covers_order() -> None:
     assert SHOP_FEATURES.hash == FEATURESETS["shelfrank-v1"].hash and len(SHOP_FEATURES.hash) == 64
     assert QUERY_FEATURES.hash != SHOP_FEATURES.hash
     body = SHOP_FEATURES.plugin_body()["featureset"]
-    assert [f["name"] for f in body["features"]] == [f.name for f in SHOP_FEATURES.of_source("text")]
-    assert all(f["params"] == ["keywords"] for f in body["features"])
+    assert body["name"] == f"shelfrank-v1-{SHOP_FEATURES.hash[:12]}" == SHOP_FEATURES.store_name
+    assert [f["name"] for f in body["features"]] == SHOP_FEATURES.names  # every feature, in order
+    languages = {f["name"]: f["template_language"] for f in body["features"]}
+    assert {languages[s.name] for s in SHOP_FEATURES.of_source("text")} == {"mustache"}
+    assert {languages[s.name] for s in SHOP_FEATURES.of_source("stage") + SHOP_FEATURES.of_source("product")} == {
+        "script_feature"}
+    assert all(set(f["params"]) <= set(PARAMS) for f in PERSONAL_FEATURES.plugin_body()["featureset"]["features"])
 
 
-def test_render_substitutes_keywords_as_json_safely() -> None:
-    assert render({"match": {"title": "{{keywords}}"}}, 'say "hi" \\ now') == {"match": {"title": 'say "hi" \\ now'}}
+def test_sltr_params_carry_every_param_as_strict_json_in_featureset_order() -> None:
+    candidates = [Candidate("a", 0.9, {"bm25": 5.0, "vector": -0.2, "fused": -1.5}),
+                  Candidate("b", 0.7, {"vector": 0.8, "fused": 0.7})]
+    behaviour = ProductBehaviour({"a": {"product_ctr": 0.3}}, {"product_ctr": 0.1, "product_popularity": 2.0})
+    params = sltr_params(SHOP_FEATURES, 'say "hi" now', candidates, behaviour)
+    assert set(params) == set(PARAMS) and params["keywords"] == 'say "hi" now'
+    json.dumps(params, allow_nan=False)  # the engine takes strict JSON only
+    stage = [f.name for f in SHOP_FEATURES.of_source("stage")]
+    assert params["stage"]["a"][stage.index("bm25_score")] == 5.0
+    assert params["stage"]["b"][stage.index("bm25_score")] == 0.0 and params["stage"]["b"][stage.index("in_bm25")] == 0
+    assert params["stage"]["a"][stage.index("vector_cosine")] == pytest.approx(0.8)
+    assert min(v for row in params["stage"].values() for v in row) >= 0  # Lucene refuses negative scores
+    assert params["product_values"]["a"] == pytest.approx([0.3, 0.0, 2.0])  # ctr, purchase rate (none), prior
+    assert params["product_values"]["b"] == pytest.approx([0.1, 0.0, 2.0])
+    served = sltr_params(SHOP_FEATURES, "q", candidates, document_behaviour({"product_ctr": 0.1}))
+    assert served["product_values"] == {} and served["product_priors"] == pytest.approx([0.1, 0.0, 0.0])
+
+
+def test_positive_is_increasing_and_positive_for_signed_values() -> None:
+    values = [-1e30, -1e6, -3.0, -1.0, -1e-9, 0.0, 1e-9, 0.5, 1.0, 3.0, 1e6]
+    mapped = [positive(v) for v in values]
+    assert all(m > 0 for m in mapped) and mapped == sorted(mapped) and len(set(mapped)) == len(mapped)
+    assert positive(0.0) == 1.0 and positive(float("nan")) == 0.0
 
 
 def test_stage_features_rank_present_scores_and_put_absent_ones_last() -> None:
@@ -36,7 +64,8 @@ def test_stage_features_rank_present_scores_and_put_absent_ones_last() -> None:
     stage = stage_features("cordless drill", candidates)
     assert stage["bm25_rank"].tolist() == [2, 3, 1]
     assert stage["vector_rank"].tolist() == [3, 1, 2]
-    assert stage["in_bm25"].tolist() == [1, 0, 1] and math.isnan(stage["bm25_score"][1])
+    assert stage["in_bm25"].tolist() == [1, 0, 1] and stage["bm25_score"][1] == 0.0  # absent is 0.0
+    assert stage["vector_cosine"].tolist() == pytest.approx([1.2, 1.8, 1.5])  # 1 + cosine, never negative
     assert stage["fused_rank"].tolist() == [1, 2, 3] and stage["query_terms"].tolist() == [2, 2, 2]
 
 
@@ -53,14 +82,9 @@ def test_judgment_labels_scale_to_five_levels() -> None:
     assert judgment_labels({"q": {"a": 2.0, "b": 1.0, "c": 0.0}}, 2.0) == {"q": {"a": 4, "b": 2, "c": 0}}
 
 
-class FakeTextLogger:
-    """Pure stand-in for OpenSearch scoring: the title feature is 1 for products whose id starts with 'good'."""
-
-    def log(self, query, product_ids, specs):  # type: ignore[no-untyped-def]
-        values = np.zeros((len(product_ids), len(specs)), np.float32)
-        for i, pid in enumerate(product_ids):
-            values[i, 0] = 1.0 if pid.startswith("good") else 0.0
-        return values
+def FakeTextLogger() -> FakeEngineLogger:  # noqa: N802 (reads like the class it stands in for)
+    """The title feature is 1 for products whose id starts with 'good'."""
+    return FakeEngineLogger(lambda name, pid: 1.0 if name == "title_bm25" and pid.startswith("good") else 0.0)
 
 
 def synthetic(n_queries: int, seed: int = 0):  # type: ignore[no-untyped-def]
@@ -124,4 +148,4 @@ def test_a_model_for_another_featureset_is_refused() -> None:
 def test_behaviour_snapshot_lookup_falls_back_to_priors() -> None:
     behaviour = ProductBehaviour({"a": {"product_ctr": 0.3}}, {"product_ctr": 0.1})
     assert (behaviour.get("a", "product_ctr"), behaviour.get("b", "product_ctr")) == (0.3, 0.1)
-    assert math.isnan(behaviour.get("a", "product_popularity"))
+    assert behaviour.get("a", "product_popularity") == 0.0  # no prior either: absent is 0.0

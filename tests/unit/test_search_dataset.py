@@ -10,6 +10,7 @@ import pytest
 
 from ltr.events.clicklog import LoggedSearch
 from ltr.features.records import ActionRecord, BehaviourLog
+from tests.unit.fake_engine import FakeEngineLogger
 from ltr.ranker.extract import FeatureExtractor
 from ltr.ranker.featureset import PERSONAL_FEATURES, SHOP_FEATURES
 from ltr.ranker.reranker import LtrReranker
@@ -22,11 +23,9 @@ from storefront.rerank_stage import Candidate, SearchContext
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
-class FakeTextLogger:
-    """Pure stand-in for OpenSearch scoring: every text feature is 0."""
-
-    def log(self, query, product_ids, specs):  # type: ignore[no-untyped-def]
-        return np.zeros((len(product_ids), len(specs)), np.float32)
+def FakeTextLogger() -> FakeEngineLogger:  # noqa: N802 (reads like the class it stands in for)
+    """Every text feature is 0; user features read the pool's traits."""
+    return FakeEngineLogger(traits=TRAITS)
 
 
 def pool_for(query: str) -> list[Candidate]:
@@ -125,5 +124,5 @@ def test_personal_model_learns_tastes_and_explanations_add_up_to_its_scores() ->
             assert explanation["contributions"][0]["feature"].startswith("user_")
             assert BIAS_TERM not in {t["feature"] for t in explanation["contributions"]}
     anonymous = reranker.rerank("q7", pool_for("q7"), SearchContext(None, None))
-    assert all(math.isnan(c.features["user_department_affinity"]) for c in anonymous)
+    assert all(c.features["user_department_affinity"] == 0.0 for c in anonymous)  # absent is 0.0
     assert reranker.explain("q7", pool_for("q7")[:2], SearchContext(None, None)) == [{}, {}]  # not scored by it

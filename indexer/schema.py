@@ -1,0 +1,35 @@
+"""The catalogue index's field names: one place for the mapping, the retrieval bodies and the featuresets.
+
+A field renamed here is renamed everywhere that reads it; nothing else spells these literals.
+"""
+
+from __future__ import annotations
+
+ID = "id"  # keyword with doc values: hits and scripts read the product id from it, never from _id
+TITLE = "title"
+TITLE_EXACT = "title.exact"  # lower-cased, unstemmed
+TITLE_SHINGLES = "title.shingles"  # word pairs and triples
+TITLE_DISPLAY = "title.display"  # doc values: result pages read the title from here
+DESCRIPTION = "description"
+BRAND = "brand"
+BRAND_KEYWORD = "brand.keyword"
+CATEGORY = "category"  # the path from the root, keyword
+CATEGORY_TEXT = "category.text"
+CATEGORY_LEAF = "category_leaf"
+PRICE = "price"
+AVAILABILITY = "availability"
+VECTOR = "embedding"  # the lucene-HNSW knn_vector
+
+#: Product behaviour written onto each document by ``shelfrank index behaviour`` (partial updates),
+#: read by the featureset's script features at query time. Keys are the feature names.
+BEHAVIOUR_FIELDS = {
+    "product_ctr": "behaviour_ctr",
+    "product_purchase_rate": "behaviour_purchase_rate",
+    "product_popularity": "behaviour_popularity",
+}
+
+#: The traits personalisation matches a shopper's tastes against, written at indexing time with
+#: :func:`ltr.traits.traits_of` so the engine's user features read what Python's would compute.
+TRAIT_BRAND = "trait_brand"
+TRAIT_DEPARTMENT = "trait_department"
+TRAIT_PRICE_BAND = "trait_price_band"

@@ -1,0 +1,135 @@
+"""Promotion, rollback and repair of served models: the registry and the engine's feature store together.
+
+The registry says which model is active; the feature store must hold it, or the engine cannot
+score. So every change uploads before it switches: ``promote`` uploads the candidate, gates it
+against the engine, and only then lets the registry activate it; ``rollback`` makes sure the model
+it brings back is in the store first; retired models beyond the retention count leave the store;
+``sync_models`` repairs a store that lost models (a wiped node, a restored snapshot) from the
+registry's artifacts. Faces (CLI, console, workers) call these functions and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opensearchpy import OpenSearch
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db.models import RankingModel, Search
+from ltr import registry
+from ltr.behaviour_sync import served_behaviour
+from ltr.ranker.artifacts import ArtifactError, load_artifact
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
+from ltr.ranker.gate import parity_gate
+from ltr.ranker.reranker import EngineReranker
+from ltr.registry import GateResult, RegistryError
+from ltr.store import FeatureStore, FeatureStoreError
+from storefront.rerank_stage import Candidate
+
+SAMPLE_QUERIES = 50
+CandidateSource = Callable[[str], list[Candidate]]
+
+
+def sample_queries(session: Session, meta: dict, limit: int = SAMPLE_QUERIES) -> list[str]:
+    """The most searched stored queries; in a database without searches, what the model was trained on."""
+    stored = list(session.scalars(select(Search.normalized_query).group_by(Search.normalized_query)
+                                  .order_by(func.count().desc()).limit(limit)))
+    return stored or list(meta.get("sample_queries", []))[:limit]
+
+
+def engine_gate(session: Session, client: OpenSearch, index: str, model: RankingModel,
+                candidates: CandidateSource, window: int) -> GateResult:
+    """Upload ``model`` to the store and check the engine scores like LightGBM; a refused model that was
+    not in the store before is removed from it again."""
+    files = registry.artifact_gate(model)
+    if not files.passed:
+        return files
+    try:
+        artifact = load_artifact(Path(model.artifact_path))
+    except ArtifactError as exc:
+        return GateResult(False, 0, 0.0, [], str(exc))
+    store = FeatureStore(client, index)
+    try:
+        uploaded = store.upload_model(model.name, artifact.featureset, artifact.plugin_trees)
+    except FeatureStoreError as exc:
+        return GateResult(False, 0, 0.0, [], str(exc))
+    extractor = FeatureExtractor(artifact.featureset, EngineFeatureLogger(client, index, store))
+    behaviour = served_behaviour(client, index)
+    scorer = EngineReranker(artifact.booster, extractor, name=model.name, window=window, behaviour=behaviour,
+                            client=client, index=index, store=store)
+    result = parity_gate(artifact, sample_queries(session, artifact.meta), candidates, extractor, behaviour,
+                         engine=scorer.engine_scores, window=window)
+    if not result.passed and uploaded:
+        store.delete_model(model.name)
+    return result
+
+
+@dataclass
+class StoreChanges:
+    uploaded: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "name: why"
+
+
+def _served_or_kept(session: Session, keep_retired: int) -> tuple[list[RankingModel], list[RankingModel]]:
+    """(models the store must hold: the active one and the most recently retired, the rest)."""
+    retired = list(session.scalars(select(RankingModel).where(RankingModel.status == registry.RETIRED)
+                                   .order_by(RankingModel.retired_at.desc(), RankingModel.id.desc())))
+    active = registry.active_model(session)
+    keep = ([active] if active else []) + retired[:keep_retired]
+    return keep, retired[keep_retired:]
+
+
+def prune_store(session: Session, client: OpenSearch, index: str, keep_retired: int) -> StoreChanges:
+    """Delete from the store the retired models beyond the retention count (the registry keeps them)."""
+    changes = StoreChanges()
+    store = FeatureStore(client, index)
+    _keep, drop = _served_or_kept(session, keep_retired)
+    for model in drop:
+        if store.delete_model(model.name):
+            changes.deleted.append(model.name)
+    return changes
+
+
+def _ensure_uploaded(store: FeatureStore, model: RankingModel) -> bool:
+    artifact = load_artifact(Path(model.artifact_path))
+    return store.upload_model(model.name, artifact.featureset, artifact.plugin_trees)
+
+
+def sync_models(session: Session, client: OpenSearch, index: str, keep_retired: int) -> StoreChanges:
+    """Upload from their artifacts the served and retained models the store lacks; prune the others."""
+    changes = prune_store(session, client, index, keep_retired)
+    store = FeatureStore(client, index)
+    keep, _drop = _served_or_kept(session, keep_retired)
+    for model in keep:
+        try:
+            if _ensure_uploaded(store, model):
+                changes.uploaded.append(model.name)
+        except (ArtifactError, FeatureStoreError, OSError) as exc:
+            changes.failed.append(f"{model.name}: {exc}")
+    return changes
+
+
+def uploader(client: OpenSearch, index: str) -> Callable[[RankingModel], None]:
+    """Puts a registered model into the catalogue's feature store (from its artifact) unless it is there."""
+    store = FeatureStore(client, index)
+
+    def upload(model: RankingModel) -> None:
+        _ensure_uploaded(store, model)
+
+    return upload
+
+
+def rollback(session: Session, *, by: str, upload: Callable[[RankingModel], None]) -> RankingModel | None:
+    """``registry.rollback``, with the model it reactivates uploaded (``upload``, see :func:`uploader`)
+    before the caller's transaction commits the switch; if that fails, nothing changes."""
+    restored = registry.rollback(session, by=by)
+    if restored is not None:
+        try:
+            upload(restored)
+        except (ArtifactError, FeatureStoreError, OSError) as exc:
+            raise RegistryError(f"model {restored.name} cannot be served again: {exc}; nothing was changed") from exc
+    return restored
