@@ -1,20 +1,24 @@
-"""Rerank overhead: storefront latency with an active LambdaMART model against the hybrid alone.
+"""Rerank overhead: the active LambdaMART model scored inside OpenSearch (sltr) and in Python, against
+the hybrid alone, and proof that both engines rank alike.
 
-Usage: .venv/bin/python bench/rerank_latency.py [--queries 300] [--clients 1 4] [--train-queries 300]
+Usage: .venv/bin/python bench/rerank_latency.py [--queries 300] [--clients 1 4 16] [--train-queries 300]
 
 Needs the Home Depot catalogue indexed (`make demo` does it). A model is trained first on the
 judgments of `--train-queries` train-split queries (the shop featureset; the labels do not matter
-for speed), then the same test-split queries go through the storefront search service twice per
-concurrency level, alternating passes (hybrid, reranked, hybrid, reranked; the first two warm
-up): once with the Python reranker over the top `--window` fused candidates, once without a
-rerank stage. Query vectors are encoded before timing,
-so both runs see a warm query-vector cache and the difference is the rerank stage alone: one
-`_msearch` that scores the text features of the window, the other features, and LightGBM.
+for speed) and uploaded to the catalogue's feature store. Then the same test-split queries go
+through the storefront search service per concurrency level in interleaved passes (hybrid,
+engine, python, twice; the first round warms up): without a rerank stage, with the engine
+reranker (one search: the window's ids and an ``sltr`` rescore) and with the Python reranker
+(one ``ltr_log`` search for the window's features, then LightGBM). Query vectors are encoded
+before timing, so every pass sees a warm query-vector cache and the differences are the rerank
+stage alone. Finally nDCG@10 on those test queries, engine against Python (equal to 4 decimals
+is the requirement).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import statistics
 import sys
@@ -32,8 +36,11 @@ from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger  # noqa: E4
 from ltr.ranker.featureset import SHOP_FEATURES  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import judgment_labels  # noqa: E402
-from ltr.ranker.reranker import LtrReranker  # noqa: E402
+from evaluation.metrics import ndcg_at  # noqa: E402
+from ltr.ranker.reranker import EngineReranker, LtrReranker  # noqa: E402
 from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
+from ltr.serving.xgboost_json import lightgbm_to_xgboost_json  # noqa: E402
+from ltr.store import FeatureStore  # noqa: E402
 from storefront.factory import build_search_service  # noqa: E402
 from storefront.request import SearchRequest  # noqa: E402
 from storefront.rerank_stage import NoopReranker  # noqa: E402
@@ -47,7 +54,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--train-queries", type=int, default=300)
     parser.add_argument("--window", type=int, default=None, help="default: SHELFRANK_RERANK_WINDOW")
     parser.add_argument("--index", default=None)
@@ -64,36 +71,42 @@ def main() -> None:
     valid = [is_validation_query(q) for q in data.queries]
     booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid), SHOP_FEATURES.names,
                                TrainParams())
-    model = LtrReranker(booster, extractor, name="bench", window=window)
+    store = FeatureStore(service.client, service.index)
+    name = f"bench-{hashlib.sha256(booster.model_to_string().encode()).hexdigest()[:12]}"
+    store.upload_model(name, SHOP_FEATURES, lightgbm_to_xgboost_json(booster, SHOP_FEATURES.names))
+    models = {"python": LtrReranker(booster, extractor, name=name, window=window),
+              "engine": EngineReranker(booster, extractor, name=name, window=window, client=service.client,
+                                       index=service.index, store=store)}
     print(f"model: {booster.num_trees()} trees, {len(SHOP_FEATURES.names)} features; rerank window {window}")
 
     queries = sorted(select_split(judgments, "test"))[: args.queries]
     for query in queries:
         service.encoder.vector(query)  # warm cache for both runs
     noop = NoopReranker()
-    rerank_ms: list[float] = []
+    rerank_ms: dict[str, list[float]] = {"engine": [], "python": []}
 
     class Timed:
-        """The model, timing its rerank stage alone."""
+        """A reranker, timing its rerank stage alone."""
 
-        name = model.name
+        def __init__(self, label: str) -> None:
+            self.label, self.model, self.name = label, models[label], models[label].name
 
         def rerank(self, query, candidates, context):  # type: ignore[no-untyped-def]
             started = time.perf_counter()
-            ranked = model.rerank(query, candidates, context)
-            rerank_ms.append((time.perf_counter() - started) * 1000)
+            ranked = self.model.rerank(query, candidates, context)
+            rerank_ms[self.label].append((time.perf_counter() - started) * 1000)
             return ranked
 
         def explain(self, query, candidates, context):  # type: ignore[no-untyped-def]
-            return model.explain(query, candidates, context)
+            return self.model.explain(query, candidates, context)
 
-    timed = Timed()
+    stages = {"hybrid": noop, "engine": Timed("engine"), "python": Timed("python")}
     print(f"{len(queries)} Home Depot test queries, index {service.index}")
     print(f"{'clients':>7} {'stage':8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'QPS':>7} {'rerank p50':>10} "
           f"{'p50 ratio':>9} {'p99 ratio':>9}")
     for clients in args.clients:
-        latencies: dict[str, list[float]] = {"hybrid": [], "ltr": []}
-        elapsed = {"hybrid": 0.0, "ltr": 0.0}
+        latencies: dict[str, list[float]] = {name: [] for name in stages}
+        elapsed = dict.fromkeys(stages, 0.0)
 
         def one(query: str, name: str) -> None:
             request = SearchRequest(query=query, size=10, config="hybrid-minmax")  # no debug: no explanations
@@ -102,23 +115,32 @@ def main() -> None:
             latencies[name].append((time.perf_counter() - started) * 1000)
 
         for _round in range(2):  # the first round warms up; the second is reported
-            for name in ("hybrid", "ltr"):
-                service.reranker = timed if name == "ltr" else noop
+            for name, stage in stages.items():
+                service.reranker = stage
                 latencies[name].clear()
-                if name == "ltr":
-                    rerank_ms.clear()
+                rerank_ms.get(name, []).clear()
                 started = time.perf_counter()
                 with ThreadPoolExecutor(max_workers=clients) as pool:
                     list(pool.map(lambda q, n=name: one(q, n), queries))
                 elapsed[name] = time.perf_counter() - started
         base = latencies["hybrid"]
-        for name in ("hybrid", "ltr"):
+        for name in stages:
             values = latencies[name]
-            extra = f"{statistics.median(rerank_ms):10.1f}" if name == "ltr" else f"{'-':>10}"
+            extra = f"{statistics.median(rerank_ms[name]):10.1f}" if name in rerank_ms else f"{'-':>10}"
             print(f"{clients:7d} {name:8} {statistics.median(values):8.1f} {percentile(values, .95):8.1f} "
                   f"{percentile(values, .99):8.1f} {len(values) / elapsed[name]:7.1f} {extra} "
                   f"{statistics.median(values) / statistics.median(base):9.2f} "
                   f"{percentile(values, .99) / percentile(base, .99):9.2f}")
+
+    test = select_split(judgments, "test")
+    scores = {}
+    for label in ("hybrid", "engine", "python"):
+        service.reranker = stages[label]
+        scores[label] = statistics.fmean(
+            ndcg_at(service.ranking(q, "hybrid-minmax"), test[q]) for q in queries)
+    print("nDCG@10 on these test queries: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+          + f"; engine - python = {scores['engine'] - scores['python']:+.6f}")
+    store.delete_model(name)
 
 
 if __name__ == "__main__":

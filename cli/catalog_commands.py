@@ -1,4 +1,4 @@
-"""``shelfrank catalog import`` and ``shelfrank index rebuild|sync|status|rollback``."""
+"""``shelfrank catalog import`` and ``shelfrank index rebuild|sync|status|rollback|behaviour``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from indexer.sources import FORMATS, ImportReport, load_mapping, read_catalog
 from indexer.versions import live_index
 
 catalog_app = typer.Typer(help="Import product catalogues into OpenSearch.", no_args_is_help=True)
-index_app = typer.Typer(help="Manage catalogue indices: rebuild, sync, status, rollback.", no_args_is_help=True)
+index_app = typer.Typer(help="Manage catalogue indices: rebuild, sync, status, rollback, behaviour.", no_args_is_help=True)
 
 IndexOption = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX).")
 FormatOption = typer.Option("csv", "--format", help=f"One of: {', '.join(FORMATS)}.")
@@ -159,3 +159,26 @@ def rollback(index: str = IndexOption) -> None:
     alias = index or settings.default_index
     old, new = pipeline.rollback(make_client(settings), alias)
     typer.echo(f"{alias}: {old} -> {new}")
+
+
+@index_app.command()
+@user_errors
+def behaviour(index: str = IndexOption) -> None:
+    """Write each product's behaviour features (CTR, purchase rate, popularity, as of now) onto its document,
+    where the learning-to-rank featureset reads them in the engine: partial updates, alias untouched."""
+    from datetime import datetime, timezone
+
+    from core.db import migrate
+    from core.db.session import session_scope
+    from ltr.behaviour_sync import sync_behaviour
+
+    settings = get_settings()
+    alias = index or settings.default_index
+    url = settings.effective_database_url
+    migrate.ensure_current(url)
+    with session_scope(url) as session:
+        report = sync_behaviour(make_client(settings), alias, session, datetime.now(timezone.utc))
+    priors = ", ".join(f"{k} {v:.4g}" for k, v in report.priors.items())
+    typer.echo(f"{alias} ({report.index}): {report.updated} products updated, {report.cleared} cleared "
+               f"(no history in the window), {report.missing} with history no longer in the catalogue; "
+               f"priors: {priors or '-'}")

@@ -13,12 +13,14 @@ from core.db.migrate import DatabaseNotReady
 from core.localnode import NodeError
 from indexer.sources import CatalogSourceError
 from indexer.versions import IndexerError
+from ltr.behaviour_sync import BehaviourSyncError
+from ltr.store import FeatureStoreError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 USER_ERRORS: tuple[type[Exception], ...] = (NodeError, DatabaseNotReady, IndexerError, CatalogSourceError,
-                                            ConnectionError, FileNotFoundError)
+                                            FeatureStoreError, BehaviourSyncError, ConnectionError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -2,8 +2,9 @@
 
 ``shelfrank index behaviour`` (and, later, the hourly worker) computes every product's behaviour
 features as of now from the events database and writes them with partial updates: no re-encoding,
-no new index, the alias untouched. Products whose history left the window lose their values (the
-script then reads the priors, which live in the index's ``_meta`` next to the time of the sync).
+no new index, the alias untouched. Products whose history is gone (the events' retention purge)
+lose their values: the script then reads the priors, which live in the index's ``_meta`` next to
+the time of the sync. The values are computed as training's point-in-time snapshot computes them.
 """
 
 from __future__ import annotations

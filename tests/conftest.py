@@ -7,9 +7,11 @@ the end if this session started it; set SHELFRANK_KEEP_NODE=1 to keep it for the
 from __future__ import annotations
 
 import os
+import random
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
@@ -75,3 +77,28 @@ def build_catalogue(os_client: OpenSearch, settings: Settings, bert_encoder) -> 
     yield build
     for index in built:
         os_client.indices.delete(index=index, ignore_unavailable=True)
+
+
+HOMEDEPOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "homedepot" / "train.csv"
+
+
+@pytest.fixture(scope="session")
+def judged_queries() -> dict[str, dict[str, float]]:
+    """120 Home Depot train queries with at least 4 judged products (seeded, so the sample is fixed)."""
+    from evaluation.judgments import load_homedepot, select_split
+
+    train = select_split(load_homedepot(HOMEDEPOT), "train")
+    eligible = sorted(q for q, grades in train.items() if len(grades) >= 4)
+    return {q: train[q] for q in random.Random(7).sample(eligible, 120)}
+
+
+@pytest.fixture(scope="session")
+def sample_index(build_catalogue: Callable[..., str], judged_queries: dict[str, dict[str, float]]) -> str:
+    """A Home Depot sample: every product judged for ``judged_queries`` plus 300 unjudged distractors, so
+    result pages are real BM25/k-NN pages with a mix of relevant and irrelevant products."""
+    from indexer.sources import read_catalog
+
+    judged = {pid for grades in judged_queries.values() for pid in grades}
+    products = list(read_catalog(HOMEDEPOT, "homedepot"))
+    distractors = random.Random(11).sample([p for p in products if p.id not in judged], 300)
+    return build_catalogue("test-simulation-catalogue", [p for p in products if p.id in judged] + distractors)

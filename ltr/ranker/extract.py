@@ -1,7 +1,7 @@
 """Feature vectors for (query, candidate) pairs, in featureset order, as float32, computed by the engine.
 
-Every value is what the LTR plugin computes for the stored featureset (``ltr_log`` on a named
-``sltr`` query restricted to the candidates' ids), from the params this module builds: the query
+Every value is what the LTR plugin computes for the stored featureset (``ltr_log`` of an ``sltr``
+rescore over the candidates' ids), from the params this module builds: the query
 text, the first stage's values per candidate, the product behaviour (a point-in-time snapshot for
 training, the documents' own fields when serving) and the shopper's maps. Training, the Python
 reranker and the engine's ``sltr`` rescoring therefore read one definition through one code path,
@@ -27,7 +27,7 @@ from ltr.ranker.featureset import FeatureSet
 from ltr.store import FeatureStore
 from storefront.rerank_stage import Candidate
 
-LOGGED = "shelfrank_features"  # the named sltr query ltr_log reads
+LOGGED = "shelfrank_features"  # the ltr_log logger's name
 
 
 def positive(value: float) -> float:
@@ -113,9 +113,14 @@ class FeatureLogger(Protocol):
 class EngineFeatureLogger:
     """Logs a stored featureset's values on given products with ``ltr_log``, in one search.
 
-    The featureset is written to the catalogue's feature store on first use. Ids come back from the
-    ``id`` doc values, not the stored ``_id``: loading stored fields for 200 hits scattered over the
-    index costs several milliseconds; doc values almost nothing.
+    The featureset is an ``sltr`` *rescore* over the candidates' ids, logged by rescore index. Not
+    a named ``sltr`` filter: on this OpenSearch version the fetch phase's matched-queries step
+    hashes such a query for the query cache, and hashing a script feature's params fails
+    ("Index 1 out of bounds", reproduced on a segment with deleted documents). The plugin only logs
+    a rescore when the main query has a named clause (fixed upstream in 2.19.6), hence the named
+    ids filter. The featureset is written to the catalogue's feature store on first use. Ids come
+    back from the ``id`` doc values, not the stored ``_id``: loading stored fields for 200 hits
+    scattered over the index costs several milliseconds; doc values almost nothing.
     """
 
     def __init__(self, client: OpenSearch, index: str, store: FeatureStore | None = None) -> None:
@@ -128,12 +133,13 @@ class EngineFeatureLogger:
         if not product_ids:
             return values
         self.store.ensure_featureset(featureset)
-        sltr = {"_name": LOGGED, "featureset": featureset.store_name, "store": self.store.name,
-                "params": dict(params)}
+        sltr = {"featureset": featureset.store_name, "store": self.store.name, "params": dict(params)}
         body = {"size": len(product_ids), "stored_fields": "_none_", "docvalue_fields": [schema.ID],
                 "track_total_hits": False,
-                "query": {"bool": {"filter": [{"ids": {"values": list(product_ids)}}, {"sltr": sltr}]}},
-                "ext": {"ltr_log": {"log_specs": [{"name": LOGGED, "named_query": LOGGED, "missing_as_zero": True}]}}}
+                "query": {"bool": {"filter": [{"ids": {"values": list(product_ids), "_name": "candidates"}}]}},
+                "rescore": {"window_size": len(product_ids), "query": {
+                    "rescore_query": {"sltr": sltr}, "query_weight": 0.0, "rescore_query_weight": 1.0}},
+                "ext": {"ltr_log": {"log_specs": [{"name": LOGGED, "rescore_index": 0, "missing_as_zero": True}]}}}
         response = self.client.search(index=self.index, body=body)
         row = {pid: i for i, pid in enumerate(product_ids)}
         column = {name: j for j, name in enumerate(featureset.names)}

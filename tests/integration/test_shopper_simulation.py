@@ -7,9 +7,8 @@ irrelevant products.
 
 from __future__ import annotations
 
-import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,34 +24,16 @@ from core.db.session import session_scope
 from core.settings import Settings
 from encoders.bert import BertEncoder
 from encoders.cache import QueryVectorCache
-from evaluation.judgments import load_homedepot, select_split
-from indexer.sources import read_catalog
 from ltr.simulation.runner import ShopperSimulator
 from storefront.recording import DatabaseImpressionRecorder
 from storefront.retrieval import default_configs
 from storefront.service import SearchService
+from tests.conftest import HOMEDEPOT
 
 pytestmark = pytest.mark.integration
 
-HOMEDEPOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "homedepot" / "train.csv"
 RANKERS = ["hybrid-minmax", "bm25", "hybrid-rrf", "vector"]
 KEY = "simulation-test-key"
-
-
-@pytest.fixture(scope="module")
-def judged_queries() -> dict[str, dict[str, float]]:
-    """120 train queries with at least 4 judged products (seeded, so the sample is fixed)."""
-    train = select_split(load_homedepot(HOMEDEPOT), "train")
-    eligible = sorted(q for q, grades in train.items() if len(grades) >= 4)
-    return {q: train[q] for q in random.Random(7).sample(eligible, 120)}
-
-
-@pytest.fixture(scope="module")
-def sample_index(build_catalogue: Callable[..., str], judged_queries: dict[str, dict[str, float]]) -> str:
-    judged = {pid for grades in judged_queries.values() for pid in grades}
-    products = list(read_catalog(HOMEDEPOT, "homedepot"))
-    distractors = random.Random(11).sample([p for p in products if p.id not in judged], 300)
-    return build_catalogue("test-simulation-catalogue", [p for p in products if p.id in judged] + distractors)
 
 
 @pytest.fixture
