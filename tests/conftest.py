@@ -70,13 +70,25 @@ def build_catalogue(os_client: OpenSearch, settings: Settings, bert_encoder) -> 
 
     built: list[str] = []
 
+    from ltr.store import store_name
+
+    def drop_store(alias: str) -> None:
+        """The alias's feature store (models, featuresets) goes with its catalogue, also one a killed run left."""
+        os_client.transport.perform_request("DELETE", f"/_ltr/{store_name(alias)}", params={"ignore": 404})
+
+    aliases: list[str] = []
+
     def build(alias: str, products: Iterable) -> str:  # type: ignore[type-arg]
+        drop_store(alias)
         built.append(pipeline.rebuild(os_client, alias, list(products), bert_encoder, settings).index)
+        aliases.append(alias)
         return alias
 
     yield build
     for index in built:
         os_client.indices.delete(index=index, ignore_unavailable=True)
+    for alias in aliases:
+        drop_store(alias)
 
 
 HOMEDEPOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "homedepot" / "train.csv"

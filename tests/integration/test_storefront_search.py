@@ -98,7 +98,7 @@ def test_knn_depth_of_a_hybrid(os_client: OpenSearch, catalogue_index: str, bert
     assert ids(hybrid(0).search(request)) == []  # no k-NN query: nothing BM25 cannot match
     drills = hybrid(0).search(parse_search_request({"query": "cordless drill", "debug": True}))
     assert set(ids(drills)[:2]) <= {"d1", "d2", "d3"}
-    assert all("vector" in r["stages"] for r in drills.results)  # exact cosines on every BM25 candidate
+    assert drills.results and all("vector" in r["stages"] for r in drills.results)  # exact cosines on each
 
 
 def test_filters_and_facets(service: SearchService) -> None:
@@ -116,7 +116,7 @@ def test_pages_do_not_overlap_and_impressions_are_recorded(service: SearchServic
     first = service.search(parse_search_request({"query": "paint drill lights", "size": 3, "user_id": "shopper-7"}))
     second = service.search(parse_search_request({"query": "paint drill lights", "size": 3, "page": 2}))
     assert len(first.results) == 3 and not set(ids(first)) & set(ids(second))
-    assert [r["position"] for r in second.results] == [4, 5, 6][: len(second.results)]
+    assert [r["position"] for r in second.results] == [4, 5, 6]  # the catalogue has more than 6 matches
     with session_scope(database_url) as session:
         search = session.get(Search, first.search_id)
         assert search.user_id == pseudonymise("shopper-7", "test-key") != "shopper-7"
@@ -213,7 +213,8 @@ def test_titles_come_from_doc_values_and_older_indices_still_show_them(
     result = service.search(parse_search_request({"query": "cordless drill", "config": "hybrid-minmax",
                                                   "debug": True}))
     titles = {p.id: p.title for p in CATALOGUE}
-    assert [r["title"] for r in result.results] == [titles[r["id"]] for r in result.results]
+    assert len(result.results) >= 3 and [r["title"] for r in result.results] == [titles[r["id"]] for r in
+                                                                                result.results]
     assert "titles_ms" not in result.debug["latency_ms"]  # no second request
 
     # An index whose mapping predates the `title.display` doc values: titles for the page come
@@ -230,5 +231,6 @@ def test_titles_come_from_doc_values_and_older_indices_still_show_them(
     older = SearchService(os_client, index_name, QueryVectorCache(bert_encoder), default_configs(candidates=20),
                           "hybrid-rrf")
     again = older.search(parse_search_request({"query": "cordless drill", "config": "hybrid-minmax", "debug": True}))
-    assert [(r["id"], r["title"]) for r in again.results] == [(r["id"], r["title"]) for r in result.results]
+    assert again.results and [(r["id"], r["title"]) for r in again.results] == [(r["id"], r["title"]) for r in
+                                                                                 result.results]
     assert "titles_ms" in again.debug["latency_ms"]
