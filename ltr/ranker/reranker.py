@@ -133,7 +133,12 @@ class LtrReranker:
         head, tail = candidates[: self.window], candidates[self.window:]
         if len(head) < 2:
             return candidates
-        matrix = self.features(query, head, context)
+        try:
+            matrix = self.features(query, head, context)
+        except TransportError as exc:  # feature logging failed (a script error, a missing featureset...)
+            log.warning("model %s could not log features in OpenSearch (%s: %s); serving the unreranked list",
+                        self.name, exc.status_code, exc.error)
+            return candidates
         return self._ranked(head, self.booster.predict(matrix), matrix) + tail
 
     def _ranked(self, head: Sequence[Candidate], scores: np.ndarray, matrix: np.ndarray | None) -> list[Candidate]:
