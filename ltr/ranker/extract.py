@@ -88,7 +88,7 @@ def sltr_params(featureset: FeatureSet, query: str, candidates: Sequence[Candida
     stage = stage_features(query, candidates)
     stage_names = [spec.name for spec in featureset.of_source("stage")]
     columns = np.column_stack([stage[name] for name in stage_names]) if stage_names else np.zeros((len(ids), 0))
-    behaviour = behaviour or ProductBehaviour({}, {}, in_documents=True)
+    behaviour = behaviour or document_behaviour({})
     product_names = [spec.name for spec in featureset.of_source("product")]
     product_values = {} if behaviour.in_documents else {
         pid: _f32([behaviour.get(pid, name) for name in product_names]) for pid in ids}

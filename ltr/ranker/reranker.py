@@ -105,8 +105,7 @@ class LoggedRow(FeatureRow):
 
 class LtrReranker:
     def __init__(self, booster: lgb.Booster, extractor: FeatureExtractor, *, name: str, window: int = 200,
-                 behaviour: ProductBehaviour | None = None, profiles: ProfileSource | None = None,
-                 traits: TraitsLookup | None = None) -> None:
+                 behaviour: ProductBehaviour | None = None, profiles: ProfileSource | None = None) -> None:
         if booster.feature_name() != extractor.featureset.names:
             raise ValueError(f"model features {booster.feature_name()} differ from featureset "
                              f"{extractor.featureset.name} {extractor.featureset.names}")
@@ -116,7 +115,6 @@ class LtrReranker:
         self.window = window
         self.behaviour = behaviour or document_behaviour({})
         self.profiles = profiles
-        self.traits = traits
         self.personal = bool(extractor.featureset.of_source("user"))
         self._columns = {name: j for j, name in enumerate(extractor.featureset.names)}
 
@@ -130,26 +128,29 @@ class LtrReranker:
         return self.booster.predict(self.features(query, candidates, context))
 
     def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
+        """The window by the model's score; on an OpenSearch error (a model the store lost, a failing
+        script) the unreranked list, logged: live search keeps answering."""
         head, tail = candidates[: self.window], candidates[self.window:]
         if len(head) < 2:
             return candidates
+        params = self.extractor.params(query, head, self.behaviour, self.profile(context))
         try:
-            matrix = self.features(query, head, context)
-        except TransportError as exc:  # feature logging failed (a script error, a missing featureset...)
-            log.warning("model %s could not log features in OpenSearch (%s: %s); serving the unreranked list",
-                        self.name, exc.status_code, exc.error)
+            scores, rows = self._score([c.product_id for c in head], params)
+        except TransportError as exc:
+            log.warning("model %s could not score in OpenSearch (%s: %s); serving the unreranked list (if the "
+                        "store lost it: shelfrank models sync)", self.name, exc.status_code, exc.error)
             return candidates
-        return self._ranked(head, self.booster.predict(matrix), matrix) + tail
-
-    def _ranked(self, head: Sequence[Candidate], scores: np.ndarray, matrix: np.ndarray | None) -> list[Candidate]:
-        """Best score first; ties keep the fused order (identically for both engines)."""
         ranked = []
-        for i in np.argsort(-scores, kind="stable"):
-            candidate = head[int(i)]
-            stages = {**candidate.stages, "ltr": float(scores[i])}
-            ranked.append(Candidate(candidate.product_id, float(scores[i]), stages, candidate.fields,
-                                    None if matrix is None else FeatureRow(self._columns, matrix[int(i)])))
-        return ranked
+        for i in np.argsort(-scores, kind="stable"):  # ties keep the fused order, alike in both engines
+            candidate, score = head[int(i)], float(scores[i])
+            ranked.append(Candidate(candidate.product_id, score, {**candidate.stages, "ltr": score}, candidate.fields,
+                                    rows[int(i)]))
+        return ranked + tail
+
+    def _score(self, ids: Sequence[str], params: Mapping) -> tuple[np.ndarray, list[FeatureRow]]:  # type: ignore[type-arg]
+        """Scores and feature rows of the window: logged features, then LightGBM in this process."""
+        matrix = self.extractor.logger.log(self.extractor.featureset, ids, params)
+        return self.booster.predict(matrix), [FeatureRow(self._columns, row) for row in matrix]
 
     def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
         """Each reranked candidate's score as feature contributions (TreeSHAP), largest first.
@@ -189,14 +190,15 @@ class EngineReranker(LtrReranker):
         self.client, self.index, self.store = client, index, store
         self.store_model = store_model or name
 
-    def engine_scores(self, query: str, candidates: Sequence[Candidate], context: SearchContext | None = None,
-                      params: Mapping | None = None) -> np.ndarray:  # type: ignore[type-arg]
+    def engine_scores(self, query: str, candidates: Sequence[Candidate],
+                      context: SearchContext | None = None) -> np.ndarray:
         """The model's score for each candidate, computed by the plugin (float32, in the given order)."""
-        ids = [c.product_id for c in candidates]
-        if params is None:
-            params = self.extractor.params(query, candidates, self.behaviour, self.profile(context))
+        params = self.extractor.params(query, candidates, self.behaviour, self.profile(context))
+        return self._engine([c.product_id for c in candidates], params)
+
+    def _engine(self, ids: Sequence[str], params: Mapping) -> np.ndarray:  # type: ignore[type-arg]
         body = {"size": len(ids), "stored_fields": "_none_", "docvalue_fields": [schema.ID],
-                "track_total_hits": False, "query": {"ids": {"values": ids}},
+                "track_total_hits": False, "query": {"ids": {"values": list(ids)}},
                 "rescore": {"window_size": len(ids), "query": {
                     "rescore_query": {"sltr": {"model": self.store_model, "store": self.store.name, "params": params}},
                     "query_weight": 0.0, "rescore_query_weight": 1.0}}}
@@ -205,20 +207,7 @@ class EngineReranker(LtrReranker):
         lowest = float(np.finfo(np.float32).min)  # deleted since retrieval: last
         return np.array([found.get(pid, lowest) for pid in ids], dtype=np.float64)
 
-    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
-        head, tail = candidates[: self.window], candidates[self.window:]
-        if len(head) < 2:
-            return candidates
-        params = self.extractor.params(query, head, self.behaviour, self.profile(context))
-        try:
-            scores = self.engine_scores(query, head, context, params)
-        except TransportError as exc:  # the model vanished from the store, a script failed...: keep answering
-            log.warning("model %s could not score in OpenSearch (%s: %s); serving the unreranked list (if the "
-                        "store lost it: shelfrank models sync)", self.name, exc.status_code, exc.error)
-            return candidates
-        window = LoggedWindow(self.extractor, [c.product_id for c in head], params)
-        ranked = self._ranked(head, scores, None)
-        position = {c.product_id: i for i, c in enumerate(head)}
-        for candidate in ranked:
-            candidate.features = LoggedRow(self._columns, window, position[candidate.product_id])
-        return ranked + tail
+    def _score(self, ids: Sequence[str], params: Mapping) -> tuple[np.ndarray, list[FeatureRow]]:  # type: ignore[type-arg]
+        """Scores from the engine; the rows are logged from the same params only if someone reads them."""
+        window = LoggedWindow(self.extractor, ids, params)
+        return self._engine(ids, params), [LoggedRow(self._columns, window, i) for i in range(len(ids))]

@@ -27,7 +27,7 @@ from ltr.behaviour_sync import served_behaviour
 from ltr.ranker.artifacts import ArtifactError, load_artifact
 from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
 from ltr.ranker.profiles import CatalogTraits, StoredProfiles
-from ltr.ranker.reranker import EngineReranker, LtrReranker, ProfileSource, TraitsLookup
+from ltr.ranker.reranker import EngineReranker, LtrReranker, ProfileSource
 from ltr.registry import active_model
 from ltr.store import FeatureStore, FeatureStoreError
 from storefront.factory import build_search_service
@@ -38,8 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def reranker_for(folder: Path, name: str, client: OpenSearch, index: str, window: int, *,
-                 engine: str = "opensearch", profiles: ProfileSource | None = None,
-                 traits: TraitsLookup | None = None) -> LtrReranker:
+                 engine: str = "opensearch", profiles: ProfileSource | None = None) -> LtrReranker:
     """The reranker of one model folder; ``engine`` opensearch needs the model in the feature store."""
     artifact = load_artifact(folder)
     store = FeatureStore(client, index)
@@ -47,23 +46,23 @@ def reranker_for(folder: Path, name: str, client: OpenSearch, index: str, window
     behaviour = served_behaviour(client, index)
     if engine == "python":
         return LtrReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
-                           profiles=profiles, traits=traits)
+                           profiles=profiles)
     if not store.has_model(name):
         raise FeatureStoreError(f"model {name} is active but missing from feature store {store.name} (a wiped "
                                 "node or a restored snapshot?); repair it with `shelfrank models sync`")
     return EngineReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
-                          profiles=profiles, traits=traits, client=client, index=index, store=store)
+                          profiles=profiles, client=client, index=index, store=store)
 
 
 def active_reranker(session: Session, client: OpenSearch, index: str, window: int, engine: str = "opensearch",
-                    profiles: ProfileSource | None = None, traits: TraitsLookup | None = None) -> LtrReranker | None:
+                    profiles: ProfileSource | None = None) -> LtrReranker | None:
     """The active model's reranker, or None (hybrid ranking) when none is active or it cannot load."""
     model = active_model(session)
     if model is None:
         return None
     try:
         return reranker_for(Path(model.artifact_path), model.name, client, index, window, engine=engine,
-                            profiles=profiles, traits=traits)
+                            profiles=profiles)
     except (ArtifactError, FeatureStoreError, OSError, TransportError) as exc:
         log.error("active model %s cannot be served (%s); serving the hybrid ranking", model.name, exc)
         return None
@@ -116,8 +115,8 @@ class ActiveModelReranker:
                 if name == self._active_name:
                     return
                 reranker = active_reranker(session, self.client, self.index, self.settings.rerank_window,
-                                           self.settings.rerank_engine, self.profiles,
-                                           self.traits) if model is not None else None
+                                           self.settings.rerank_engine,
+                                           self.profiles) if model is not None else None
             self._current = reranker or NoopReranker()
             # A model that could not be served is retried at the next check (after `models sync`, say).
             self._active_name = name if reranker is not None or model is None else None
