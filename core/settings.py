@@ -141,6 +141,26 @@ class Settings(BaseSettings):
     ltr_seed: int = Field(0, description="Seed of LightGBM's bagging and feature sampling.")
     api_host: str = Field("127.0.0.1", description="HTTP API bind address.")
     api_port: int = Field(8000, description="HTTP API port.")
+    api_workers: int = Field(
+        2, ge=1, description="Gunicorn worker processes of `shelfrank api serve` (each loads the encoder once).")
+    api_threads: int = Field(
+        8, ge=1, description="Threads per API worker: a search mostly waits on OpenSearch, so a few per core pay.")
+    api_timeout_s: float = Field(
+        30.0, gt=0, description="Gunicorn restarts a worker silent for this long; also the graceful-shutdown wait.")
+    search_timeout_s: float = Field(
+        2.0, gt=0, description="OpenSearch request timeout on the storefront path (no retries): a search the node "
+        "cannot answer in time gets a 503 with a retry hint instead of holding the shopper.")
+    search_retry_after_s: int = Field(
+        1, ge=0, description="Retry-After of a 503 answered while OpenSearch is unavailable.")
+    record_queue_size: int = Field(
+        20_000, ge=1, description="Served searches buffered in memory for the metadata database; past it new "
+        "ones are dropped (counted and logged), never blocking a search.")
+    record_batch_size: int = Field(500, ge=1, description="Searches written per database transaction.")
+    record_flush_interval_s: float = Field(
+        0.5, gt=0, description="Longest time a served search waits in the buffer before being written.")
+    database_busy_timeout_s: float = Field(
+        10.0, ge=0, description="How long a SQLite writer waits for a lock before failing (WAL mode lets "
+        "readers through meanwhile).")
 
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Download cache.")
     state_dir: Path = Field(default_factory=default_state_dir, description="Local mutable state.")

@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db.models import Impression, Interaction, ProcessedEvent, Search, User
+from core.db.searches import chunks, existing, insert_searches
 from core.privacy import pseudonymise
 from core.queries import normalize_query
 from ltr.events.schema import Event, EventError, InteractionEvent, SearchEvent, UserEvent, parse_event
-
-_CHUNK = 500  # ids per IN (...) clause, well under every database's parameter limit
 
 
 @dataclass(frozen=True)
@@ -69,19 +68,6 @@ def validate_batch(raw_events: Sequence[Any]) -> tuple[list[Event], list[Rejecti
     return valid, rejected
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
-def _existing(session: Session, column: Any, values: Iterable[str]) -> set[str]:
-    unique = sorted(set(values))
-    found: set[str] = set()
-    for chunk in _chunks(unique):
-        found.update(session.scalars(select(column).where(column.in_(chunk))))
-    return found
-
-
 class EventStore:
     """Writes validated events; user ids are pseudonymised here, before anything is stored."""
 
@@ -106,7 +92,7 @@ class EventStore:
         return report
 
     def _store(self, session: Session, events: list[Event], report: IngestReport) -> None:
-        seen = _existing(session, ProcessedEvent.event_id, (e.event_id for e in events))
+        seen = existing(session, ProcessedEvent.event_id, (e.event_id for e in events))
         fresh: list[Event] = []
         for event in events:
             if event.event_id in seen:
@@ -116,7 +102,7 @@ class EventStore:
                 fresh.append(event)
         searches = [e for e in fresh if isinstance(e, SearchEvent)]
         interactions = [e for e in fresh if isinstance(e, InteractionEvent)]
-        recorded = _existing(session, Search.search_id, (e.search_id for e in searches))
+        recorded = existing(session, Search.search_id, (e.search_id for e in searches))
         new_searches: dict[str, SearchEvent] = {}
         for event in searches:
             if event.search_id in recorded or event.search_id in new_searches:
@@ -126,8 +112,6 @@ class EventStore:
         self._upsert_users(session, fresh)
         positions = self._insert_searches(session, new_searches)
         report.unattributed += self._insert_interactions(session, interactions, positions)
-        if new_searches:
-            self._attribute_late_interactions(session, list(new_searches))
         if fresh:
             session.execute(insert(ProcessedEvent), [
                 {"event_id": e.event_id, "type": e.type, "occurred_at": e.ts} for e in fresh])
@@ -145,7 +129,7 @@ class EventStore:
                 span[2].update(event.attributes)
         if not spans:
             return
-        existing = {u.user_id: u for chunk in _chunks(sorted(spans))
+        existing = {u.user_id: u for chunk in chunks(sorted(spans))
                     for u in session.scalars(select(User).where(User.user_id.in_(chunk)))}
         for user_id, (first, last, attributes) in spans.items():
             stored = existing.get(user_id)
@@ -161,11 +145,6 @@ class EventStore:
     def _insert_searches(self, session: Session, searches: dict[str, SearchEvent]) -> dict[tuple[str, str], int]:
         if not searches:
             return {}
-        session.execute(insert(Search), [
-            {"search_id": e.search_id, "query": e.query, "normalized_query": normalize_query(e.query),
-             "user_id": self._user(e.user_id), "session_id": e.session_id, "config": e.config,
-             "model_version": e.model_version, "source": "events", "created_at": e.ts}
-            for e in searches.values()])
         rows = []
         positions: dict[tuple[str, str], int] = {}
         for event in searches.values():
@@ -174,8 +153,11 @@ class EventStore:
                 positions.setdefault((event.search_id, product), first + offset + 1)
                 rows.append({"search_id": event.search_id, "product_id": product,
                              "position": first + offset + 1, "page": event.page})
-        if rows:
-            session.execute(insert(Impression), rows)
+        insert_searches(session, [
+            {"search_id": e.search_id, "query": e.query, "normalized_query": normalize_query(e.query),
+             "user_id": self._user(e.user_id), "session_id": e.session_id, "config": e.config,
+             "model_version": e.model_version, "source": "events", "created_at": e.ts}
+            for e in searches.values()], rows)
         return positions
 
     def _insert_interactions(self, session: Session, events: list[InteractionEvent],
@@ -183,9 +165,9 @@ class EventStore:
         if not events:
             return 0
         search_ids = [e.search_id for e in events if e.search_id]
-        known = _existing(session, Search.search_id, search_ids)
+        known = existing(session, Search.search_id, search_ids)
         stored_positions: dict[tuple[str, str], int] = {}
-        for chunk in _chunks(sorted(set(search_ids))):
+        for chunk in chunks(sorted(set(search_ids))):
             for search_id, product, position in session.execute(
                     select(Impression.search_id, Impression.product_id, Impression.position)
                     .where(Impression.search_id.in_(chunk))):
@@ -202,17 +184,6 @@ class EventStore:
                          "product_id": event.product_id, "position": position, "occurred_at": event.ts})
         session.execute(insert(Interaction), rows)
         return unattributed
-
-    def _attribute_late_interactions(self, session: Session, search_ids: list[str]) -> None:
-        """Interactions that arrived before their search get the position the search showed."""
-        position = (select(Impression.position)
-                    .where(and_(Impression.search_id == Interaction.search_id,
-                                Impression.product_id == Interaction.product_id))
-                    .order_by(Impression.position).limit(1).scalar_subquery())
-        for chunk in _chunks(search_ids):
-            session.execute(update(Interaction)
-                            .where(Interaction.search_id.in_(chunk), Interaction.position.is_(None))
-                            .values(position=position))
 
 
 def _aware(value: datetime) -> datetime:

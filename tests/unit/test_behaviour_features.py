@@ -10,7 +10,7 @@ Impressions a 3, b 2, c 2 (7 in all); clicked impressions (s1,b) (s2,a) (s3,c).
 from __future__ import annotations
 
 import json
-import shutil
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -107,7 +107,9 @@ def story_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def db(story_db: Path, tmp_path: Path) -> str:
-    shutil.copyfile(story_db, tmp_path / "features.db")
+    # SQLite's backup API, not a file copy: in WAL mode recent pages live in the -wal file.
+    with sqlite3.connect(story_db) as source, sqlite3.connect(tmp_path / "features.db") as target:
+        source.backup(target)
     return f"sqlite:///{tmp_path / 'features.db'}"
 
 
