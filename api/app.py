@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify
 
 from api.events_views import events_blueprint
-from api.search_views import search_blueprint
+from api.search_views import search_blueprint, search_service
 from core.settings import Settings, get_settings
 from storefront.service import SearchService
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, service: SearchService | None = None) -> Flask:
@@ -27,3 +31,28 @@ def create_app(settings: Settings | None = None, service: SearchService | None =
         return jsonify(error="method not allowed"), 405
 
     return app
+
+
+def warm_up(app: Flask) -> None:
+    """Build the search service and encode one query now, before the first shopper arrives.
+
+    A node or database that is not reachable yet is logged, not fatal: the service is then built
+    by the first request that finds them up (and answers 503 until then).
+    """
+    try:
+        service = search_service(app)
+        service.encoder.vector("warm up")
+    except Exception as exc:  # noqa: BLE001 - a worker that cannot warm up still serves (and retries)
+        app.extensions["shelfrank_search"] = None
+        log.warning("the search service could not be built at start (%s: %s); the first request retries",
+                    exc.__class__.__name__, exc)
+
+
+def shutdown(app: Flask) -> None:
+    """Write what the search service's recorder still buffers; called once per worker at exit."""
+    service = app.extensions.get("shelfrank_search")
+    if service is not None:
+        service.close()
+        stats = getattr(service.recorder, "stats", None)
+        if stats is not None:
+            log.info("recorder closed: %s", stats)

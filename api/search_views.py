@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 
 from core.db.migrate import DatabaseNotReady
 from ltr.ranker.serving import storefront_service
@@ -15,15 +15,25 @@ search_blueprint = Blueprint("search", __name__)
 _build_lock = threading.Lock()
 
 
-def _service() -> SearchService:
-    service = current_app.extensions.get("shelfrank_search")
+def search_service(app: Flask) -> SearchService:
+    """The app's search service, built on first use (or at worker start, see :mod:`api.server`)."""
+    service = app.extensions.get("shelfrank_search")
     if service is None:
         with _build_lock:
-            service = current_app.extensions.get("shelfrank_search")
+            service = app.extensions.get("shelfrank_search")
             if service is None:
-                service = storefront_service(current_app.config["SHELFRANK_SETTINGS"])
-                current_app.extensions["shelfrank_search"] = service
+                service = storefront_service(app.config["SHELFRANK_SETTINGS"], serving=True)
+                app.extensions["shelfrank_search"] = service
     return service
+
+
+def _unavailable(message: str):  # type: ignore[no-untyped-def]
+    """503 with a retry hint: the shop's frontend (or a load balancer) may try again shortly."""
+    retry_after = current_app.config["SHELFRANK_SETTINGS"].search_retry_after_s
+    response = jsonify(error=message, retry_after_s=retry_after)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @search_blueprint.post("/search")
@@ -32,15 +42,13 @@ def search():  # type: ignore[no-untyped-def]
     if payload is None:
         return jsonify(error="body: must be a JSON object (Content-Type: application/json)", field="body"), 400
     try:
-        service = _service()
+        service = search_service(current_app)
         search_request = parse_search_request(payload, tuple(service.configs))
         result = service.search(search_request)
     except InvalidRequest as exc:
         return jsonify(error=str(exc), field=exc.field), 400
-    except SearchUnavailable as exc:
-        return jsonify(error=str(exc)), 503
-    except DatabaseNotReady as exc:
-        return jsonify(error=str(exc)), 503
+    except (SearchUnavailable, DatabaseNotReady) as exc:
+        return _unavailable(str(exc))
     return jsonify(result.as_dict())
 
 

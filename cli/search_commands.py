@@ -181,12 +181,25 @@ def tune_fusion(
 def serve(
     host: str = typer.Option(None, help="Bind address (default: SHELFRANK_API_HOST)."),
     port: int = typer.Option(None, help="Port (default: SHELFRANK_API_PORT)."),
+    dev: bool = typer.Option(False, "--dev", help="Flask's single-process development server instead "
+                             "(reloads nothing, one process; for debugging only)."),
 ) -> None:
-    """Serve POST /api/v1/search (threaded development server; put gunicorn in front in production)."""
-    from werkzeug.serving import run_simple
-
-    from api.app import create_app
-
+    """Serve POST /api/v1/search and /api/v1/events with gunicorn: SHELFRANK_API_WORKERS processes of
+    SHELFRANK_API_THREADS threads; impressions are written in batches off the request path, and
+    SIGTERM / Ctrl-C finishes the requests in flight and writes every buffered impression."""
     settings = get_settings()
-    app = create_app(settings)
-    run_simple(host or settings.api_host, port or settings.api_port, app, threaded=True)
+    host, port = host or settings.api_host, port or settings.api_port
+    if dev:
+        from werkzeug.serving import run_simple
+
+        from api.app import create_app, shutdown
+
+        app = create_app(settings)
+        try:
+            run_simple(host, port, app, threaded=True)
+        finally:
+            shutdown(app)
+        return
+    from api.server import serve as serve_production
+
+    serve_production(settings, host, port)

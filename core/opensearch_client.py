@@ -7,11 +7,14 @@ from opensearchpy import OpenSearch
 from core.settings import Settings
 
 
-def make_client(settings: Settings) -> OpenSearch:
+def make_client(settings: Settings, *, storefront: bool = False) -> OpenSearch:
+    """A client for batch work (indexing, training: long timeout, retried), or with ``storefront`` for
+    the shopper-facing path: ``search_timeout_s`` and no retries, so a node that is down or
+    restarting costs a search one short wait and a 503, never minutes of retries."""
     return OpenSearch(
         hosts=[settings.opensearch_url],
-        timeout=settings.opensearch_timeout_s,
-        max_retries=2,
-        retry_on_timeout=True,
+        timeout=settings.search_timeout_s if storefront else settings.opensearch_timeout_s,
+        max_retries=0 if storefront else 2,
+        retry_on_timeout=not storefront,
         http_compress=settings.opensearch_http_compress,
     )

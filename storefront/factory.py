@@ -7,7 +7,7 @@ from core.opensearch_client import make_client
 from core.settings import Settings
 from encoders.cache import QueryVectorCache
 from encoders.factory import load_encoder
-from storefront.recording import DatabaseImpressionRecorder
+from storefront.recording import BufferedRecorder, DatabaseImpressionRecorder
 from storefront.retrieval import RetrievalConfig, default_configs
 from storefront.service import SearchService
 
@@ -18,13 +18,23 @@ def configured_retrieval(settings: Settings) -> dict[str, RetrievalConfig]:
                            settings.hybrid_vector_candidates)
 
 
-def build_search_service(settings: Settings, index: str | None = None, record: bool = True) -> SearchService:
+def build_search_service(settings: Settings, index: str | None = None, record: bool = True,
+                         serving: bool = False) -> SearchService:
+    """The search service. ``serving`` is the API server's: impressions recorded off the request path
+    and OpenSearch asked with the storefront's short timeout, no retries. Otherwise (the CLI,
+    evaluation, training) each search's impressions are written before it returns, and requests
+    get the batch client's patience."""
     recorder = None
     if record:
         migrate.ensure_current(settings.effective_database_url)
-        recorder = DatabaseImpressionRecorder(settings.effective_database_url, settings.pseudonym_key)
+        writer = DatabaseImpressionRecorder(settings.effective_database_url, settings.pseudonym_key)
+        recorder = writer
+        if serving:
+            recorder = BufferedRecorder(writer.write, capacity=settings.record_queue_size,
+                                        batch_size=settings.record_batch_size,
+                                        flush_interval_s=settings.record_flush_interval_s)
     return SearchService(
-        client=make_client(settings),
+        client=make_client(settings, storefront=serving),
         index=index or settings.default_index,
         encoder=QueryVectorCache(load_encoder(settings), settings.query_vector_cache_size),
         configs=configured_retrieval(settings),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass
@@ -48,3 +48,17 @@ class NoopReranker:
 
     def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
         return [{} for _ in candidates]
+
+
+@runtime_checkable
+class RerankerSource(Protocol):
+    """A rerank stage that changes while the storefront runs (the registry's active model)."""
+
+    def current(self) -> Reranker:
+        """The reranker to use for one whole search."""
+        ...
+
+
+def current_reranker(stage: Reranker | RerankerSource) -> Reranker:
+    """The reranker a search uses from start to finish: the source's current one, or the fixed stage."""
+    return stage.current() if isinstance(stage, RerankerSource) else stage

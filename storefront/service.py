@@ -6,6 +6,7 @@ between are the pure functions of :mod:`storefront.fusion` and :mod:`storefront.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -18,7 +19,8 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
 from storefront import fusion
-from storefront.rerank_stage import Candidate, NoopReranker, Reranker, SearchContext
+from storefront.rerank_stage import (Candidate, NoopReranker, Reranker, RerankerSource, SearchContext,
+                                    current_reranker)
 from storefront.request import SearchRequest
 from storefront.retrieval import (
     RetrievalConfig,
@@ -28,6 +30,8 @@ from storefront.retrieval import (
     knn_score_to_cosine,
     query_vector_param,
 )
+
+log = logging.getLogger(__name__)
 
 
 class SearchUnavailable(RuntimeError):
@@ -64,7 +68,7 @@ ImpressionRecorder = Callable[[str, SearchRequest, str, str | None, list[tuple[s
 
 class SearchService:
     def __init__(self, client: OpenSearch, index: str, encoder: QueryEncoder, configs: dict[str, RetrievalConfig],
-                 default_config: str, reranker: Reranker | None = None,
+                 default_config: str, reranker: Reranker | RerankerSource | None = None,
                  recorder: ImpressionRecorder | None = None) -> None:
         if default_config not in configs:
             raise ValueError(f"unknown default retrieval config {default_config!r}")
@@ -73,17 +77,19 @@ class SearchService:
         self.encoder = encoder
         self.configs = configs
         self.default_config = default_config
-        self.reranker = reranker or NoopReranker()
+        self.reranker: Reranker | RerankerSource = reranker or NoopReranker()
         self.recorder = recorder
 
     def search(self, request: SearchRequest, record: bool = True) -> SearchResult:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         config = self.configs[request.config or self.default_config]
+        # Resolved once: a promotion during this search cannot rank with one model and record another.
+        reranker = current_reranker(self.reranker)
         candidates, facets, total_hits = self._first_stage(request, config, timings)
         mark = time.perf_counter()
         context = SearchContext(request.user_id, request.session_id)
-        candidates = self.reranker.rerank(request.query, candidates, context)
+        candidates = self._rerank(reranker, request.query, candidates, context)
         timings["rerank_ms"] = (time.perf_counter() - mark) * 1000
 
         page = candidates[request.offset : request.offset + request.size]
@@ -93,15 +99,14 @@ class SearchService:
                     "position": request.offset + i + 1} for i, c in enumerate(page)]
         if record and self.recorder is not None:
             mark = time.perf_counter()
-            self.recorder(search_id, request, config.name, self.reranker.name,
-                          [(r["id"], r["position"]) for r in results])
+            self._record(search_id, request, config.name, reranker.name, [(r["id"], r["position"]) for r in results])
             timings["record_ms"] = (time.perf_counter() - mark) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
 
         debug = None
         if request.debug:
             mark = time.perf_counter()
-            explanations = self.reranker.explain(request.query, page, context) if page else []
+            explanations = reranker.explain(request.query, page, context) if page else []
             for result, candidate, explanation in zip(results, page, explanations):
                 result["stages"] = candidate.stages
                 if candidate.features is not None:
@@ -109,10 +114,34 @@ class SearchService:
                 if explanation:
                     result["explanation"] = explanation
             timings["explain_ms"] = (time.perf_counter() - mark) * 1000
-            debug = {"latency_ms": {k: round(v, 2) for k, v in timings.items()}, "reranker": self.reranker.name,
+            debug = {"latency_ms": {k: round(v, 2) for k, v in timings.items()}, "reranker": reranker.name,
                      "bm25_total_hits": total_hits}
         return SearchResult(search_id, request.query, config.name, len(candidates), results, facets,
                             request.page, request.size, debug)
+
+    @staticmethod
+    def _rerank(reranker: Reranker, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
+        """The reranked list; if the stage fails unexpectedly, the fused list (logged): the shopper still
+        gets results. (OpenSearch errors are already handled inside the LTR stage the same way.)"""
+        try:
+            return reranker.rerank(query, candidates, context)
+        except Exception:  # noqa: BLE001 - a failing rerank stage must not fail the search
+            log.exception("rerank stage %s failed; serving the fused ranking", reranker.name)
+            return candidates
+
+    def _record(self, search_id: str, request: SearchRequest, config: str, model: str,
+                shown: list[tuple[str, int]]) -> None:
+        """Hand the page to the recorder; a failure to record is logged, never the shopper's problem."""
+        try:
+            self.recorder(search_id, request, config, model, shown)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001
+            log.exception("search %s could not be recorded", search_id)
+
+    def close(self) -> None:
+        """Write what the recorder still buffers (a clean shutdown loses no impression)."""
+        close = getattr(self.recorder, "close", None)
+        if close is not None:
+            close()
 
     def _fill_missing_titles(self, page: list[Candidate], timings: dict[str, float]) -> None:
         """Titles doc values could not give (an index built before ``title.display`` existed, or a

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import TransportError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.db import migrate
@@ -73,8 +74,9 @@ class ActiveModelReranker:
 
     Every ``refresh_seconds`` at most, one indexed query reads the active model's name; when it
     changed (a promotion or a rollback, from any process), the new model is loaded and swapped in
-    with a single assignment. A search uses the reranker it started with from start to finish, so
-    each response is ranked wholly by the old model or wholly by the new one, never a mix.
+    with a single assignment. The search service takes :meth:`current` once per search and uses it
+    from start to finish, so each response is ranked, explained and recorded wholly by the old model
+    or wholly by the new one, never a mix.
     """
 
     def __init__(self, settings: Settings, client: OpenSearch, index: str) -> None:
@@ -92,44 +94,49 @@ class ActiveModelReranker:
     def name(self) -> str:
         return self._current.name
 
-    @property
     def current(self) -> Reranker:
+        """The reranker one search uses from start to finish (checking the registry first if it is time)."""
         self.refresh()
         return self._current
 
     def refresh(self, force: bool = False) -> None:
+        """Follow the registry; a registry that cannot be read now (the database locked or restarting)
+        keeps the current model and is asked again at the next check: searches never wait on it."""
         if not force and time.monotonic() - self._checked_at < self.refresh_seconds:
             return
         with self._lock:
             if not force and time.monotonic() - self._checked_at < self.refresh_seconds:
                 return
             self._checked_at = time.monotonic()
-            url = self.settings.effective_database_url
             try:
-                migrate.ensure_current(url)
-            except migrate.DatabaseNotReady:
-                return  # no registry yet: nothing can be active
-            with session_scope(url) as session:
-                model = active_model(session)
-                name = model.name if model is not None else None
-                if name == self._active_name:
-                    return
-                reranker = active_reranker(session, self.client, self.index, self.settings.rerank_window,
-                                           self.settings.rerank_engine,
-                                           self.profiles) if model is not None else None
-            self._current = reranker or NoopReranker()
-            # A model that could not be served is retried at the next check (after `models sync`, say).
-            self._active_name = name if reranker is not None or model is None else None
+                self._follow_registry()
+            except SQLAlchemyError as exc:
+                log.warning("the model registry cannot be read (%s); still serving %s", exc.__class__.__name__,
+                            self._current.name)
 
-    def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
-        return self.current.rerank(query, candidates, context)
+    def _follow_registry(self) -> None:
+        url = self.settings.effective_database_url
+        try:
+            migrate.ensure_current(url)
+        except migrate.DatabaseNotReady:
+            return  # no registry yet: nothing can be active
+        with session_scope(url) as session:
+            model = active_model(session)
+            name = model.name if model is not None else None
+            if name == self._active_name:
+                return
+            reranker = active_reranker(session, self.client, self.index, self.settings.rerank_window,
+                                       self.settings.rerank_engine,
+                                       self.profiles) if model is not None else None
+        self._current = reranker or NoopReranker()
+        # A model that could not be served is retried at the next check (after `models sync`, say).
+        self._active_name = name if reranker is not None or model is None else None
 
-    def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
-        return self._current.explain(query, candidates, context)
 
-
-def storefront_service(settings: Settings, index: str | None = None, record: bool = True) -> SearchService:
-    """The search service as shoppers get it: hybrid retrieval, reranked by the active model if any."""
-    service = build_search_service(settings, index, record=record)
+def storefront_service(settings: Settings, index: str | None = None, record: bool = True,
+                       serving: bool = False) -> SearchService:
+    """The search service as shoppers get it: hybrid retrieval, reranked by the active model if any
+    (``serving``: as the API server runs it, see :func:`storefront.factory.build_search_service`)."""
+    service = build_search_service(settings, index, record=record, serving=serving)
     service.reranker = ActiveModelReranker(settings, service.client, service.index)
     return service

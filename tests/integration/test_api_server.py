@@ -1,0 +1,139 @@
+"""``shelfrank api serve`` as deployed: gunicorn worker processes against the real node and a SQLite file.
+
+Concurrent shoppers are answered while the metadata database is locked by another writer (the
+``database is locked`` 500 of the issue), every impression of every answered search is in the
+database after a clean shutdown (SIGTERM), and a node that cannot be reached gets a 503 with a
+retry hint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.db import migrate
+from tests.integration.test_storefront_search import CATALOGUE
+
+pytestmark = pytest.mark.integration
+QUERIES = ["cordless drill", "exterior paint", "outdoor lights", "screwdriver", "white paint gallon", "drill kit",
+           "lantern", "hammer drill", "solar path lights", "satin paint"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen  # type: ignore[type-arg]
+    database: Path
+    log: Path
+
+    def stop(self) -> str:
+        """SIGTERM, as a process manager would send; returns the server's log."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=60)
+        return self.log.read_text()
+
+
+def post(url: str, payload: dict, timeout: float = 10.0) -> tuple[int, dict, dict]:  # type: ignore[type-arg]
+    request = urllib.request.Request(url + "/api/v1/search", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return response.status, json.loads(response.read()), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), dict(exc.headers)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def start(**env: str) -> Server:
+        database = tmp_path / f"api-{len(servers)}.db"
+        migrate.upgrade(f"sqlite:///{database}")
+        port = free_port()
+        log = tmp_path / f"server-{len(servers)}.log"
+        environment = {**os.environ, "SHELFRANK_DATABASE_URL": f"sqlite:///{database}", "SHELFRANK_API_WORKERS": "2",
+                       "SHELFRANK_API_THREADS": "4", "SHELFRANK_RECORD_FLUSH_INTERVAL_S": "0.2", **env}
+        with log.open("w") as out:
+            process = subprocess.Popen([str(Path(sys.executable).parent / "shelfrank"), "api", "serve", "--port",
+                                        str(port)], stdout=out, stderr=subprocess.STDOUT, env=environment)
+        server = Server(f"http://127.0.0.1:{port}", process, database, log)
+        servers.append(server)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:  # both workers booted and warmed up (encoder loaded)
+            assert process.poll() is None, log.read_text()
+            if log.read_text().count("Booting worker") >= 2:
+                try:
+                    with urllib.request.urlopen(server.url + "/api/v1/health", timeout=2):  # noqa: S310
+                        return server
+                except OSError:
+                    pass
+            time.sleep(0.5)
+        raise AssertionError(f"the API did not come up:\n{log.read_text()}")
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def stored(database: Path) -> tuple[set[str], int]:
+    with sqlite3.connect(database) as db:
+        searches = {row[0] for row in db.execute("SELECT search_id FROM searches")}
+        return searches, db.execute("SELECT count(*) FROM impressions").fetchone()[0]
+
+
+def test_concurrent_shoppers_are_answered_while_the_database_is_locked_and_nothing_is_lost(
+        build_catalogue: Callable[..., str], start_server: Callable[..., Server]) -> None:
+    alias = build_catalogue("test-api-server-catalogue", CATALOGUE)
+    server = start_server(SHELFRANK_DEFAULT_INDEX=alias)
+
+    holder = sqlite3.connect(server.database, isolation_level=None, timeout=30)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing (a big event import, say) holds the lock
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda i: post(server.url, {"query": QUERIES[i % len(QUERIES)], "size": 5,
+                                                                "user_id": f"u{i % 7}"}), range(160)))
+        statuses = [status for status, _body, _headers in answers]
+        assert statuses == [200] * 160, {s: statuses.count(s) for s in set(statuses)}
+        assert stored(server.database)[0] == set()  # nothing could be written yet, and nobody waited for it
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+
+    bodies = [body for _status, body, _headers in answers]
+    assert all(body["results"] for body in bodies)
+    log = server.stop()  # clean shutdown: the buffers are written before the workers exit
+    searches, impressions = stored(server.database)
+    assert searches == {body["search_id"] for body in bodies}
+    assert impressions == sum(len(body["results"]) for body in bodies)
+    assert "recorder closed" in log and "Traceback" not in log
+
+
+def test_an_unreachable_node_gets_a_503_with_a_retry_hint(start_server: Callable[..., Server]) -> None:
+    server = start_server(SHELFRANK_OPENSEARCH_URL=f"http://127.0.0.1:{free_port()}")
+    status, body, headers = post(server.url, {"query": "drill"})
+    assert status == 503 and "unavailable" in body["error"]
+    assert headers["Retry-After"] == "1" and body["retry_after_s"] == 1
+    status, body, _headers = post(server.url, {"query": "drill", "size": 1000})
+    assert status == 400 and body["field"] == "size"  # bad requests still say what is wrong
