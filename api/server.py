@@ -16,6 +16,7 @@ from gunicorn.app.base import BaseApplication
 
 from api.app import create_app, shutdown, warm_up
 from core.settings import Settings
+from encoders.factory import prepare_query_encoder
 
 log = logging.getLogger(__name__)
 
@@ -67,4 +68,6 @@ class StorefrontServer(BaseApplication):
 def serve(settings: Settings, host: str, port: int) -> None:
     """Run the API under gunicorn until SIGTERM or SIGINT (then shut down cleanly)."""
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the registry check's schema look-ups
+    prepare_query_encoder(settings)  # exported once, before the workers start (they only load it)
     StorefrontServer(settings, host, port).run()

@@ -17,4 +17,7 @@ def make_client(settings: Settings, *, storefront: bool = False) -> OpenSearch:
         max_retries=0 if storefront else 2,
         retry_on_timeout=not storefront,
         http_compress=settings.opensearch_http_compress,
+        # urllib3 keeps one idle connection per host by default: concurrent searches of a threaded
+        # worker then open (and throw away) a TCP connection per request. Keep one per thread.
+        pool_maxsize=max(settings.api_threads, settings.bulk_concurrency) + 2,
     )

