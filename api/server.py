@@ -69,5 +69,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Run the API under gunicorn until SIGTERM or SIGINT (then shut down cleanly)."""
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the registry check's schema look-ups
+    # opensearch-py logs every request at INFO and every failed one with a traceback: per search, that
+    # is CPU taken from shoppers, and a flood while the node restarts. The API logs what matters itself.
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
     prepare_query_encoder(settings)  # exported once, before the workers start (they only load it)
     StorefrontServer(settings, host, port).run()

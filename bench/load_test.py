@@ -79,15 +79,16 @@ class QueryFeed:
 
 
 def run(url: str, queries: list[str], clients: int, duration_s: float, max_requests: int, timeout_s: float,
-        config: str | None = None, size: int = 10, offset: int = 0,
-        progress: bool = True) -> tuple[list[Outcome], float]:
-    """Run the load; returns every request's outcome and the wall time it took."""
+        config: str | None = None, size: int = 10, offset: int = 0, progress: bool = True,
+        clock: float | None = None) -> tuple[list[Outcome], float]:
+    """Run the load; returns every request's outcome and the wall time it took. Outcome times count
+    from ``clock`` (a ``time.perf_counter()`` value) when given, so a caller can line up its own events."""
     host, port = loopback_only(url)
     feed = QueryFeed(queries, offset)
     outcomes: list[Outcome] = []
     lock = threading.Lock()
-    began = time.perf_counter()
-    stop_at = began + duration_s
+    began = time.perf_counter() if clock is None else clock
+    stop_at = time.perf_counter() + duration_s
     sent = Counter()
 
     def client() -> None:
@@ -132,7 +133,7 @@ def run(url: str, queries: list[str], clients: int, duration_s: float, max_reque
             print(f"\r  {elapsed:5.0f}/{duration_s:.0f} s  {len(outcomes)} requests", end="", file=sys.stderr)
     if progress:
         print(file=sys.stderr)
-    return sorted(outcomes, key=lambda o: o.started), time.perf_counter() - began
+    return sorted(outcomes, key=lambda o: o.started), time.perf_counter() - stop_at + duration_s
 
 
 def percentile(values: list[float], q: float) -> float:

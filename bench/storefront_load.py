@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import signal
 import socket
@@ -113,6 +114,22 @@ class ApiServer:
         return time.perf_counter() - started
 
 
+def cpu_seconds(api_pids: list[int], node_pid: int | None) -> dict[str, float]:
+    """User + system CPU seconds so far: the API's processes together, the node, this process (the load)."""
+    def total(pids: list[int]) -> float:
+        seconds = 0.0
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+                seconds += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return seconds
+
+    return {"api": total(api_pids), "opensearch": total([node_pid] if node_pid else []),
+            "load_generator": total([os.getpid()])}
+
+
 def rss_mb(pids: list[int]) -> dict[int, float]:
     sizes = {}
     for pid in pids:
@@ -133,7 +150,7 @@ def soak(server: ApiServer, queries: list[str], clients: int, duration_s: float,
 
     def load() -> None:
         result["outcomes"], result["wall"] = run(server.url, queries, clients, duration_s, 10**7, timeout_s=5.0,
-                                                 progress=False)
+                                                 progress=False, clock=began)
 
     loader = threading.Thread(target=load)
     loader.start()
@@ -252,8 +269,13 @@ def main() -> None:
         outcomes, wall = run(server.url, fresh(args.single), 1, 3600, args.single, 5.0)
         figures["http_1_client"] = summary(outcomes, wall)
         print(f"HTTP, 1 client: {figures['http_1_client']}", file=sys.stderr)
+        node_pid = LocalNode(settings).status().pid
+        before = cpu_seconds(server.pids(), node_pid)
         outcomes, wall = run(server.url, fresh(), args.clients, args.duration, 10**7, 5.0)
+        after = cpu_seconds(server.pids(), node_pid)
         figures[f"http_{args.clients}_clients"] = summary(outcomes, wall)
+        answered = max(1, sum(o.status == 200 for o in outcomes))
+        figures["cpu_ms_per_search"] = {k: round(1000 * (after[k] - before.get(k, 0.0)) / answered, 1) for k in after}
         figures["api_to_in_process_qps"] = round(figures[f"http_{args.clients}_clients"]["qps"]
                                                  / figures["in_process"]["qps"], 2)
         print(f"HTTP, {args.clients} clients: {figures[f'http_{args.clients}_clients']}", file=sys.stderr)
@@ -271,6 +293,8 @@ def main() -> None:
         errors_outside = [o for o in outcomes if o.status != 200 and not (
             soaked["restart"] and soaked["restart"][0] <= o.started <= soaked["restart"][1] + 30)]
         figures["soak"]["errors_outside_restart"] = len(errors_outside)
+        figures["soak"]["errors_outside_restart_first"] = [
+            {"at_s": round(o.started, 1), "status": o.status, "error": o.error} for o in errors_outside[:5]]
     (out / "figures.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
     print(f"figures and plot in {out}", file=sys.stderr)
