@@ -12,9 +12,16 @@ ifneq ($(wildcard $(SHARED_PLUGINS)/*.zip),)
 export SHELFRANK_OPENSEARCH_ARTIFACTS_DIR ?= $(SHARED_PLUGINS)
 endif
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed redis-server
 	@# Downloads OpenSearch from Maven Central the first time only (cached in ~/.cache/shelfrank).
 	$(BIN)/shelfrank opensearch provision
+
+# The workers' broker: the Debian package, installed when missing (as root), else the command to run.
+.PHONY: redis-server
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server is missing: run  sudo apt-get install -y redis-server" >&2; exit 1; fi; }
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

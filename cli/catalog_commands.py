@@ -166,18 +166,11 @@ def rollback(index: str = IndexOption) -> None:
 def behaviour(index: str = IndexOption) -> None:
     """Write each product's behaviour features (CTR, purchase rate, popularity, as of now) onto its document,
     where the learning-to-rank featureset reads them in the engine: partial updates, alias untouched."""
-    from datetime import datetime, timezone
-
-    from core.db import migrate
-    from core.db.session import session_scope
-    from ltr.behaviour_sync import sync_behaviour
+    from ltr.behaviour_sync import refresh_behaviour
 
     settings = get_settings()
     alias = index or settings.default_index
-    url = settings.effective_database_url
-    migrate.ensure_current(url)
-    with session_scope(url) as session:
-        report = sync_behaviour(make_client(settings), alias, session, datetime.now(timezone.utc))
+    report = refresh_behaviour(settings, alias)
     priors = ", ".join(f"{k} {v:.4g}" for k, v in report.priors.items())
     typer.echo(f"{alias} ({report.index}): {report.updated} products updated, {report.cleared} cleared "
                f"(no history in the window), {report.missing} with history no longer in the catalogue; "

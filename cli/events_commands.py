@@ -16,7 +16,7 @@ from core.db.models import Interaction, ProcessedEvent, Search, User
 from core.db.session import session_scope
 from core.settings import get_settings
 from ltr.events.files import import_events
-from ltr.events.retention import purge_events
+from ltr.events.retention import purge_expired
 from ltr.events.store import EventStore
 
 app = typer.Typer(help="Shopper events: import, retention, summary.", no_args_is_help=True)
@@ -66,10 +66,7 @@ def purge(
 ) -> None:
     """Delete searches, impressions, interactions and users older than the retention period."""
     settings = get_settings()
-    url = settings.effective_database_url
-    migrate.ensure_current(url)
-    with session_scope(url) as session:
-        report = purge_events(session, days or settings.event_retention_days)
+    report = purge_expired(settings.effective_database_url, days or settings.event_retention_days)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
         return

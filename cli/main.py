@@ -17,6 +17,7 @@ from cli import (
     search_commands,
     simulate_commands,
     train_commands,
+    worker_commands,
 )
 
 app = typer.Typer(
@@ -35,6 +36,10 @@ app.add_typer(clickmodel_commands.app, name="clickmodel")
 app.add_typer(features_commands.app, name="features")
 app.add_typer(models_commands.app, name="models")
 app.add_typer(encoder_commands.app, name="encoder")
+app.add_typer(worker_commands.redis_app, name="redis")
+app.add_typer(worker_commands.tasks_app, name="tasks")
+app.command("worker")(worker_commands.worker)
+app.command("beat")(worker_commands.beat)
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.eval_command)
 app.command("tune-fusion")(search_commands.tune_fusion)

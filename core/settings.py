@@ -63,7 +63,17 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL of the metadata database; empty means SQLite in state_dir."
     )
-    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL.")
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker and result backend, and the job locks (Redis). "
+        "`shelfrank redis start` runs a local one on this URL's port.")
+    worker_concurrency: int = Field(2, ge=1, description="Worker processes of `shelfrank worker`.")
+    task_lock_ttl_s: float = Field(
+        3600.0, gt=0, description="A job's lock expires this long after its last progress report, so a worker "
+        "killed mid-run cannot block its kind forever.")
+    schedule_behaviour_minutes: float = Field(
+        60.0, ge=0, description="Beat: refresh product behaviour on the documents every N minutes (0: never).")
+    schedule_purge_hour: int = Field(
+        4, ge=-1, le=23, description="Beat: purge events past retention daily at this hour, UTC (-1: never).")
     model_path: Path | None = Field(
         None,
         description="Local Hugging-Face-format encoder folder; empty means the bundled "

@@ -1,6 +1,6 @@
 """Product behaviour onto the catalogue's documents, where the featureset's script features read it.
 
-``shelfrank index behaviour`` (and, later, the hourly worker) computes every product's behaviour
+``shelfrank index behaviour`` (and the hourly worker task) computes every product's behaviour
 features as of now from the events database and writes them with partial updates: no re-encoding,
 no new index, the alias untouched. Products whose history is gone (the events' retention purge)
 lose their values: the script then reads the priors, which live in the index's ``_meta`` next to
@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import NotFoundError
 from sqlalchemy.orm import Session
 
+from core.db import migrate
+from core.db.session import session_scope
+from core.opensearch_client import make_client
+from core.settings import Settings
 from indexer import schema
 from indexer.mapping import behaviour_properties
 from ltr.features.loader import load_behaviour
@@ -98,3 +102,12 @@ def _physical(client: OpenSearch, alias: str) -> str | None:
     if len(names) != 1:
         raise BehaviourSyncError(f"{alias!r} points at {len(names)} indices ({', '.join(names)}); expected one")
     return names[0]
+
+
+def refresh_behaviour(settings: Settings, alias: str | None = None) -> SyncReport:
+    """The behaviour refresh as every face runs it (CLI, worker): as of now, from the configured database."""
+    url = settings.effective_database_url
+    migrate.ensure_current(url)
+    with session_scope(url) as session:
+        return sync_behaviour(make_client(settings), alias or settings.default_index, session,
+                              datetime.now(timezone.utc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -26,11 +26,16 @@ class TaskRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(String(100), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|succeeded|failed
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|succeeded|failed|skipped
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     detail: Mapped[str] = mapped_column(Text, default="")
+    task_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the worker's task id, when run by one
+    started_by: Mapped[str] = mapped_column(String(100), default="unknown")  # beat | cli:<user> | console:<user>
+    progress: Mapped[float | None] = mapped_column(Float)  # 0..1 while running
+    result: Mapped[dict | None] = mapped_column(JSON)  # what the run did (counts), as the job reports it
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Search(Base):

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from core.db import migrate
+from core.db.session import session_scope
 from core.db.models import Impression, Interaction, ProcessedEvent, Search, User
 
 
@@ -42,3 +44,10 @@ def purge_events(session: Session, retention_days: int, now: datetime | None = N
     users = session.execute(delete(User).where(User.last_seen < cutoff))
     return PurgeReport(cutoff=cutoff.isoformat(), searches=searches.rowcount, impressions=impressions.rowcount,
                        interactions=interactions.rowcount, ledger=ledger.rowcount, users=users.rowcount)
+
+
+def purge_expired(database_url: str, retention_days: int) -> PurgeReport:
+    """The retention purge as every face runs it (CLI, worker): one transaction on the configured database."""
+    migrate.ensure_current(database_url)
+    with session_scope(database_url) as session:
+        return purge_events(session, retention_days)

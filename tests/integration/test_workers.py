@@ -1,0 +1,152 @@
+"""Workers for real: a Redis started by the project, a Celery worker process, the real node and a SQLite file.
+
+A task queued from here runs in the worker process and is recorded in ``task_runs``; a job whose kind is
+already running is skipped naming the holder; a lock left by a dead worker expires; a failing job is
+recorded with its error and leaves its lock free.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import redis
+from opensearchpy import OpenSearch
+from sqlalchemy import select
+
+from core.db import migrate
+from core.db.models import TaskRun
+from core.db.session import session_scope
+from core.jobs import run_job
+from core.redis_server import LocalRedis
+from core.settings import Settings
+from ltr.events.store import EventStore
+from tests.integration.test_storefront_search import CATALOGUE
+from workers.app import make_celery
+
+pytestmark = pytest.mark.integration
+TEST_DB = 15  # the tests' own Redis database: queues and locks of a developer's worker are not touched
+
+
+@pytest.fixture(scope="module")
+def broker_url(settings: Settings) -> Iterator[str]:
+    local = LocalRedis(settings)
+    started_here = not local.status().running
+    local.start()
+    base = settings.broker_url.rsplit("/", 1)[0]
+    url = f"{base}/{TEST_DB}"
+    redis.Redis.from_url(url).flushdb()
+    yield url
+    if started_here and not os.environ.get("SHELFRANK_KEEP_NODE"):
+        local.stop()
+
+
+@pytest.fixture
+def broker(broker_url: str) -> redis.Redis:
+    client = redis.Redis.from_url(broker_url)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+def runs(database: str) -> list[TaskRun]:
+    with session_scope(database) as session:
+        return list(session.scalars(select(TaskRun).order_by(TaskRun.id)))
+
+
+def test_a_kind_runs_once_at_a_time_and_the_second_run_is_skipped_naming_the_holder(database: str,
+                                                                                   broker: redis.Redis) -> None:
+    inside: list[str] = []
+
+    def job(progress):  # type: ignore[no-untyped-def]
+        progress(0.5)
+        second = run_job("retrain", lambda _p: {"never": 1}, database_url=database, broker=broker,
+                         started_by="beat")
+        inside.append(second.status)
+        return {"trees": 42}
+
+    first = run_job("retrain", job, database_url=database, broker=broker, params={"days": 28}, started_by="cli:test")
+    assert first.status == "succeeded" and first.result == {"trees": 42} and inside == ["skipped"]
+    stored = runs(database)
+    assert [(r.task, r.status, r.started_by) for r in stored] == [
+        ("retrain", "succeeded", "cli:test"), ("retrain", "skipped", "beat")]
+    assert stored[1].detail == f"skipped: run {first.run_id} of retrain is still running"
+    assert stored[0].progress == 1.0 and stored[0].params == {"days": 28} and stored[0].finished_at is not None
+    assert run_job("retrain", lambda _p: {}, database_url=database, broker=broker).status == "succeeded"  # freed
+
+
+def test_a_dead_workers_lock_expires_and_a_failure_is_recorded(database: str, broker: redis.Redis) -> None:
+    broker.set("shelfrank:lock:reindex", b"77", px=300)  # a worker killed while holding it
+    assert run_job("reindex", lambda _p: {}, database_url=database, broker=broker).status == "skipped"
+    time.sleep(0.4)
+
+    def broken(progress):  # type: ignore[no-untyped-def]
+        raise ValueError("catalogue row 3: price 'cheap' is not a number")
+
+    with pytest.raises(ValueError, match="price 'cheap'"):
+        run_job("reindex", broken, database_url=database, broker=broker)
+    failed = runs(database)[-1]
+    assert failed.status == "failed" and "price 'cheap' is not a number" in failed.error
+    assert "Traceback" in failed.detail and broker.get("shelfrank:lock:reindex") is None  # the lock is free again
+
+
+@pytest.fixture
+def worker(broker_url: str, database: str, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:  # type: ignore[type-arg]
+    started: list[subprocess.Popen] = []  # type: ignore[type-arg]
+
+    def start(**env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+        log = (tmp_path / f"worker-{len(started)}.log").open("w")
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "shelfrank"), "worker", "--concurrency", "1"],
+            stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "SHELFRANK_BROKER_URL": broker_url, "SHELFRANK_DATABASE_URL": database, **env})
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_behaviour_refresh_runs_in_a_worker_process_and_is_recorded(
+        build_catalogue: Callable[..., str], os_client: OpenSearch, settings: Settings, broker_url: str,
+        database: str, worker: Callable[..., subprocess.Popen]) -> None:  # type: ignore[type-arg]
+    alias = build_catalogue("test-workers-catalogue", CATALOGUE)
+    now = datetime.now(timezone.utc)
+    ts = (now - timedelta(hours=2)).isoformat()
+    with session_scope(database) as session:
+        report = EventStore("key").ingest(session, [
+            {"event_id": "w1", "type": "search", "search_id": "ws1", "query": "drill", "results": ["d1", "d2", "d3"],
+             "ts": ts},
+            {"event_id": "w2", "type": "click", "search_id": "ws1", "product_id": "d2", "ts": ts},
+            {"event_id": "w3", "type": "purchase", "search_id": "ws1", "product_id": "d2", "ts": ts}])
+        assert report.accepted == 3
+    worker(SHELFRANK_DEFAULT_INDEX=alias)
+    app = make_celery(settings.model_copy(update={"broker_url": broker_url}))
+    result = app.send_task("shelfrank.behaviour_refresh", kwargs={"started_by": "test"})
+    outcome = result.get(timeout=180)
+    assert outcome["status"] == "succeeded" and outcome["result"]["updated"] >= 3
+    (run,) = runs(database)
+    assert (run.task, run.status, run.started_by, run.task_id) == ("behaviour", "succeeded", "test", result.id)
+    assert run.params == {"index": alias}
+    document = os_client.get(index=alias, id="d2")["_source"]
+    others = os_client.get(index=alias, id="d1")["_source"]
+    assert document["behaviour_purchase_rate"] > others.get("behaviour_purchase_rate", 0.0)

@@ -1,0 +1,64 @@
+"""The worker tasks: each is argument handling plus one call to the function the CLI calls.
+
+Every task runs through :func:`core.jobs.run_job` (one run at a time per kind, recorded in
+``task_runs``) and is retried with backoff on transient errors: OpenSearch, the database or Redis
+unreachable for a while. Each attempt is its own recorded run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import redis
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import ConnectionTimeout
+from sqlalchemy.exc import OperationalError
+
+from core.jobs import Progress, run_job
+from core.settings import get_settings
+from ltr.behaviour_sync import refresh_behaviour
+from ltr.events.retention import purge_expired
+from workers.app import celery_app
+
+TRANSIENT = (OpenSearchConnectionError, ConnectionTimeout, OperationalError, redis.exceptions.ConnectionError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 5, "retry_backoff_max": 300, "retry_jitter": True,
+         "max_retries": 8, "acks_late": True}
+
+
+def _run(task: Any, kind: str, job: Callable[[Progress], Mapping[str, Any]], params: dict[str, Any],
+         started_by: str) -> dict[str, Any]:
+    settings = get_settings()
+    broker = redis.Redis.from_url(settings.broker_url)
+    outcome = run_job(kind, job, database_url=settings.effective_database_url, broker=broker, params=params,
+                      started_by=started_by, task_id=task.request.id, lock_ttl_s=settings.task_lock_ttl_s)
+    return {"run_id": outcome.run_id, "status": outcome.status, "result": outcome.result, "detail": outcome.detail}
+
+
+@celery_app.task(bind=True, name="shelfrank.behaviour_refresh", **RETRY)
+def behaviour_refresh(self, index: str | None = None, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Product behaviour features onto the catalogue's documents (``shelfrank index behaviour``)."""
+    settings = get_settings()
+    alias = index or settings.default_index
+
+    def job(progress: Progress) -> dict[str, Any]:
+        report = refresh_behaviour(settings, alias)
+        return {"index": report.index, "updated": report.updated, "cleared": report.cleared,
+                "missing": report.missing}
+
+    return _run(self, "behaviour", job, {"index": alias}, started_by)
+
+
+@celery_app.task(bind=True, name="shelfrank.events_purge", **RETRY)
+def events_purge(self, days: int | None = None, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Events past retention deleted (``shelfrank events purge``)."""
+    settings = get_settings()
+    keep = days or settings.event_retention_days
+
+    def job(progress: Progress) -> dict[str, Any]:
+        return purge_expired(settings.effective_database_url, keep).as_dict()
+
+    return _run(self, "events-purge", job, {"days": keep}, started_by)
+
+
+TASKS = {"behaviour-refresh": behaviour_refresh, "events-purge": events_purge}
