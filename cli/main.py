@@ -45,6 +45,7 @@ app.command("eval")(search_commands.eval_command)
 app.command("tune-fusion")(search_commands.tune_fusion)
 app.command("simulate")(simulate_commands.simulate)
 app.command("train")(train_commands.train)
+app.command("retrain")(train_commands.retrain_command)
 app.command("demo")(demo_commands.demo)
 
 

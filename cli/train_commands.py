@@ -82,3 +82,51 @@ def train(
                f"{summary['metrics']['trees']} trees); validation nDCG@10 {summary['metrics']['valid']['ndcg@10']:.4f}")
     typer.echo(f"saved in {summary['artifact']}; registered as a candidate. Serve it with: "
                f".venv/bin/shelfrank models promote {summary['name']}")
+
+
+@user_errors
+def retrain_command(
+    labels: str = typer.Option("clickmodel", "--labels", help="clickmodel, ctr or judgments (see `train`)."),
+    judgments: Path = typer.Option(None, "--judgments", help="With --labels judgments: the judgments file."),
+    fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
+    featureset: str = typer.Option("shelfrank-v1", "--featureset", help=f"One of: {', '.join(FEATURESETS)}."),
+    days: float = typer.Option(28.0, "--days", help="Label window in days."),
+    min_gain: float = typer.Option(None, "--min-gain", help="Held-out nDCG@10 gain needed over what is served "
+                                   "(default: SHELFRANK_RETRAIN_MIN_GAIN)."),
+    index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON object."),
+) -> None:
+    """Train a candidate on all but a fixed held-out slice of the labelled queries, and promote it only if it
+    ranks that slice better than what is served (the active model, or the hybrid) and passes the parity gate.
+    The nightly worker task runs the same."""
+    from ltr.retrain import retrain
+
+    settings = get_settings()
+    loaded = None
+    if labels == "judgments":
+        if judgments is None:
+            raise fail("--labels judgments needs --judgments FILE")
+        try:
+            loaded = judgments_io.select_split(judgments_io.load(judgments, fmt), "train")  # never the test split
+        except (OSError, judgments_io.JudgmentsError) as exc:
+            raise fail(str(exc)) from None
+    request = TrainingRequest(labels=labels, days=days, min_support=settings.click_model_min_support,
+                              window=settings.rerank_window, judgments=loaded, params=TrainParams.from_settings(settings))
+    try:
+        report = retrain(settings, request, featureset=featureset, index=index, by=f"retrain:{_who()}",
+                         min_gain=min_gain)
+    except (NotEnoughClicks, TrainingError, ModelConversionError, RegistryError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    typer.echo(f"{report.model}: {'promoted' if report.promoted else 'rejected'}: {report.reason}")
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return "unknown"

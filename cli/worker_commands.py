@@ -77,7 +77,7 @@ def beat(loglevel: str = typer.Option("INFO", help="Celery log level.")) -> None
 
 @tasks_app.command("run")
 @user_errors
-def run(name: str = typer.Argument(..., help="behaviour-refresh or events-purge."),
+def run(name: str = typer.Argument(..., help="behaviour-refresh, events-purge or retrain."),
         index: str = typer.Option(None, "--index", help="Catalogue alias, for catalogue jobs."),
         days: int = typer.Option(None, "--days", help="events-purge: days kept."),
         wait: bool = typer.Option(False, "--wait", help="Wait for the run and print how it ended."),

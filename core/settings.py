@@ -72,6 +72,8 @@ class Settings(BaseSettings):
         "killed mid-run cannot block its kind forever.")
     schedule_behaviour_minutes: float = Field(
         60.0, ge=0, description="Beat: refresh product behaviour on the documents every N minutes (0: never).")
+    schedule_retrain_hour: int = Field(
+        3, ge=-1, le=23, description="Beat: retrain (and promote only if better) daily at this hour, UTC (-1: never).")
     schedule_purge_hour: int = Field(
         4, ge=-1, le=23, description="Beat: purge events past retention daily at this hour, UTC (-1: never).")
     model_path: Path | None = Field(
@@ -151,6 +153,9 @@ class Settings(BaseSettings):
     ltr_keep_retired_models: int = Field(
         3, ge=0, description="Retired models kept in the feature store (rollback targets); older ones are deleted "
         "from the store, never from the registry.")
+    retrain_min_gain: float = Field(
+        0.001, description="A retrained model is promoted only if its held-out nDCG@10 beats the served ranking's "
+        "(the active model, or the hybrid) by at least this much; otherwise it is rejected with the reason.")
     ltr_num_leaves: int = Field(31, ge=2, description="LambdaMART: leaves per tree.")
     ltr_learning_rate: float = Field(0.05, gt=0, description="LambdaMART: shrinkage.")
     ltr_max_rounds: int = Field(600, ge=1, description="LambdaMART: most boosting rounds (early stopping decides).")

@@ -20,6 +20,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:  # type: ignore[type-a
         schedule["behaviour-refresh"] = {"task": "shelfrank.behaviour_refresh",
                                          "schedule": settings.schedule_behaviour_minutes * 60,
                                          "kwargs": {"started_by": "beat"}}
+    if settings.schedule_retrain_hour >= 0:
+        schedule["retrain"] = {"task": "shelfrank.retrain", "schedule": crontab(minute=0, hour=settings.schedule_retrain_hour),
+                               "kwargs": {"started_by": "beat"}}
     if settings.schedule_purge_hour >= 0:
         schedule["events-purge"] = {"task": "shelfrank.events_purge",
                                     "schedule": crontab(minute=0, hour=settings.schedule_purge_hour),

@@ -19,6 +19,9 @@ from core.jobs import Progress, run_job
 from core.settings import get_settings
 from ltr.behaviour_sync import refresh_behaviour
 from ltr.events.retention import purge_expired
+from ltr.ranker.job import TrainingRequest
+from ltr.ranker.train import TrainParams
+from ltr.retrain import retrain
 from workers.app import celery_app
 
 TRANSIENT = (OpenSearchConnectionError, ConnectionTimeout, OperationalError, redis.exceptions.ConnectionError)
@@ -61,4 +64,18 @@ def events_purge(self, days: int | None = None, started_by: str = "unknown") -> 
     return _run(self, "events-purge", job, {"days": keep}, started_by)
 
 
-TASKS = {"behaviour-refresh": behaviour_refresh, "events-purge": events_purge}
+@celery_app.task(bind=True, name="shelfrank.retrain", **RETRY)
+def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featureset: str = "shelfrank-v1",  # type: ignore[no-untyped-def]
+                 started_by: str = "unknown") -> dict[str, Any]:
+    """Retrain on the stored events; promote only past the quality and parity gates (``shelfrank retrain``)."""
+    settings = get_settings()
+    request = TrainingRequest(labels=labels, days=days, min_support=settings.click_model_min_support,
+                              window=settings.rerank_window, params=TrainParams.from_settings(settings))
+
+    def job(progress: Progress) -> dict[str, Any]:
+        return retrain(settings, request, featureset=featureset, by=started_by).as_dict()
+
+    return _run(self, "retrain", job, {"labels": labels, "days": days, "featureset": featureset}, started_by)
+
+
+TASKS = {"behaviour-refresh": behaviour_refresh, "events-purge": events_purge, "retrain": retrain_task}

@@ -56,12 +56,15 @@ class TrainingOutcome:
     model: RankingModel
     queries: int
     rows: int
+    holdout: RankingData | None = None  # the held-out queries' rows, never trained on (when asked for)
 
 
 def train_and_register(session: Session, request: TrainingRequest, candidates: Callable[[str], list[Candidate]],
                        extractor: FeatureExtractor, models_dir: Path, progress: bool = False,
-                       traits: TraitsLookup | None = None) -> TrainingOutcome:
-    """``traits`` (product id -> brand/department/price band) is needed by personalised featuresets."""
+                       traits: TraitsLookup | None = None,
+                       holdout: Callable[[str], bool] | None = None) -> TrainingOutcome:
+    """``traits`` (product id -> brand/department/price band) is needed by personalised featuresets.
+    ``holdout`` picks queries kept out of training altogether (returned, for a quality gate)."""
     if request.labels not in LABEL_SOURCES:
         raise TrainingError(f"unknown label source {request.labels!r}; use one of {', '.join(LABEL_SOURCES)}")
     now = datetime.now(timezone.utc)
@@ -70,6 +73,10 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
         data, click_model_name = _per_search_data(session, request, start, candidates, extractor, traits, progress)
     else:
         data, click_model_name = _per_query_data(session, request, start, candidates, extractor, progress)
+    held_out = None
+    if holdout is not None:
+        chosen = [holdout(q) for q in data.queries]
+        held_out, data = data.select(chosen), data.select([not c for c in chosen])
     valid = [is_validation_query(q) for q in data.queries]
     booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid),
                                extractor.featureset.names, request.params)
@@ -88,7 +95,7 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
                                        "window": request.window, "min_support": request.min_support},
                                metrics=metrics, click_model=click_model_name, data_window=(start, now))
     session.flush()
-    return TrainingOutcome(artifact, model, len(data.groups), len(data))
+    return TrainingOutcome(artifact, model, len(data.groups), len(data), held_out)
 
 
 def _per_query_data(session: Session, request: TrainingRequest, start: datetime,

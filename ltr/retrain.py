@@ -1,0 +1,84 @@
+"""Retrain, and promote only what ranks better than what is served: the nightly job, for every face.
+
+events -> labels (click model chosen by held-out likelihood, or judgments) -> features -> LambdaMART
+on all but a fixed held-out slice of the labelled queries -> candidate registered -> quality gate
+(held-out nDCG@10 against the active model, or the hybrid when none is active, by at least
+``retrain_min_gain``) -> parity gate (LightGBM against the engine's ``sltr``) -> promoted. A
+candidate that fails either gate is rejected with the reason in its notes; the served model stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from core.db import migrate
+from core.db.session import session_scope
+from core.settings import Settings
+from ltr import promotion, registry
+from ltr.quality_gate import QualityVerdict, holdout_ndcg, is_holdout_query, verdict
+from ltr.ranker.artifacts import load_artifact
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
+from ltr.ranker.featureset import FEATURESETS
+from ltr.ranker.job import TrainingRequest, train_and_register
+from ltr.ranker.profiles import CatalogTraits
+from ltr.registry import PromotionRefused
+from storefront.factory import build_search_service
+
+
+@dataclass(frozen=True)
+class RetrainReport:
+    model: str
+    promoted: bool
+    reason: str
+    candidate_ndcg: float
+    served_ndcg: float
+    served_by: str
+    holdout_queries: int
+    trained_queries: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "shelfrank-v1",
+            index: str | None = None, by: str = "retrain", min_gain: float | None = None) -> RetrainReport:
+    """Train a candidate and promote it only if both gates pass; returns what happened and why."""
+    if featureset not in FEATURESETS:
+        raise ValueError(f"unknown featureset {featureset!r}; use one of {', '.join(FEATURESETS)}")
+    gain = settings.retrain_min_gain if min_gain is None else min_gain
+    url = settings.effective_database_url
+    migrate.ensure_current(url)
+    service = build_search_service(settings, index, record=False)
+    extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index))
+    with session_scope(url) as session:
+        outcome = train_and_register(session, request, service.candidates, extractor, settings.state_dir / "models",
+                                     traits=CatalogTraits(service.client, service.index), holdout=is_holdout_query)
+        name = outcome.model.name
+    held_out = outcome.holdout
+    assert held_out is not None
+    candidate = holdout_ndcg(held_out, outcome.artifact.booster.predict(held_out.features))
+    with session_scope(url) as session:
+        active = registry.active_model(session)
+        served_by, served = "hybrid", holdout_ndcg(held_out)
+        if active is not None:
+            current = load_artifact(Path(active.artifact_path))
+            if current.featureset.names == extractor.featureset.names:
+                served_by, served = active.name, holdout_ndcg(held_out, current.booster.predict(held_out.features))
+    quality: QualityVerdict = verdict(candidate, served, served_by, len(held_out.groups), gain)
+    promoted, reason = quality.promote, quality.reason
+    with session_scope(url) as session:
+        if promoted:
+            def gate(model):  # type: ignore[no-untyped-def]
+                return promotion.engine_gate(session, service.client, service.index, model, service.candidates,
+                                             settings.rerank_window)
+
+            try:
+                registry.promote(session, name, by=by, gate=gate)
+                promotion.prune_store(session, service.client, service.index, settings.ltr_keep_retired_models)
+            except PromotionRefused as exc:
+                promoted, reason = False, f"{reason}; but the parity gate failed: {exc.gate_result.summary()}"
+        if not promoted:
+            registry.reject(session, name, reason)
+    return RetrainReport(name, promoted, reason, round(candidate, 6), round(served, 6), served_by,
+                         len(held_out.groups), outcome.queries)

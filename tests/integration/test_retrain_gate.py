@@ -1,0 +1,56 @@
+"""Retraining promotes only a candidate that ranks the held-out queries better than what is served.
+
+Real judgments (Home Depot train-split sample), the real node and the project's own retrain job;
+the margin decides the outcome here, so that the test says what the gate does, not how good a
+120-query model happens to be.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.db import migrate
+from core.db.session import session_scope
+from core.settings import Settings
+from ltr import registry
+from ltr.quality_gate import is_holdout_query
+from ltr.ranker.job import TrainingRequest
+from ltr.ranker.train import TrainParams
+from ltr.retrain import retrain
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def shop(settings: Settings, sample_index: str, tmp_path: Path) -> Settings:
+    url = f"sqlite:///{tmp_path / 'retrain.db'}"
+    migrate.upgrade(url)
+    return settings.model_copy(update={"database_url": url, "default_index": sample_index, "state_dir": tmp_path,
+                                       "rerank_window": 50, "search_candidates": 50})
+
+
+def request(judged: dict[str, dict[str, float]]) -> TrainingRequest:
+    return TrainingRequest(labels="judgments", judgments=judged, window=50,
+                           params=TrainParams(max_rounds=60, min_data_in_leaf=5))
+
+
+def test_a_candidate_must_beat_what_is_served_on_held_out_queries(
+        shop: Settings, judged_queries: dict[str, dict[str, float]]) -> None:
+    held_out = [q for q in judged_queries if is_holdout_query(q)]
+    assert len(held_out) >= 10  # enough for the gate to decide
+
+    first = retrain(shop, request(judged_queries), min_gain=-1.0)  # any candidate beats "hybrid - 1"
+    assert first.promoted and first.served_by == "hybrid" and "parity" not in first.reason
+    assert first.holdout_queries == len(held_out) and first.trained_queries <= len(judged_queries) - len(held_out)
+    with session_scope(shop.effective_database_url) as session:
+        assert registry.active_model(session).name == first.model
+
+    second = retrain(shop, request(judged_queries), min_gain=1.0)  # nothing gains a full nDCG point
+    assert not second.promoted and second.served_by == first.model  # compared with the active model
+    assert f"does not beat {first.model}" in second.reason and "held-out queries" in second.reason
+    with session_scope(shop.effective_database_url) as session:
+        assert registry.active_model(session).name == first.model  # what was served stays served
+        rejected = registry.get_model(session, second.model)
+        assert rejected.status == "rejected" and "does not beat" in rejected.notes
