@@ -81,25 +81,17 @@ def rebuild(
     encoding: str = EncodingOption,
 ) -> None:
     """Zero-downtime full rebuild into a new versioned index, verified, then an atomic alias swap."""
+    from indexer.jobs import rebuild_catalogue
+
     settings = get_settings()
     alias = index or settings.default_index
-    client = make_client(settings)
-    encoder = load_cached_encoder(settings)
-    report = None
-    if source is not None:
-        report = ImportReport(source=str(source))
-        products = _products(source, fmt, mapping_file, maps, encoding, report)
-        total = None
-    else:
-        if live_index(client, alias) is None:
-            raise fail(f"index {alias!r} does not exist; give a catalogue with --from PATH")
-        products = pipeline.iter_indexed_products(client, alias)
-        total = client.count(index=alias)["count"]
-    result = pipeline.rebuild(client, alias, products, encoder, settings, progress=True, total=total)
-    if report:
-        _report(report)
+    outcome = rebuild_catalogue(settings, alias, source, fmt, load_mapping(mapping_file, maps), encoding,
+                                progress=True)
+    result = outcome.result
+    if outcome.report:
+        _report(outcome.report)
     typer.echo(f"{alias}: {result.previous or '(none)'} -> {result.index}, {result.documents} products, "
-               f"{result.seconds:.1f}s; encoded {encoder.stats.misses}, from cache {encoder.stats.hits}")
+               f"{result.seconds:.1f}s; encoded {outcome.encoded}, from cache {outcome.from_cache}")
     if result.removed_versions:
         typer.echo(f"removed old versions: {', '.join(result.removed_versions)}")
 

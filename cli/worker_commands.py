@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from pathlib import Path
 
 import typer
 from sqlalchemy import select
@@ -77,8 +78,11 @@ def beat(loglevel: str = typer.Option("INFO", help="Celery log level.")) -> None
 
 @tasks_app.command("run")
 @user_errors
-def run(name: str = typer.Argument(..., help="behaviour-refresh, events-purge or retrain."),
+def run(name: str = typer.Argument(..., help="reindex, behaviour-refresh, events-purge or retrain."),
         index: str = typer.Option(None, "--index", help="Catalogue alias, for catalogue jobs."),
+        source: Path = typer.Option(None, "--from", help="reindex: rebuild from this catalogue file (default: the "
+                                    "live index's documents)."),
+        fmt: str = typer.Option("csv", "--format", help="reindex --from: the file's format."),
         days: int = typer.Option(None, "--days", help="events-purge: days kept."),
         wait: bool = typer.Option(False, "--wait", help="Wait for the run and print how it ended."),
         timeout: float = typer.Option(3600.0, help="With --wait: seconds to wait at most.")) -> None:
@@ -88,8 +92,10 @@ def run(name: str = typer.Argument(..., help="behaviour-refresh, events-purge or
     if name not in TASKS:
         raise fail(f"unknown task {name!r}; one of: {', '.join(TASKS)}")
     kwargs: dict = {"started_by": f"cli:{getpass.getuser()}"}  # type: ignore[type-arg]
-    if name == "behaviour-refresh" and index:
+    if name in ("behaviour-refresh", "reindex") and index:
         kwargs["index"] = index
+    if name == "reindex" and source:
+        kwargs.update(source=str(source.resolve()), fmt=fmt)
     if name == "events-purge" and days:
         kwargs["days"] = days
     result = TASKS[name].apply_async(kwargs=kwargs)

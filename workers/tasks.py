@@ -8,6 +8,7 @@ unreachable for a while. Each attempt is its own recorded run.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -16,6 +17,7 @@ from opensearchpy.exceptions import ConnectionTimeout
 from sqlalchemy.exc import OperationalError
 
 from core.jobs import Progress, run_job
+from indexer.jobs import rebuild_catalogue
 from core.settings import get_settings
 from ltr.behaviour_sync import refresh_behaviour
 from ltr.events.retention import purge_expired
@@ -78,4 +80,17 @@ def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featurese
     return _run(self, "retrain", job, {"labels": labels, "days": days, "featureset": featureset}, started_by)
 
 
-TASKS = {"behaviour-refresh": behaviour_refresh, "events-purge": events_purge, "retrain": retrain_task}
+@celery_app.task(bind=True, name="shelfrank.reindex", **RETRY)
+def reindex(self, index: str | None = None, source: str | None = None, fmt: str = "csv",  # type: ignore[no-untyped-def]
+            started_by: str = "unknown") -> dict[str, Any]:
+    """Zero-downtime full rebuild (``shelfrank index rebuild``): a failure leaves the live index serving."""
+    settings = get_settings()
+    alias = index or settings.default_index
+
+    def job(progress: Progress) -> dict[str, Any]:
+        return rebuild_catalogue(settings, alias, Path(source) if source else None, fmt).as_dict()
+
+    return _run(self, "reindex", job, {"index": alias, "source": source, "format": fmt}, started_by)
+
+
+TASKS = {"reindex": reindex, "behaviour-refresh": behaviour_refresh, "events-purge": events_purge, "retrain": retrain_task}

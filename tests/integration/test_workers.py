@@ -150,3 +150,62 @@ def test_behaviour_refresh_runs_in_a_worker_process_and_is_recorded(
     document = os_client.get(index=alias, id="d2")["_source"]
     others = os_client.get(index=alias, id="d1")["_source"]
     assert document["behaviour_purchase_rate"] > others.get("behaviour_purchase_rate", 0.0)
+
+
+def test_live_search_keeps_answering_through_a_worker_driven_rebuild(
+        build_catalogue: Callable[..., str], os_client: OpenSearch, settings: Settings, bert_encoder,  # type: ignore[no-untyped-def]
+        broker_url: str, database: str, worker: Callable[..., subprocess.Popen], tmp_path: Path) -> None:  # type: ignore[type-arg]
+    import threading
+
+    from encoders.cache import QueryVectorCache
+    from indexer.versions import live_index
+    from storefront.request import SearchRequest
+    from storefront.retrieval import default_configs
+    from storefront.service import SearchService
+
+    alias = build_catalogue("test-workers-rebuild", CATALOGUE)
+    before = live_index(os_client, alias)
+    worker()
+    service = SearchService(os_client, alias, QueryVectorCache(bert_encoder), default_configs(candidates=20),
+                            "hybrid-minmax")
+    done, failures, answered = threading.Event(), [], [0]
+    lock = threading.Lock()
+
+    def shopper(i: int) -> None:
+        queries = ["cordless drill", "paint", "outdoor lights", "screwdriver"]
+        while not done.is_set():
+            try:
+                result = service.search(SearchRequest(query=queries[i % 4]), record=False)
+                ok = bool(result.results)
+            except Exception as exc:  # noqa: BLE001 - every failure is what the test counts
+                ok, result = False, exc
+            with lock:
+                answered[0] += 1
+                if not ok:
+                    failures.append(repr(result))
+
+    shoppers = [threading.Thread(target=shopper, args=(i,)) for i in range(16)]
+    for thread in shoppers:
+        thread.start()
+    try:
+        app = make_celery(settings.model_copy(update={"broker_url": broker_url}))
+        outcome = app.send_task("shelfrank.reindex", kwargs={"index": alias, "started_by": "test"}).get(timeout=300)
+    finally:
+        done.set()
+        for thread in shoppers:
+            thread.join()
+    assert outcome["status"] == "succeeded" and outcome["result"]["documents"] == len(CATALOGUE)
+    assert outcome["result"]["encoded"] == 0 and outcome["result"]["from_cache"] >= len(CATALOGUE)  # all cached
+    after = live_index(os_client, alias)
+    assert after != before and outcome["result"]["previous"] == before
+    assert answered[0] > 100 and failures == [], (answered[0], failures[:3])
+    print(f"{answered[0]} searches during the rebuild, none failed or empty")
+
+    bad = tmp_path / "catalogue.csv"
+    bad.write_text("id,title,price\nx1,,12\nx2,,cheap\n")  # no usable product: the rebuild must refuse
+    failed = app.send_task("shelfrank.reindex", kwargs={"index": alias, "source": str(bad), "started_by": "test"})
+    with pytest.raises(Exception):
+        failed.get(timeout=120)
+    assert live_index(os_client, alias) == after  # the live index still serves
+    last = runs(database)[-1]
+    assert (last.task, last.status) == ("reindex", "failed") and last.error

@@ -1,0 +1,53 @@
+"""Catalogue jobs as every face runs them (CLI commands, worker tasks): settings in, result out.
+
+The faces only parse arguments and print; the client, the cached encoder and the catalogue source
+are assembled here, once, so ``shelfrank index rebuild`` and the worker's reindex task cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.opensearch_client import make_client
+from core.settings import Settings
+from encoders.factory import load_cached_encoder
+from indexer import pipeline
+from indexer.pipeline import IndexResult
+from indexer.sources import ImportReport, read_catalog
+from indexer.versions import IndexerError, live_index
+
+
+@dataclass(frozen=True)
+class RebuildOutcome:
+    result: IndexResult
+    report: ImportReport | None  # rows read from the file (rejected ones with line and reason), if any
+    encoded: int  # texts run through the model
+    from_cache: int  # texts whose vectors the embedding cache already held
+
+    def as_dict(self) -> dict[str, object]:
+        return {"index": self.result.index, "previous": self.result.previous, "documents": self.result.documents,
+                "seconds": round(self.result.seconds, 1), "encoded": self.encoded, "from_cache": self.from_cache,
+                "removed_versions": list(self.result.removed_versions),
+                "rejected_rows": len(self.report.errors) if self.report else 0}
+
+
+def rebuild_catalogue(settings: Settings, alias: str, source: Path | None = None, fmt: str = "csv",
+                      mapping: dict[str, str] | None = None, encoding: str | None = None,
+                      progress: bool = False) -> RebuildOutcome:
+    """A zero-downtime full rebuild of ``alias``: from ``source`` (a catalogue file) or from the live index's
+    own documents; the alias keeps serving the old index until the new one is verified."""
+    client = make_client(settings)
+    encoder = load_cached_encoder(settings)
+    report = None
+    total = None
+    if source is not None:
+        report = ImportReport(source=str(source))
+        products = read_catalog(source, fmt, mapping, encoding, report)
+    else:
+        if live_index(client, alias) is None:
+            raise IndexerError(f"index {alias!r} does not exist; give a catalogue file to build it from")
+        products = pipeline.iter_indexed_products(client, alias)
+        total = client.count(index=alias)["count"]
+    result = pipeline.rebuild(client, alias, products, encoder, settings, progress=progress, total=total)
+    return RebuildOutcome(result, report, encoder.stats.misses, encoder.stats.hits)
