@@ -129,8 +129,7 @@ def _shoppers_and_click_models(settings: Settings, alias: str, catalog: Path, se
 
 def _train_and_promote(settings: Settings, alias: str) -> str:
     """LambdaMART on the demo shoppers' clicks (click-model labels), promoted through the parity gate."""
-    from cli.models_commands import default_gate
-    from ltr import registry
+    from ltr import promotion, registry
     from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
     from ltr.ranker.featureset import SHOP_FEATURES
     from ltr.ranker.job import TrainingRequest, train_and_register
@@ -151,8 +150,10 @@ def _train_and_promote(settings: Settings, alias: str) -> str:
                    f"{metrics['trees']} trees); validation nDCG@10 {metrics['valid']['ndcg@10']:.4f}")
     checks = []
 
+    shop_gate = promotion.settings_gate(settings, alias)  # the demo's own catalogue, whatever the default
+
     def gate(model):  # type: ignore[no-untyped-def]
-        checks.append(default_gate(model))
+        checks.append(shop_gate(model))
         return checks[-1]
 
     with session_scope(settings.effective_database_url) as session:

@@ -16,7 +16,6 @@ from core.settings import get_settings
 from core.opensearch_client import make_client
 from ltr import promotion, registry
 from ltr.registry import GateResult, RegistryError
-from storefront.factory import build_search_service
 
 app = typer.Typer(help="Learning-to-rank models: list, promote, roll back, and sync the engine's feature store.",
                   no_args_is_help=True)
@@ -26,17 +25,10 @@ _METRIC_SPLITS = ("test", "validation", "valid", "val", "train")
 
 
 def default_gate(model: RankingModel) -> GateResult:
-    """The gate ``promote`` runs (looked up when the command runs, so tests can replace it).
-
-    The artifact must be complete and fit its featureset; then the model is uploaded to the catalogue's
-    feature store and its scores on up to 50 sample queries' candidates must agree between LightGBM
-    and the engine's ``sltr``.
-    """
-    settings = get_settings()
-    service = build_search_service(settings, record=False)
-    with session_scope(settings.effective_database_url) as session:
-        return promotion.engine_gate(session, service.client, service.index, model, service.candidates,
-                                     settings.rerank_window)
+    """The gate ``promote`` runs (looked up when the command runs, so tests can replace it): the artifact
+    must be complete and fit its featureset, then LightGBM and the engine's ``sltr`` must agree on up to
+    50 sample queries' candidates (:func:`ltr.promotion.settings_gate`)."""
+    return promotion.settings_gate(get_settings())(model)
 
 
 def store_upload(model: RankingModel) -> None:

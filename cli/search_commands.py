@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 from cli.errors import fail, user_errors
 from core.settings import get_settings
 from evaluation import judgments as judgments_io
+from evaluation.reports import save_results
 from evaluation.runner import EvaluationResult, evaluate
 from ltr.ranker.serving import storefront_service
 from storefront.factory import build_search_service
@@ -111,7 +111,7 @@ def eval_command(
         except SearchUnavailable as exc:
             raise fail(str(exc)) from None
     folder = out or settings.state_dir / "eval" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    _save(results, folder, split)
+    save_results(results, folder, split)
     for result in results:
         metrics = "  ".join(f"{k}={v:.4f}" for k, v in result.averages.items() if k != "queries")
         typer.echo(f"{result.config:15} {metrics}  ({result.averages['queries']} {split} queries)")
@@ -119,34 +119,6 @@ def eval_command(
     if as_json:
         summary = results[0].averages if len(results) == 1 else {r.config: r.averages for r in results}
         typer.echo(json.dumps(summary))
-
-
-def _save(results: list[EvaluationResult], folder: Path, split: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for result in results:
-        with (folder / f"{result.config}.csv").open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(result.per_query[0]))
-            writer.writeheader()
-            writer.writerows(result.per_query)
-    (folder / "summary.json").write_text(json.dumps({r.config: r.averages for r in results}, indent=2))
-    metrics = [k for k in results[0].averages if k != "queries"]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / len(results)
-    for i, result in enumerate(results):
-        ax.bar([m + i * width for m in range(len(metrics))], [result.averages[k] for k in metrics], width,
-               label=result.config)
-    ax.set_xticks([m + width * (len(results) - 1) / 2 for m in range(len(metrics))], metrics)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Retrieval configurations on {results[0].averages['queries']} {split} queries")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(folder / "comparison.png", dpi=120)
-    plt.close(fig)
 
 
 @user_errors

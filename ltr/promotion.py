@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import RankingModel, Search
+from core.db.session import session_scope
+from core.settings import Settings
 from ltr import registry
 from ltr.behaviour_sync import served_behaviour
 from ltr.ranker.artifacts import ArtifactError, load_artifact
@@ -65,6 +67,20 @@ def engine_gate(session: Session, client: OpenSearch, index: str, model: Ranking
     if not result.passed and uploaded:
         store.delete_model(model.name)
     return result
+
+
+def settings_gate(settings: Settings, index: str | None = None) -> registry.Gate:
+    """The promotion gate of the configured shop, for every face (CLI, worker, demo, console): the
+    parity gate of :func:`engine_gate` against ``index``'s feature store (default: the configured alias)."""
+    from storefront.factory import build_search_service
+
+    def gate(model: RankingModel) -> GateResult:
+        service = build_search_service(settings, index, record=False)
+        with session_scope(settings.effective_database_url) as session:
+            return engine_gate(session, service.client, service.index, model, service.candidates,
+                               settings.rerank_window)
+
+    return gate
 
 
 @dataclass

@@ -69,12 +69,8 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "
     promoted, reason = quality.promote, quality.reason
     with session_scope(url) as session:
         if promoted:
-            def gate(model):  # type: ignore[no-untyped-def]
-                return promotion.engine_gate(session, service.client, service.index, model, service.candidates,
-                                             settings.rerank_window)
-
             try:
-                registry.promote(session, name, by=by, gate=gate)
+                registry.promote(session, name, by=by, gate=promotion.settings_gate(settings, index))
                 promotion.prune_store(session, service.client, service.index, settings.ltr_keep_retired_models)
             except PromotionRefused as exc:
                 promoted, reason = False, f"{reason}; but the parity gate failed: {exc.gate_result.summary()}"

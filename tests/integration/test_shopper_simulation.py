@@ -199,14 +199,14 @@ def test_train_promote_serve_and_roll_back_a_model_from_simulated_clicks(
     monkeypatch.setenv("SHELFRANK_RERANK_MODEL_REFRESH_SECONDS", "0")
     get_settings.cache_clear()
     try:
-        from cli.models_commands import default_gate
+        from ltr.promotion import settings_gate
 
         storefront = create_app(get_settings()).test_client()  # started before the promotion, kept running
         query = sorted(judged_queries)[0]
         assert storefront.post("/api/v1/search", json={"query": query, "debug": True}).get_json()[
             "debug"]["reranker"] == "none"
         with session_scope(db) as session:
-            registry.promote(session, "ltr-test", by="test", gate=default_gate)
+            registry.promote(session, "ltr-test", by="test", gate=settings_gate(get_settings()))
         with session_scope(db) as session:
             assert registry.active_model(session).name == "ltr-test"
         body = storefront.post("/api/v1/search", json={"query": query, "debug": True}).get_json()
