@@ -19,8 +19,8 @@ import typer
 from werkzeug.serving import make_server
 
 from api.app import create_app
+from api.simulated_shoppers import http_simulator
 from cli.errors import user_errors
-from cli.simulate_commands import http_simulator
 from core.db import migrate
 from core.db.session import session_scope
 from core.localnode import LocalNode

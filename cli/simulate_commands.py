@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from api import client as api_client
+from api.simulated_shoppers import http_simulator
 from cli.errors import fail, user_errors
 from core.settings import get_settings
 from evaluation import judgments as judgments_io
-from indexer.sources import read_catalog
 from ltr.simulation.behaviour import CLICK_MODELS
-from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
-from ltr.traits import common_brands
 
 DEFAULT_RANKERS = "hybrid-minmax,bm25,hybrid-rrf,vector"
-
-
-def http_simulator(base_url: str, queries: dict[str, dict[str, float]], homedepot_catalog: Path | None,
-                   **options: Any) -> ShopperSimulator:
-    """A simulator whose shoppers use the search and events APIs at ``base_url``."""
-    brands = common_brands(p.title for p in read_catalog(homedepot_catalog, "homedepot")) if homedepot_catalog else []
-
-    def search(query: str, user_id: str, session_id: str, ranker: str) -> Page:
-        response = api_client.search(base_url, query, user_id=user_id, session_id=session_id, config=ranker, size=10)
-        return Page(response["search_id"], [(r["id"], r["title"]) for r in response["results"]])
-
-    def send(events: list[dict]) -> dict:
-        return api_client.send_events(base_url, events)
-
-    return ShopperSimulator([SimQuery(q, g) for q, g in queries.items()], brands, search, send, **options)
 
 
 @user_errors

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from api.app import create_app
-from cli.simulate_commands import http_simulator
+from api.simulated_shoppers import http_simulator
 from core.db import migrate
 from core.db.models import Impression, Interaction, ProcessedEvent, Search
 from core.db.session import session_scope
