@@ -50,6 +50,8 @@ def import_catalog(
     index: str = IndexOption,
     full: bool = typer.Option(False, "--full", help="Replace the whole catalogue (products missing from the file "
                               "disappear) instead of upserting into the live index."),
+    allow_shrink: bool = typer.Option(False, "--allow-shrink", help="With --full: accept a catalogue much smaller "
+                                      "than the live one (see SHELFRANK_INDEX_MIN_KEPT_FRACTION)."),
 ) -> None:
     """Validate a catalogue file and index it: a new index if none exists, else upserts (or --full rebuild)."""
     settings = get_settings()
@@ -59,7 +61,7 @@ def import_catalog(
     products = _products(path, fmt, mapping_file, maps, encoding, report)
     encoder = load_cached_encoder(settings)
     if full or live_index(client, alias) is None:
-        result = pipeline.rebuild(client, alias, products, encoder, settings, progress=True)
+        result = pipeline.rebuild(client, alias, products, encoder, settings, progress=True, allow_shrink=allow_shrink)
         _report(report)
         typer.echo(f"{alias} -> {result.index}: {result.documents} products in {result.seconds:.1f}s "
                    f"(encoded {encoder.stats.misses}, from cache {encoder.stats.hits})")
@@ -79,6 +81,8 @@ def rebuild(
     mapping_file: Path = MappingOption,
     maps: list[str] = MapOption,
     encoding: str = EncodingOption,
+    allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Accept a catalogue much smaller than the "
+                                      "live one (see SHELFRANK_INDEX_MIN_KEPT_FRACTION)."),
 ) -> None:
     """Zero-downtime full rebuild into a new versioned index, verified, then an atomic alias swap."""
     from indexer.jobs import rebuild_catalogue
@@ -86,7 +90,7 @@ def rebuild(
     settings = get_settings()
     alias = index or settings.default_index
     outcome = rebuild_catalogue(settings, alias, source, fmt, load_mapping(mapping_file, maps), encoding,
-                                progress=True)
+                                progress=True, allow_shrink=allow_shrink)
     result = outcome.result
     if outcome.report:
         _report(outcome.report)

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     index_keep_versions: int = Field(
         2, description="Physical index versions kept per alias (the live one plus rollback targets)."
     )
+    index_min_kept_fraction: float = Field(
+        0.5, ge=0, le=1, description="A full rebuild whose catalogue is smaller than this share of the live one "
+        "is refused (a truncated export, a file whose rows were mostly rejected) unless --allow-shrink.")
     index_merge_segments: int = Field(
         1, ge=0,
         description="Segments a rebuilt index is merged down to before it goes live (0: no merge). A k-NN "

@@ -34,7 +34,7 @@ class RebuildOutcome:
 
 def rebuild_catalogue(settings: Settings, alias: str, source: Path | None = None, fmt: str = "csv",
                       mapping: dict[str, str] | None = None, encoding: str | None = None,
-                      progress: bool = False) -> RebuildOutcome:
+                      progress: bool = False, allow_shrink: bool = False) -> RebuildOutcome:
     """A zero-downtime full rebuild of ``alias``: from ``source`` (a catalogue file) or from the live index's
     own documents; the alias keeps serving the old index until the new one is verified."""
     client = make_client(settings)
@@ -49,5 +49,6 @@ def rebuild_catalogue(settings: Settings, alias: str, source: Path | None = None
             raise IndexerError(f"index {alias!r} does not exist; give a catalogue file to build it from")
         products = pipeline.iter_indexed_products(client, alias)
         total = client.count(index=alias)["count"]
-    result = pipeline.rebuild(client, alias, products, encoder, settings, progress=progress, total=total)
+    result = pipeline.rebuild(client, alias, products, encoder, settings, progress=progress, total=total,
+                              allow_shrink=allow_shrink)
     return RebuildOutcome(result, report, encoder.stats.misses, encoder.stats.hits)

@@ -157,11 +157,14 @@ def _verify(client: OpenSearch, index: str, expected: int, sample: Product | Non
 
 
 def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder: TextEncoder, settings: Settings,
-            progress: bool = False, total: int | None = None, allow_empty: bool = False) -> IndexResult:
+            progress: bool = False, total: int | None = None, allow_empty: bool = False,
+            allow_shrink: bool = False) -> IndexResult:
     """Build a new physical index, merge its segments, verify it, then swap the alias to it atomically.
 
     Until the swap the alias keeps serving the old index; if anything fails or is
-    interrupted before the swap, the new index is deleted and the old one stays live.
+    interrupted before the swap, the new index is deleted and the old one stays live. A new
+    catalogue smaller than ``index_min_kept_fraction`` of the live one (a truncated export, a file
+    whose rows were mostly rejected) is refused unless ``allow_shrink``.
     """
     started = time.monotonic()
     check_alias_name(alias)
@@ -176,6 +179,11 @@ def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder
         client.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
         merge_segments(client, index, settings.index_merge_segments, settings.index_merge_timeout_s, progress)
         _verify(client, index, count, sample, encoder)
+        live_count = client.count(index=previous)["count"] if previous else 0
+        if not allow_shrink and count < settings.index_min_kept_fraction * live_count:
+            raise IndexerError(f"the new catalogue has {count} products, the live one {live_count} (below "
+                               f"{settings.index_min_kept_fraction:.0%} of it): refused, the live index was left "
+                               "untouched; if the shop really shrank, rebuild with --allow-shrink")
         point_alias(client, alias, index)
     except BaseException:
         client.indices.delete(index=index, ignore_unavailable=True)

@@ -152,9 +152,14 @@ def test_failed_rebuild_leaves_the_live_index_untouched(
         pipeline.rebuild(os_client, index_name, interrupted(), cached_encoder, settings)
     with pytest.raises(IndexerError, match="no valid products"):
         pipeline.rebuild(os_client, index_name, [], cached_encoder, settings)
+    # A truncated export (or a file whose rows were mostly rejected): 10 of 30 products is refused.
+    with pytest.raises(IndexerError, match="has 10 products, the live one 30 .*--allow-shrink"):
+        pipeline.rebuild(os_client, index_name, products[:10], cached_encoder, settings)
     assert live_index(os_client, index_name) == live
     assert list_versions(os_client, index_name) == [live]
     assert os_client.count(index=index_name)["count"] == 30
+    shrunk = pipeline.rebuild(os_client, index_name, products[:10], cached_encoder, settings, allow_shrink=True)
+    assert live_index(os_client, index_name) == shrunk.index and os_client.count(index=index_name)["count"] == 10
 
 
 def test_old_versions_beyond_the_retention_are_deleted(
