@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from core.db.migrate import DatabaseNotReady
+from core.throttled_log import ThrottledWarning
 from ltr.ranker.serving import storefront_service
 from storefront.request import InvalidRequest, parse_search_request
 from storefront.service import SearchService, SearchUnavailable
 
 search_blueprint = Blueprint("search", __name__)
 _build_lock = threading.Lock()
-_unavailable_lock = threading.Lock()
-_unavailable_count = [0, -float("inf")]  # 503s since the last warning, time of that warning
-log = logging.getLogger(__name__)
+_warn_unavailable = ThrottledWarning(logging.getLogger(__name__))
 
 
 def search_service(app: Flask) -> SearchService:
@@ -37,13 +35,7 @@ def _unavailable(message: str):  # type: ignore[no-untyped-def]
 
     Logged once per 10 s with the count since, not once per search: a node restarting under load
     would otherwise write thousands of lines a second."""
-    with _unavailable_lock:
-        _unavailable_count[0] += 1
-        now = time.monotonic()
-        if now - _unavailable_count[1] >= 10:
-            log.warning("answering 503 (%s); %d such answers since the last warning", message,
-                        _unavailable_count[0])
-            _unavailable_count[:] = [0, now]
+    _warn_unavailable("answering 503: %s", message)
     retry_after = current_app.config["SHELFRANK_SETTINGS"].search_retry_after_s
     response = jsonify(error=message, retry_after_s=retry_after)
     response.status_code = 503

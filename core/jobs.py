@@ -67,9 +67,9 @@ def run_job(kind: str, job: Callable[[Progress], Mapping[str, Any]], *, database
             lock.release()
         except redis.exceptions.LockError:
             log.warning("the %s lock expired before run %d ended (raise SHELFRANK_TASK_LOCK_TTL_S)", kind, run_id)
-    detail = json.dumps(result, default=str)[:2000]
-    _finish(database_url, run_id, "succeeded", result=json.loads(json.dumps(result, default=str)), detail=detail)
-    return JobOutcome(run_id, "succeeded", result, detail)
+    stored = json.dumps(result, default=str)  # JSON-safe (paths, times) for the JSON column and the detail
+    _finish(database_url, run_id, "succeeded", result=json.loads(stored), detail=stored[:2000])
+    return JobOutcome(run_id, "succeeded", result, stored[:2000])
 
 
 def _finish(database_url: str, run_id: int, status: str, *, result: dict[str, Any] | None = None,

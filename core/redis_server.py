@@ -7,9 +7,7 @@ nothing outside that folder is touched and several checkouts can each run their 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from core.processes import running_pid, stop_pid_file
 from core.settings import Settings
 
 
@@ -87,29 +86,7 @@ class LocalRedis:
 
     def stop(self, timeout_s: float = 20.0) -> bool:
         """Stop the Redis we started (its data is kept); False when none of ours was running."""
-        pid = self._managed_pid()
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return stop_pid_file(self.pid_file, timeout_s)
 
     def _managed_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return running_pid(self.pid_file)

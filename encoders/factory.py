@@ -36,20 +36,31 @@ def load_cached_encoder(settings: Settings) -> CachedEncoder:
     return CachedEncoder(load_encoder(settings), EmbeddingCache(settings.cache_dir / "embeddings.sqlite"))
 
 
+def _onnx_model(settings: Settings) -> tuple[Path, Path] | None:
+    """(model folder, ONNX file) when queries are encoded by ONNX Runtime; None for torch (asked for, or a
+    CUDA device, where torch is the faster runtime)."""
+    if settings.query_encoder_runtime != "onnx" or (settings.encoder_device or "cpu").startswith("cuda"):
+        return None
+    from encoders.onnx_encoder import onnx_path
+
+    model_path = settings.model_path or bundled_model_path()
+    return model_path, onnx_path(settings.cache_dir, model_path)
+
+
 def prepare_query_encoder(settings: Settings) -> Path | None:
     """Export the ONNX query model if the settings want one and it is not in the cache yet; its path.
 
     Run by the API server before it starts its workers, in a child process so that torch never
     loads (and never starts its thread pools) in the process the workers are forked from.
     """
-    if settings.query_encoder_runtime != "onnx":
+    onnx = _onnx_model(settings)
+    if onnx is None:
         return None
-    from encoders.onnx_encoder import export_onnx, onnx_path
-
-    model_path = settings.model_path or bundled_model_path()
-    target = onnx_path(settings.cache_dir, model_path)
+    model_path, target = onnx
     if not target.is_file():
         import multiprocessing
+
+        from encoders.onnx_encoder import export_onnx
 
         child = multiprocessing.get_context("spawn").Process(target=export_onnx, args=(model_path, target))
         child.start()
@@ -70,14 +81,14 @@ def _onnx(model_path: str, onnx_file: str, max_length: int, threads: int) -> Tex
 def load_query_encoder(settings: Settings) -> TextEncoder:
     """The storefront's query encoder, loaded once per process: ONNX Runtime on CPU (exported on first
     use) or torch, per ``query_encoder_runtime``; either gives the indexing encoder's vectors."""
-    if settings.query_encoder_runtime == "torch" or (settings.encoder_device or "cpu").startswith("cuda"):
+    onnx = _onnx_model(settings)
+    if onnx is None:
         threads = settings.encoder_cpu_threads or settings.query_encoder_threads
         return _bert(str(settings.model_path) if settings.model_path else None, settings.encoder_max_length,
                      settings.encoder_device, threads)
-    from encoders.onnx_encoder import export_onnx, onnx_path
-
-    model_path = settings.model_path or bundled_model_path()
-    target = onnx_path(settings.cache_dir, model_path)
+    model_path, target = onnx
     if not target.is_file():
+        from encoders.onnx_encoder import export_onnx
+
         export_onnx(model_path, target)
     return _onnx(str(model_path), str(target), settings.encoder_max_length, settings.query_encoder_threads)

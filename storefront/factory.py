@@ -21,8 +21,9 @@ def configured_retrieval(settings: Settings) -> dict[str, RetrievalConfig]:
 
 def build_search_service(settings: Settings, index: str | None = None, record: bool = True,
                          serving: bool = False) -> SearchService:
-    """The search service. ``serving`` is the API server's: impressions recorded off the request path
-    and OpenSearch asked with the storefront's short timeout, no retries. Otherwise (the CLI,
+    """The search service. ``serving`` is the API server's: impressions recorded off the request path,
+    concurrent queries' encodes micro-batched, and OpenSearch asked with the storefront's short timeout,
+    no retries. Otherwise (the CLI,
     evaluation, training) each search's impressions are written before it returns, and requests
     get the batch client's patience."""
     recorder = None
@@ -35,7 +36,7 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
                                         batch_size=settings.record_batch_size,
                                         flush_interval_s=settings.record_flush_interval_s)
     encoder = load_query_encoder(settings)
-    if settings.query_encoder_batch > 1:
+    if serving and settings.query_encoder_batch > 1:  # only a threaded server has concurrent queries to batch
         encoder = MicroBatchingEncoder(encoder, settings.query_encoder_batch)
     return SearchService(
         client=make_client(settings, storefront=serving),

@@ -25,6 +25,7 @@ from core.db.searches import existing, insert_searches
 from core.db.session import session_scope
 from core.privacy import pseudonymise
 from core.queries import normalize_query
+from core.throttled_log import ThrottledWarning
 from storefront.request import SearchRequest
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class BufferedRecorder:
         self._closing = threading.Event()
         self._give_up_at = float("inf")
         self._stats_lock = threading.Lock()
-        self._last_drop_log = -float("inf")
+        self._warn_drop = ThrottledWarning(log)  # one line per 10 s, not one per search
         self._thread = threading.Thread(target=self._run, name="shelfrank-recorder", daemon=True)
         self._thread.start()
 
@@ -124,11 +125,8 @@ class BufferedRecorder:
     def _drop(self, why: str) -> None:
         with self._stats_lock:
             self.stats.dropped += 1
-            now = time.monotonic()
-            if now - self._last_drop_log < 10:
-                return  # one warning per 10 s, with the running total, not one per search
-            self._last_drop_log = now
-        log.warning("impressions of a search were not recorded (%s); %d dropped so far", why, self.stats.dropped)
+            dropped = self.stats.dropped
+        self._warn_drop("impressions of a search were not recorded (%s); %d dropped so far", why, dropped)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued so far is written; False if that took longer than ``timeout_s``."""

@@ -15,7 +15,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -31,6 +30,7 @@ from core.localnode.assemble import assemble
 from core.localnode.errors import NodeError
 from core.localnode.java import find_java_home
 from core.localnode.recipe import NodeRecipe, PluginSpec, default_recipe
+from core.processes import running_pid, stop_pid_file
 from core.settings import Settings
 
 CLUSTER_NAME = "shelfrank-local"
@@ -60,23 +60,6 @@ class NodeStatus:
 def _http_json(url: str, timeout: float = 5.0) -> dict:
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (local URL)
         return json.loads(response.read())
-
-
-def _pid_alive(pid: int) -> bool:
-    # When this process started the node (tests, `shelfrank demo`), the JVM is our child and
-    # lingers as a zombie after exiting until reaped; kill(pid, 0) alone would call it alive.
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child: started by another shelfrank process
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LocalNode:
@@ -156,11 +139,7 @@ class LocalNode:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _managed_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _pid_alive(pid) else None
+        return running_pid(self.pid_file)
 
     def status(self) -> NodeStatus:
         pid = self._managed_pid()
@@ -290,19 +269,7 @@ class LocalNode:
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Stop the node this project started; False when it was not running."""
-        pid = self._managed_pid()
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        if _pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _pid_alive(pid):
-                time.sleep(0.1)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return stop_pid_file(self.pid_file, timeout_s, poll_s=0.3)
 
     def wipe(self, include_cache: bool = False) -> list[Path]:
         """Stop the node and delete its data and logs (and, with ``include_cache``, every download)."""
