@@ -1,1 +1,1 @@
-"""Admin console (Flask): relevance tuning, explanations, judgments, model registry, task runs."""
+"""The admin console: a Flask app where search engineers and merchandisers see, tune and trust ranking."""

@@ -16,9 +16,11 @@ class SearchApiError(RuntimeError):
         self.status = status
 
 
-def _post(url: str, payload: Any, timeout: float) -> dict[str, Any]:
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+def _post(url: str, payload: Any, timeout: float, api_key: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 (configured URL)
             return json.loads(response.read())
@@ -41,6 +43,8 @@ def search(base_url: str, query: str, *, filters: dict[str, Any] | None = None, 
     return _post(base_url.rstrip("/") + "/api/v1/search", payload, timeout)
 
 
-def send_events(base_url: str, events: list[dict[str, Any]], *, timeout: float = 30.0) -> dict[str, Any]:
-    """``POST {base_url}/api/v1/events``; returns the ingestion report (accepted, duplicates, rejected...)."""
-    return _post(base_url.rstrip("/") + "/api/v1/events", events, timeout)
+def send_events(base_url: str, events: list[dict[str, Any]], *, api_key: str | None = None,
+                timeout: float = 30.0) -> dict[str, Any]:
+    """``POST {base_url}/api/v1/events`` with the shop's API key; returns the ingestion report (accepted,
+    duplicates, rejected...)."""
+    return _post(base_url.rstrip("/") + "/api/v1/events", events, timeout, api_key)

@@ -2,14 +2,17 @@
 
 The response always says what happened to each part of the batch (accepted, duplicates, rejected
 with index and reason), so a shop's sender can retry safely: stored event ids are never stored twice.
+Events steer the next model, so only a sender holding a shop API key may post them.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from api.keys import require_key
 from core.db import migrate
 from core.db.session import session_scope
+from core.secrets import pseudonym_key
 from core.settings import Settings
 from ltr.events.store import EventStore
 
@@ -28,6 +31,13 @@ def _database_url() -> str:
 @events_blueprint.post("/events")
 def post_events():  # type: ignore[no-untyped-def]
     settings: Settings = current_app.config["SHELFRANK_SETTINGS"]
+    try:
+        url = _database_url()
+    except migrate.DatabaseNotReady as exc:
+        return jsonify(error=str(exc)), 503
+    refused = require_key(url)
+    if refused is not None:
+        return refused
     payload = request.get_json(silent=True)
     events = payload.get("events") if isinstance(payload, dict) else payload
     if not isinstance(events, list):
@@ -36,10 +46,6 @@ def post_events():  # type: ignore[no-untyped-def]
     if len(events) > settings.events_max_batch:
         return jsonify(error=f"events: at most {settings.events_max_batch} events per batch (got {len(events)})",
                        field="events"), 413
-    try:
-        url = _database_url()
-    except migrate.DatabaseNotReady as exc:
-        return jsonify(error=str(exc)), 503
     with session_scope(url) as session:
-        report = EventStore(settings.pseudonym_key).ingest(session, events)
+        report = EventStore(pseudonym_key(settings)).ingest(session, events)
     return jsonify(report.as_dict())

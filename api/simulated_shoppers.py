@@ -16,8 +16,9 @@ from ltr.traits import common_brands
 
 
 def http_simulator(base_url: str, queries: dict[str, dict[str, float]], homedepot_catalog: Path | None,
-                   **options: Any) -> ShopperSimulator:
-    """A simulator whose shoppers use the search and events APIs at ``base_url``."""
+                   api_key: str | None = None, **options: Any) -> ShopperSimulator:
+    """A simulator whose shoppers use the search and events APIs at ``base_url`` (events sent with
+    ``api_key``, the shop's key)."""
     brands = common_brands(p.title for p in read_catalog(homedepot_catalog, "homedepot")) if homedepot_catalog else []
 
     def search(query: str, user_id: str, session_id: str, ranker: str) -> Page:
@@ -25,6 +26,6 @@ def http_simulator(base_url: str, queries: dict[str, dict[str, float]], homedepo
         return Page(response["search_id"], [(r["id"], r["title"]) for r in response["results"]])
 
     def send(events: list[dict]) -> dict:
-        return api_client.send_events(base_url, events)
+        return api_client.send_events(base_url, events, api_key=api_key)
 
     return ShopperSimulator([SimQuery(q, g) for q, g in queries.items()], brands, search, send, **options)

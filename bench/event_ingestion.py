@@ -29,6 +29,7 @@ from api import client as api_client
 from api.app import create_app
 from core.db import migrate
 from core.db.models import Impression, Interaction, Search
+from core.access import api_keys
 from core.db.session import session_scope
 from core.settings import get_settings
 from ltr.events.store import EventStore
@@ -100,10 +101,12 @@ def http(url: str, events: list[dict], batch: int) -> float:
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
+    with session_scope(url) as session:
+        key = api_keys.create_key(session, "event ingestion bench", by="bench").key
     try:
         started = time.perf_counter()
         for i in range(0, len(events), batch):
-            report = api_client.send_events(base, events[i:i + batch], timeout=120)
+            report = api_client.send_events(base, events[i:i + batch], api_key=key, timeout=120)
             assert not report["rejected"], report["rejected"][:3]
         return time.perf_counter() - started
     finally:

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 from api.app import create_app
 from api.simulated_shoppers import http_simulator
+from core.access import api_keys
 from cli.errors import user_errors
 from core.db import migrate
 from core.db.session import session_scope
@@ -106,13 +107,17 @@ def _shoppers_and_click_models(settings: Settings, alias: str, catalog: Path, se
     server = make_server("127.0.0.1", 0, create_app(settings, service), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with session_scope(settings.effective_database_url) as session:  # the shoppers' frontend sends with a key
+        issued = api_keys.create_key(session, "demo shoppers", by="demo")
     try:
         simulator = http_simulator(f"http://127.0.0.1:{server.server_port}", {q: queries[q] for q in names},
-                                   catalog, rankers=["hybrid-minmax", "bm25", "hybrid-rrf", "vector"],
-                                   reuse_pages=True, seed=0)
+                                   catalog, api_key=issued.key,
+                                   rankers=["hybrid-minmax", "bm25", "hybrid-rrf", "vector"], reuse_pages=True, seed=0)
         result = simulator.run(sessions, progress=True)
     finally:
         server.shutdown()
+        with session_scope(settings.effective_database_url) as session:
+            api_keys.revoke_key(session, issued.record.id, by="demo")
     typer.echo(f"sent {dict(result.counts)}; {result.duplicates} were already stored by an earlier demo run")
     with session_scope(settings.effective_database_url) as session:
         fit = fit_click_model(session, depth=settings.click_model_depth,

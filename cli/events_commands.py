@@ -14,6 +14,7 @@ from cli.errors import fail, user_errors
 from core.db import migrate
 from core.db.models import Interaction, ProcessedEvent, Search, User
 from core.db.session import session_scope
+from core.secrets import pseudonym_key
 from core.settings import get_settings
 from ltr.events.files import import_events
 from ltr.events.retention import purge_expired
@@ -41,7 +42,7 @@ def import_command(
     migrate.ensure_current(url)
     with tqdm(desc="events", unit="event", disable=as_json) as bar:
         try:
-            report = import_events(functools.partial(session_scope, url), EventStore(settings.pseudonym_key), path,
+            report = import_events(functools.partial(session_scope, url), EventStore(pseudonym_key(settings)), path,
                                    batch_size, bar)
         except ValueError as exc:
             raise fail(str(exc)) from None

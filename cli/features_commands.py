@@ -18,6 +18,7 @@ from cli.errors import fail, user_errors
 from core.db import migrate
 from core.db.session import session_scope
 from core.privacy import pseudonymise
+from core.secrets import pseudonym_key
 from core.settings import get_settings
 from indexer.sources import FORMATS, ImportReport, read_catalog
 from ltr.features.loader import load_behaviour, user_known
@@ -86,7 +87,7 @@ def user_command(
     url = settings.effective_database_url
     migrate.ensure_current(url)
     when = parse_at(at)
-    pseudonym = pseudonymise(user, settings.pseudonym_key)
+    pseudonym = pseudonymise(user, pseudonym_key(settings))
     with session_scope(url) as db:
         if not user_known(db, pseudonym):
             raise fail(f"unknown user {user!r}: nothing is stored for this id (under the configured pseudonym key)")

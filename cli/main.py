@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import (
+    admin_commands,
     catalog_commands,
     clickmodel_commands,
     db_commands,
@@ -12,6 +13,7 @@ from cli import (
     encoder_commands,
     events_commands,
     features_commands,
+    judgments_commands,
     models_commands,
     opensearch_commands,
     search_commands,
@@ -38,6 +40,8 @@ app.add_typer(models_commands.app, name="models")
 app.add_typer(encoder_commands.app, name="encoder")
 app.add_typer(worker_commands.redis_app, name="redis")
 app.add_typer(worker_commands.tasks_app, name="tasks")
+app.add_typer(admin_commands.app, name="admin")
+app.add_typer(judgments_commands.app, name="judgments")
 app.command("worker")(worker_commands.worker)
 app.command("beat")(worker_commands.beat)
 app.command("search")(search_commands.search)

@@ -38,6 +38,8 @@ def simulate(
     truth: Path = typer.Option(None, "--truth", help="Write the simulator's ground truth (examination "
                                "propensities, true attractiveness per query and product) to this JSON file."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on the last line."),
+    api_key: str = typer.Option(None, "--api-key", help="The shop API key events are sent with "
+                                "(`shelfrank admin create-key simulator`)."),
 ) -> None:
     """Shoppers with latent tastes issue real queries, read the real result pages and click, add to cart
     and buy by a known click model; every event goes through the events API."""
@@ -60,9 +62,12 @@ def simulate(
         names = sorted(random.Random(seed).sample(names, queries))
     if not names:
         raise fail(f"no judged queries in the {split} split")
+    if settings.api_require_key and not api_key:
+        raise fail("the events API needs a shop API key: run  shelfrank admin create-key simulator  and pass "
+                   "--api-key KEY")
     base_url = (api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
     simulator = http_simulator(base_url, {q: selected[q] for q in names}, judgments if fmt == "homedepot" else None,
-                               rankers=[r.strip() for r in rankers.split(",") if r.strip()], click_model=click_model,
+                               api_key=api_key, rankers=[r.strip() for r in rankers.split(",") if r.strip()], click_model=click_model,
                                seed=seed, shoppers=shoppers, reuse_pages=reuse_pages, days=days)
     try:
         result = simulator.run(sessions, progress=not as_json)

@@ -134,10 +134,16 @@ class Settings(BaseSettings):
     hybrid_vector_weight: float = Field(
         0.4, ge=0, le=1, description="Vector share in hybrid fusion (tuned on the Home Depot train split)."
     )
+    environment: Literal["development", "production"] = Field(
+        "development", description="In production the secrets below must be set explicitly; in development "
+        "empty ones are generated once into state_dir/secrets.json (core/secrets.py).")
     pseudonym_key: str = Field(
-        "shelfrank-development-key",
-        description="Secret for pseudonymising user ids before storage; set your own in production.",
-    )
+        "", description="Secret for pseudonymising user ids before storage (read through "
+        "core.secrets.pseudonym_key). Empty: generated into state_dir/secrets.json in development, required in "
+        "production.")
+    secret_key: str = Field(
+        "", description="Signs admin console sessions (read through core.secrets.session_secret). Empty: "
+        "generated into state_dir/secrets.json in development, required in production.")
     event_retention_days: int = Field(
         365, ge=1, description="Events older than this many days are deleted by `shelfrank events purge`."
     )
@@ -150,6 +156,10 @@ class Settings(BaseSettings):
     rerank_engine: Literal["opensearch", "python"] = Field(
         "opensearch", description="Where the active model scores the rerank window: inside OpenSearch (the LTR "
         "plugin's sltr, one request) or in this process (LightGBM on logged features: the reference).")
+    tuning_refresh_seconds: float = Field(
+        5.0, ge=0, description="How often a running storefront checks for a search tuning put live in the console.")
+    tuning_preview_queries: int = Field(
+        300, ge=1, description="Judged train-split queries a tuning preview ranks (before and after).")
     rerank_model_refresh_seconds: float = Field(
         5.0, ge=0, description="How often a running storefront checks the registry for a newly promoted or "
         "rolled-back model (0: before every search).")
@@ -188,6 +198,22 @@ class Settings(BaseSettings):
     database_busy_timeout_s: float = Field(
         10.0, ge=0, description="How long a SQLite writer waits for a lock before failing (WAL mode lets "
         "readers through meanwhile).")
+
+    admin_host: str = Field("127.0.0.1", description="Admin console bind address.")
+    admin_port: int = Field(8100, description="Admin console port.")
+    admin_workers: int = Field(2, ge=1, description="Gunicorn worker processes of `shelfrank admin serve`.")
+    admin_cookie_secure: bool = Field(
+        True, description="Send the console's session cookie over HTTPS only (browsers also accept it from "
+        "http://localhost; set false only behind a TLS-terminating proxy that talks plain HTTP to other hosts).")
+    admin_session_hours: float = Field(12.0, gt=0, description="A console login lasts this long.")
+    admin_login_max_failures: int = Field(
+        5, ge=1, description="Failed logins per username (or 4x that per address) within the window before "
+        "further attempts are refused.")
+    admin_login_window_s: float = Field(900.0, gt=0, description="Window of the login rate limit.")
+    admin_max_upload_mb: float = Field(5.0, gt=0, description="Largest judgments file the console accepts.")
+    api_require_key: bool = Field(
+        True, description="The events API and every write endpoint of the HTTP API accept only requests with a "
+        "shop API key (created in the console or with `shelfrank admin create-key`). Search stays open.")
 
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Download cache.")
     state_dir: Path = Field(default_factory=default_state_dir, description="Local mutable state.")

@@ -100,3 +100,14 @@ def save_fit(fit: ClickModelFit, folder: Path) -> Path:
     fig.savefig(folder / "examination.png", dpi=120)
     plt.close(fig)
     return folder
+
+
+def latest_summary(root: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The most recently saved fit under ``root`` (each fit its own folder, see :func:`save_fit`)."""
+    summaries = sorted(root.glob("*/summary.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in summaries:
+        try:
+            return path.parent, json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return None

@@ -164,6 +164,8 @@ def promote(session: Session, name_or_id: str | int, *, by: str, gate: Gate) -> 
             current.status, current.retired_at = RETIRED, now
             session.flush()  # retire first: the one-active index is checked row by row
         model.status, model.promoted_by, model.promoted_at, model.retired_at = ACTIVE, by, now, None
+        # The gate's report stays with the model: whoever looks at it later sees what was checked.
+        model.notes = _append(model.notes, f"{now:%Y-%m-%d %H:%M} promoted by {by}; gate passed: {result.summary()}")
         session.flush()
     except IntegrityError as exc:
         raise RegistryError(f"model {model.name} was not promoted: another model became active at the same "

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from core.db import migrate
 from core.opensearch_client import make_client
+from core.secrets import pseudonym_key
 from core.settings import Settings
 from encoders.batching import MicroBatchingEncoder
 from encoders.cache import QueryVectorCache
 from encoders.factory import load_query_encoder
 from storefront.recording import BufferedRecorder, DatabaseImpressionRecorder
-from storefront.retrieval import RetrievalConfig, default_configs
+from storefront.retrieval import RetrievalConfig
 from storefront.service import SearchService
+from storefront.tuning import from_settings, served
+from storefront.tuning_store import LiveTuning
 
 
 def configured_retrieval(settings: Settings) -> dict[str, RetrievalConfig]:
     """The named retrieval configurations with the fusion weight and depths from settings."""
-    return default_configs(settings.hybrid_vector_weight, settings.search_candidates,
-                           settings.hybrid_vector_candidates)
+    return dict(served(from_settings(settings)).configs)
+
+
+def live_tuning(settings: Settings) -> LiveTuning | None:
+    """The console's live tuning, or None where the database has no Shelfrank schema yet (then the
+    settings' tuning is served, as before any version went live)."""
+    try:
+        migrate.ensure_current(settings.effective_database_url)
+    except Exception:  # noqa: BLE001 - not migrated or not reachable: serve the settings' tuning
+        return None
+    return LiveTuning(settings.effective_database_url, from_settings(settings), settings.tuning_refresh_seconds)
 
 
 def build_search_service(settings: Settings, index: str | None = None, record: bool = True,
@@ -29,7 +41,7 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
     recorder = None
     if record:
         migrate.ensure_current(settings.effective_database_url)
-        writer = DatabaseImpressionRecorder(settings.effective_database_url, settings.pseudonym_key)
+        writer = DatabaseImpressionRecorder(settings.effective_database_url, pseudonym_key(settings))
         recorder = writer
         if serving:
             recorder = BufferedRecorder(writer.write, capacity=settings.record_queue_size,
@@ -45,4 +57,5 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
         configs=configured_retrieval(settings),
         default_config=settings.search_config,
         recorder=recorder,
+        tuning=live_tuning(settings),
     )

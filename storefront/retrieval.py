@@ -6,6 +6,7 @@ Python, where every stage's scores stay visible for debugging and explanations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,6 +52,9 @@ class RetrievalConfig:
     #: carry exact cosines, so the k-NN query only has to add the products BM25 missed, and its
     #: graph search costs grow with k (see docs/measurements.md). 0 sends no k-NN query at all.
     vector_candidates: int | None = None
+    fields: tuple[str, ...] = BM25_FIELDS  # the BM25 multi_match fields with their boosts
+    #: Groups of interchangeable terms; a query containing one is also searched with the others.
+    synonyms: tuple[tuple[str, ...], ...] = ()
 
     @property
     def knn_k(self) -> int:
@@ -105,8 +109,44 @@ def filter_clauses(filters: Filters) -> list[dict]:
     return clauses
 
 
+#: Most query variants one synonym-expanded BM25 query carries (the original among them).
+MAX_QUERY_VARIANTS = 8
+
+
+def synonym_variants(query: str, groups: Sequence[Sequence[str]]) -> list[str]:
+    """The query first, then each variant with one group member replaced by another (whole words
+    only, lower-cased), at most :data:`MAX_QUERY_VARIANTS` in all."""
+    variants = [query]
+    padded = f" {query.lower()} "
+    for group in groups:
+        for term in group:
+            if f" {term} " not in padded:
+                continue
+            for other in group:
+                if other != term:
+                    variant = padded.replace(f" {term} ", f" {other} ").strip()
+                    if variant not in variants:
+                        variants.append(variant)
+                if len(variants) >= MAX_QUERY_VARIANTS:
+                    return variants
+    return variants
+
+
+def text_query(query: str, fields: Sequence[str] = BM25_FIELDS, synonyms: Sequence[Sequence[str]] = ()) -> dict:
+    """The BM25 text clause: one multi_match, or with synonyms the best of the variants' (``dis_max``),
+    so a product matching both the query and a synonym is not counted twice."""
+    def match(text: str) -> dict:
+        return {"multi_match": {"query": text, "fields": list(fields), "type": "best_fields", "tie_breaker": 0.3}}
+
+    variants = synonym_variants(query, synonyms) if synonyms else [query]
+    if len(variants) == 1:
+        return match(query)
+    return {"dis_max": {"queries": [match(v) for v in variants]}}
+
+
 def bm25_body(query: str, filters: Filters, size: int, facets: bool = True,
-              vector: list[float] | None = None) -> dict:
+              vector: list[float] | None = None, fields: Sequence[str] = BM25_FIELDS,
+              synonyms: Sequence[Sequence[str]] = ()) -> dict:
     """BM25 candidates; with ``facets``, also the facet counts and the exact number of matches shown
     next to them; with ``vector``, each hit also carries its exact cosine similarity to it.
 
@@ -120,8 +160,7 @@ def bm25_body(query: str, filters: Filters, size: int, facets: bool = True,
         "track_total_hits": facets,
         "query": {
             "bool": {
-                "must": [{"multi_match": {"query": query, "fields": list(BM25_FIELDS), "type": "best_fields",
-                                          "tie_breaker": 0.3}}],
+                "must": [text_query(query, fields, synonyms)],
                 "filter": filter_clauses(filters),
             }
         },

@@ -30,6 +30,7 @@ from storefront.retrieval import (
     knn_score_to_cosine,
     query_vector_param,
 )
+from storefront.tuning import ServedTuning
 
 log = logging.getLogger(__name__)
 
@@ -66,30 +67,57 @@ class SearchResult:
 ImpressionRecorder = Callable[[str, SearchRequest, str, str | None, list[tuple[str, int]]], None]
 
 
+class TuningSource(Protocol):
+    def current(self) -> ServedTuning: ...
+
+
 class SearchService:
+    """``configs`` and ``default_config`` are the tuning served unless ``tuning`` (the live, versioned
+    tuning of :mod:`storefront.tuning_store`) is given; then each search reads that one."""
+
     def __init__(self, client: OpenSearch, index: str, encoder: QueryEncoder, configs: dict[str, RetrievalConfig],
                  default_config: str, reranker: Reranker | RerankerSource | None = None,
-                 recorder: ImpressionRecorder | None = None) -> None:
+                 recorder: ImpressionRecorder | None = None, tuning: TuningSource | None = None) -> None:
         if default_config not in configs:
             raise ValueError(f"unknown default retrieval config {default_config!r}")
         self.client = client
         self.index = index
         self.encoder = encoder
-        self.configs = configs
-        self.default_config = default_config
+        self._static_tuning = ServedTuning(configs, default_config)
+        self.tuning_source = tuning
         self.reranker: Reranker | RerankerSource = reranker or NoopReranker()
         self.recorder = recorder
 
-    def search(self, request: SearchRequest, record: bool = True) -> SearchResult:
+    def current_tuning(self) -> ServedTuning:
+        return self.tuning_source.current() if self.tuning_source is not None else self._static_tuning
+
+    @property
+    def configs(self) -> dict[str, RetrievalConfig]:
+        return self.current_tuning().configs  # type: ignore[return-value]
+
+    @property
+    def default_config(self) -> str:
+        return self.current_tuning().default_config
+
+    def search(self, request: SearchRequest, record: bool = True, tuning: ServedTuning | None = None,
+               rerank: bool = True) -> SearchResult:
+        """``tuning`` overrides the served one for this search (previews of a tuning not yet live);
+        ``rerank`` False serves the fused list as it is (the console's side-by-side comparison)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        config = self.configs[request.config or self.default_config]
+        # Resolved once, like the reranker: a change going live mid-search cannot mix two tunings.
+        tuning = tuning or self.current_tuning()
+        config = tuning.configs[request.config or tuning.default_config]
         # Resolved once: a promotion during this search cannot rank with one model and record another.
-        reranker = current_reranker(self.reranker)
+        reranker = current_reranker(self.reranker) if rerank else NoopReranker()
         candidates, facets, total_hits = self._first_stage(request, config, timings)
         mark = time.perf_counter()
         context = SearchContext(request.user_id, request.session_id)
-        candidates = self._rerank(reranker, request.query, candidates, context)
+        window = tuning.rerank_window
+        if window is not None and len(candidates) > window:
+            candidates = self._rerank(reranker, request.query, candidates[:window], context) + candidates[window:]
+        else:
+            candidates = self._rerank(reranker, request.query, candidates, context)
         timings["rerank_ms"] = (time.perf_counter() - mark) * 1000
 
         page = candidates[request.offset : request.offset + request.size]
@@ -115,7 +143,7 @@ class SearchService:
                     result["explanation"] = explanation
             timings["explain_ms"] = (time.perf_counter() - mark) * 1000
             debug = {"latency_ms": {k: round(v, 2) for k, v in timings.items()}, "reranker": reranker.name,
-                     "bm25_total_hits": total_hits}
+                     "bm25_total_hits": total_hits, "tuning_version": tuning.version}
         return SearchResult(search_id, request.query, config.name, len(candidates), results, facets,
                             request.page, request.size, debug)
 
@@ -160,10 +188,12 @@ class SearchService:
             candidate.fields["title"] = titles.get(candidate.product_id)
         timings["titles_ms"] = (time.perf_counter() - mark) * 1000
 
-    def ranking(self, query: str, config: str, depth: int = 100) -> list[str]:
-        """Product ids best first, without recording impressions (for evaluation)."""
+    def ranking(self, query: str, config: str | None, depth: int = 100, tuning: ServedTuning | None = None,
+                ) -> list[str]:
+        """Product ids best first, without recording impressions (for evaluation); ``config`` None is
+        the tuning's default."""
         request = SearchRequest(query=query, size=min(depth, 100), config=config)
-        return [r["id"] for r in self.search(request, record=False).results]
+        return [r["id"] for r in self.search(request, record=False, tuning=tuning).results]
 
     def candidates(self, query: str, config: str | None = None) -> list[Candidate]:
         """The fused candidates best first, before the rerank stage (training data, offline reranking)."""
@@ -195,11 +225,13 @@ class SearchService:
             vector = query_vector_param(self.encoder.vector(request.query))
             timings["encode_ms"] = (time.perf_counter() - mark) * 1000
         if config.bm25:
-            bodies.append(("bm25", bm25_body(request.query, request.filters, config.candidates, vector=vector)))
+            bodies.append(("bm25", bm25_body(request.query, request.filters, config.candidates, vector=vector,
+                                             fields=config.fields, synonyms=config.synonyms)))
         if vector is not None and config.knn_k > 0:
             bodies.append(("vector", knn_body(vector, request.filters, config.knn_k)))
         if not config.bm25:  # facets still come from a (cheap) filtered BM25 aggregation
-            facet_body = bm25_body(request.query, request.filters, 0)
+            facet_body = bm25_body(request.query, request.filters, 0, fields=config.fields,
+                                   synonyms=config.synonyms)
             bodies.append(("facets", facet_body))
         payload: list[dict] = []
         for _name, body in bodies:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -145,3 +146,93 @@ class RankingModel(Base):
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class ConsoleUser(Base):
+    """A person who logs into the admin console. Roles grow: a viewer looks, a tuner also changes the
+    search tuning and judgments, an admin also promotes models, manages users and API keys."""
+
+    __tablename__ = "console_users"
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'tuner', 'admin')", name="ck_console_users_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))  # werkzeug's salted scrypt
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    """Who changed what, when: every state-changing console action, API key change and failed login."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_action_at", "action", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))  # e.g. login.failed, model.promote, tuning.activate
+    target: Mapped[str] = mapped_column(String(300), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiKey(Base):
+    """A shop's key for the events API and the other write endpoints. Only its SHA-256 is stored (the key
+    is 256 random bits, so a fast hash is enough); ``prefix`` lets a person tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class SearchTuningVersion(Base):
+    """One saved version of the storefront's search tuning (fusion, boosts, depths, synonyms).
+
+    At most one is ``live`` (a partial unique index, like the active model); the storefront serves it
+    without a restart. Versions are never edited: a change is a new version, a rollback makes an older
+    one live again.
+    """
+
+    __tablename__ = "search_tunings"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'live', 'retired')", name="ck_search_tunings_status"),
+        Index("ux_search_tunings_one_live", "status", unique=True,
+              sqlite_where=text("status = 'live'"), postgresql_where=text("status = 'live'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the version number
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    values: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    preview: Mapped[dict | None] = mapped_column(JSON)  # nDCG@10 before/after on the judged train queries
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    activated_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Judgment(Base):
+    """A graded (query, product) pair: imported from a file or graded in the console. ``query`` is the
+    normalised text, whose hash fixes the train/test split (``evaluation.judgments.split_of``)."""
+
+    __tablename__ = "judgments"
+    __table_args__ = (UniqueConstraint("query", "product_id", name="uq_judgments_query_product"),
+                      CheckConstraint("grade >= 0", name="ck_judgments_grade"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    product_id: Mapped[str] = mapped_column(String(512))
+    grade: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(100))  # file name, "console" ...
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

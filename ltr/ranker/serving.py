@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.db import migrate
 from core.db.session import session_scope
+from core.secrets import pseudonym_key
 from core.settings import Settings
 from ltr.behaviour_sync import served_behaviour
 from ltr.ranker.artifacts import ArtifactError, load_artifact
@@ -83,7 +84,7 @@ class ActiveModelReranker:
         self.settings, self.client, self.index = settings, client, index
         self.refresh_seconds = settings.rerank_model_refresh_seconds
         self.traits = CatalogTraits(client, index)
-        self.profiles = StoredProfiles(settings.effective_database_url, settings.pseudonym_key, self.traits)
+        self.profiles = StoredProfiles(settings.effective_database_url, pseudonym_key(settings), self.traits)
         self._current: Reranker = NoopReranker()
         self._active_name: str | None = None
         self._checked_at = -math.inf

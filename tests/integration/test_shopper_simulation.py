@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from api.app import create_app
 from api.simulated_shoppers import http_simulator
+from core.access import api_keys
 from core.db import migrate
 from core.db.models import Impression, Interaction, ProcessedEvent, Search
 from core.db.session import session_scope
@@ -38,22 +39,25 @@ KEY = "simulation-test-key"
 
 @pytest.fixture
 def api(tmp_path: Path, settings: Settings, os_client: OpenSearch, sample_index: str,
-        bert_encoder: BertEncoder) -> Iterator[tuple[str, str]]:
-    """A real HTTP server: search through the node, events into a fresh SQLite database."""
+        bert_encoder: BertEncoder) -> Iterator[tuple[str, str, str]]:
+    """A real HTTP server: search through the node, events into a fresh SQLite database, sent with a
+    shop API key made for the test."""
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     migrate.upgrade(url)
+    with session_scope(url) as session:
+        key = api_keys.create_key(session, "simulated shop", by="test").key
     app_settings = settings.model_copy(update={"database_url": url, "pseudonym_key": KEY})
     service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder), default_configs(candidates=50),
                             "hybrid-minmax", recorder=DatabaseImpressionRecorder(url, KEY))
     server = make_server("127.0.0.1", 0, create_app(app_settings, service), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", url
+    yield f"http://127.0.0.1:{server.server_port}", url, key
     server.shutdown()
 
 
-def simulator(base_url: str, queries: dict[str, dict[str, float]], **options) -> ShopperSimulator:  # type: ignore[no-untyped-def]
-    return http_simulator(base_url, queries, HOMEDEPOT, rankers=RANKERS, **options)
+def simulator(base_url: str, key: str, queries: dict[str, dict[str, float]], **options) -> ShopperSimulator:  # type: ignore[no-untyped-def]
+    return http_simulator(base_url, queries, HOMEDEPOT, api_key=key, rankers=RANKERS, **options)
 
 
 def count(url: str, statement) -> int:  # type: ignore[no-untyped-def]
@@ -63,8 +67,8 @@ def count(url: str, statement) -> int:  # type: ignore[no-untyped-def]
 
 def test_live_sessions_are_recorded_by_the_search_api_and_attributed(
         api: tuple[str, str], judged_queries: dict[str, dict[str, float]]) -> None:
-    base_url, db = api
-    result = simulator(base_url, judged_queries, seed=3, shoppers=20).run(40)
+    base_url, db, key = api
+    result = simulator(base_url, key, judged_queries, seed=3, shoppers=20).run(40)
     assert result.rejected == 0 and result.searches >= 40
     assert result.counts["search"] == 0  # every page was served (and recorded) by the search API itself
     assert result.counts["click"] > 0
@@ -79,12 +83,12 @@ def test_live_sessions_are_recorded_by_the_search_api_and_attributed(
 
 
 def test_replayed_sessions_are_idempotent(api: tuple[str, str], judged_queries: dict[str, dict[str, float]]) -> None:
-    base_url, db = api
-    first = simulator(base_url, judged_queries, seed=5, shoppers=50, reuse_pages=True).run(300)
+    base_url, db, key = api
+    first = simulator(base_url, key, judged_queries, seed=5, shoppers=50, reuse_pages=True).run(300)
     stored = count(db, select(func.count()).select_from(ProcessedEvent))
     assert first.rejected == 0 and first.counts["search"] > 0
     assert stored == sum(first.counts.values())
-    again = simulator(base_url, judged_queries, seed=5, shoppers=50, reuse_pages=True).run(300)
+    again = simulator(base_url, key, judged_queries, seed=5, shoppers=50, reuse_pages=True).run(300)
     assert again.duplicates == sum(first.counts.values())
     assert count(db, select(func.count()).select_from(ProcessedEvent)) == stored
 
@@ -102,9 +106,9 @@ def test_click_models_recover_the_simulated_shoppers_position_bias(
     from cli.main import app
     from core.settings import get_settings
 
-    base_url, db = api
+    base_url, db, key = api
     started = time.perf_counter()
-    truth = simulator(base_url, judged_queries, seed=1, shoppers=2000, reuse_pages=True).run(20_000)
+    truth = simulator(base_url, key, judged_queries, seed=1, shoppers=2000, reuse_pages=True).run(20_000)
     print(f"simulated {truth.sessions} sessions in {time.perf_counter() - started:.1f}s: {dict(truth.counts)}")
     assert truth.rejected == 0
 
@@ -156,8 +160,8 @@ def test_cascade_shoppers_are_recognised(api: tuple[str, str], judged_queries: d
     (UBM, which can mimic a cascade, scores within a hair of the DBN here, so either may be chosen.)"""
     from ltr.click_labels import fit_click_model
 
-    base_url, db = api
-    truth = simulator(base_url, judged_queries, seed=2, shoppers=500, reuse_pages=True,
+    base_url, db, key = api
+    truth = simulator(base_url, key, judged_queries, seed=2, shoppers=500, reuse_pages=True,
                       click_model="dbn").run(8000)
     with session_scope(db) as session:
         fit = fit_click_model(session)
@@ -181,8 +185,8 @@ def test_train_promote_serve_and_roll_back_a_model_from_simulated_clicks(
     from ltr.ranker.job import TrainingRequest, train_and_register
     from ltr.ranker.train import TrainParams
 
-    base_url, db = api
-    simulator(base_url, judged_queries, seed=4, shoppers=500, reuse_pages=True).run(6000)
+    base_url, db, key = api
+    simulator(base_url, key, judged_queries, seed=4, shoppers=500, reuse_pages=True).run(6000)
     service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder),
                             default_configs(candidates=50), "hybrid-minmax")
     extractor = FeatureExtractor(SHOP_FEATURES, EngineFeatureLogger(os_client, sample_index))
@@ -240,8 +244,8 @@ def test_a_personalised_model_reads_the_searching_shoppers_history(
     from ltr.ranker.profiles import CatalogTraits
     from ltr.ranker.train import TrainParams
 
-    base_url, db = api
-    sim = simulator(base_url, judged_queries, seed=5, shoppers=40, reuse_pages=True)
+    base_url, db, key = api
+    sim = simulator(base_url, key, judged_queries, seed=5, shoppers=40, reuse_pages=True)
     sim.run(3000)
     service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder),
                             default_configs(candidates=50), "hybrid-minmax")

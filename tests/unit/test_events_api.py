@@ -8,15 +8,23 @@ import pytest
 from flask.testing import FlaskClient
 
 from api.app import create_app
+from core.access import api_keys
 from core.db import migrate
+from core.db.models import ApiKey, ProcessedEvent
+from core.db.session import session_scope
 from core.settings import Settings
 
 
-def make_client(tmp_path: Path, migrated: bool = True, **overrides) -> FlaskClient:  # type: ignore[no-untyped-def]
+def make_client(tmp_path: Path, migrated: bool = True, keyed: bool = True, **overrides) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A test client whose requests carry a live shop API key (unless ``keyed`` is False)."""
     url = f"sqlite:///{tmp_path / 'api.db'}"
+    client = create_app(Settings(database_url=url, state_dir=tmp_path, **overrides)).test_client()
     if migrated:
         migrate.upgrade(url)
-    return create_app(Settings(database_url=url, **overrides)).test_client()
+        if keyed:
+            with session_scope(url) as session:
+                client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_keys.create_key(session, "t", "test").key
+    return client
 
 
 SEARCH = {"event_id": "e1", "type": "search", "ts": "2026-01-31T12:00:00Z", "search_id": "s1", "user_id": "u",
@@ -58,3 +66,32 @@ def test_oversized_batches_are_refused_whole(tmp_path: Path) -> None:
 def test_an_unmigrated_database_is_a_503_that_says_what_to_run(tmp_path: Path) -> None:
     response = make_client(tmp_path, migrated=False).post("/api/v1/events", json=[CLICK])
     assert response.status_code == 503 and "shelfrank db upgrade" in response.get_json()["error"]
+
+
+def test_events_need_a_live_shop_api_key(tmp_path: Path) -> None:
+    """Without a key, with a wrong one or a revoked one, nothing is stored; with a live one it is."""
+    client = make_client(tmp_path, keyed=False)
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    missing = client.post("/api/v1/events", json=[SEARCH])
+    assert missing.status_code == 401 and "shop API key" in missing.get_json()["error"]
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = client.post("/api/v1/events", json=[SEARCH], headers={"Authorization": "Bearer srk_not-a-key"})
+    assert wrong.status_code == 401 and "unknown or revoked" in wrong.get_json()["error"]
+    with session_scope(url) as session:
+        issued = api_keys.create_key(session, "shop frontend", by="test")
+        assert session.get(ApiKey, issued.record.id).key_hash != issued.key  # only the digest is stored
+    accepted = client.post("/api/v1/events", json=[SEARCH], headers={"X-Api-Key": issued.key})
+    assert accepted.status_code == 200 and accepted.get_json()["accepted"] == 1
+    with session_scope(url) as session:
+        api_keys.revoke_key(session, issued.record.id, by="test")
+    revoked = client.post("/api/v1/events", json=[CLICK], headers={"Authorization": f"Bearer {issued.key}"})
+    assert revoked.status_code == 401
+    with session_scope(url) as session:
+        assert session.query(ProcessedEvent).count() == 1
+
+
+def test_search_stays_open_without_a_key(tmp_path: Path) -> None:
+    """Only writes need a key: a search without one is not refused for want of it (here the node is absent,
+    so it is a 503, never a 401)."""
+    client = make_client(tmp_path, keyed=False, opensearch_url="http://127.0.0.1:9", search_timeout_s=0.5)
+    assert client.post("/api/v1/search", json={"query": "drill"}).status_code != 401

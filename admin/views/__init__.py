@@ -1,0 +1,1 @@
+"""One blueprint per page family; each view is thin and calls the same functions the CLI does."""

@@ -1,0 +1,124 @@
+"""Judgments: import and export files, coverage per query, and grading a query's results by hand."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+
+from admin import context
+from admin.security import requires
+from evaluation import judgment_store
+from evaluation import judgments as judgment_files
+from storefront.request import InvalidRequest, SearchRequest, parse_search_request
+from storefront.service import SearchUnavailable
+
+blueprint = Blueprint("judgments", __name__)
+FORMATS = ("csv", "trec")
+
+
+def _page(errors: dict | None = None, message: str = "", status: int = 200):  # type: ignore[no-untyped-def]
+    db = context.db()
+    search = request.args.get("search", "")[:200]
+    return render_template("judgments.html", totals=judgment_store.totals(db), errors=errors or {},
+                           coverage=judgment_store.coverage(db, search=search), search=search, message=message,
+                           formats=FORMATS), status
+
+
+@blueprint.get("/judgments")
+def index():  # type: ignore[no-untyped-def]
+    return _page()
+
+
+def _parse_upload(fmt: str) -> judgment_files.Judgments:
+    upload, topics = request.files.get("file"), request.files.get("topics")
+    if upload is None or not upload.filename:
+        raise judgment_files.JudgmentsError("choose a file to import")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "judgments"
+        upload.save(path)
+        if fmt == "trec":
+            if topics is None or not topics.filename:
+                raise judgment_files.JudgmentsError("TREC qrels need the topics file (lines of 'qid<TAB>query')")
+            topics_path = Path(folder) / "topics"
+            topics.save(topics_path)
+            loaded = judgment_files.load_trec(path, topics_path)
+        else:
+            loaded = judgment_files.load_csv(path)
+    if not loaded:
+        raise judgment_files.JudgmentsError("the file holds no judgments")
+    return loaded
+
+
+@blueprint.post("/judgments/import")
+@requires("tuner")
+def upload():  # type: ignore[no-untyped-def]
+    fmt = request.form.get("format", "csv")
+    if fmt not in FORMATS:
+        return _page({"format": f"must be one of {', '.join(FORMATS)}"}, status=400)
+    try:
+        loaded = _parse_upload(fmt)
+    except judgment_files.JudgmentsError as exc:
+        # The temporary path means nothing to the person who uploaded: name their file instead.
+        message = str(exc).replace(tempfile.gettempdir(), "").lstrip("/")
+        return _page({"file": message}, status=400)
+    except UnicodeDecodeError:
+        return _page({"file": "the file is not UTF-8 text"}, status=400)
+    name = (request.files["file"].filename or "upload")[:100]
+    db = context.db()
+    report = judgment_store.import_judgments(db, loaded, f"upload:{name}", context.actor(),
+                                             replace=request.form.get("replace") == "yes")
+    context.audit("judgments.import", name, {"queries": report.queries, "pairs": report.pairs,
+                                             "replaced": report.replaced})
+    db.commit()
+    return _page(message=f"Imported {report.pairs} judgments for {report.queries} queries from {name}.")
+
+
+@blueprint.get("/judgments/export.csv")
+def export_csv():  # type: ignore[no-untyped-def]
+    return Response(judgment_store.export_csv(context.db()), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=judgments.csv"})
+
+
+@blueprint.get("/judgments/export.qrels")
+def export_qrels():  # type: ignore[no-untyped-def]
+    qrels, _topics = judgment_store.export_qrels(context.db())
+    return Response(qrels, mimetype="text/plain", headers={"Content-Disposition": "attachment; filename=judgments.qrels"})
+
+
+@blueprint.get("/judgments/export.topics")
+def export_topics():  # type: ignore[no-untyped-def]
+    _qrels, topics = judgment_store.export_qrels(context.db())
+    return Response(topics, mimetype="text/plain", headers={"Content-Disposition": "attachment; filename=topics.tsv"})
+
+
+@blueprint.get("/judgments/grade")
+def grade_page():  # type: ignore[no-untyped-def]
+    query = request.args.get("q", "")
+    if not query:
+        return redirect(url_for("judgments.index"))
+    try:
+        parsed = parse_search_request({"query": query})
+        results = context.search_service().search(SearchRequest(query=parsed.query, size=20), record=False).results
+    except InvalidRequest as exc:
+        return _page({"q": exc.message}, status=400)
+    except SearchUnavailable as exc:
+        return render_template("error.html", title="Search unavailable", message=str(exc)), 503
+    grades = judgment_store.for_query(context.db(), parsed.query)
+    return render_template("grade.html", query=parsed.query, results=results, grades=grades)
+
+
+@blueprint.post("/judgments/grade")
+@requires("tuner")
+def grade():  # type: ignore[no-untyped-def]
+    query, product = request.form.get("q", ""), request.form.get("product_id", "")
+    try:
+        value = float(request.form.get("grade", ""))
+        judgment = judgment_store.grade(context.db(), query, product, value, context.actor())
+    except (ValueError, judgment_files.JudgmentsError) as exc:
+        message = "grade: must be a number" if not isinstance(exc, judgment_files.JudgmentsError) else str(exc)
+        return render_template("error.html", title="Not graded", message=message), 400
+    context.audit("judgments.grade", f"{judgment.query} / {judgment.product_id}", {"grade": value})
+    context.db().commit()
+    return redirect(url_for("judgments.grade_page", q=judgment.query))
