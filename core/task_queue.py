@@ -27,7 +27,7 @@ class QueueUnavailable(RuntimeError):
 
 @lru_cache(maxsize=4)
 def _client(broker_url: str) -> Celery:
-    client = Celery("shelfrank-client", broker=broker_url, backend=broker_url)
+    client = Celery("shelfrank-client", broker=broker_url)  # no result backend: queueing only
     client.conf.update(task_serializer="json", accept_content=["json"],
                        broker_connection_retry_on_startup=False, broker_connection_max_retries=2)
     return client

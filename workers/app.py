@@ -11,20 +11,21 @@ from celery import Celery
 from celery.schedules import crontab
 
 from core.settings import Settings, get_settings
+from core.task_queue import TASK_NAMES
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict]:  # type: ignore[type-arg]
     """What beat starts, and when (``shelfrank tasks schedule`` prints it)."""
     schedule: dict[str, dict] = {}  # type: ignore[type-arg]
     if settings.schedule_behaviour_minutes > 0:
-        schedule["behaviour-refresh"] = {"task": "shelfrank.behaviour_refresh",
+        schedule["behaviour-refresh"] = {"task": TASK_NAMES["behaviour-refresh"],
                                          "schedule": settings.schedule_behaviour_minutes * 60,
                                          "kwargs": {"started_by": "beat"}}
     if settings.schedule_retrain_hour >= 0:
-        schedule["retrain"] = {"task": "shelfrank.retrain", "schedule": crontab(minute=0, hour=settings.schedule_retrain_hour),
+        schedule["retrain"] = {"task": TASK_NAMES["retrain"], "schedule": crontab(minute=0, hour=settings.schedule_retrain_hour),
                                "kwargs": {"started_by": "beat"}}
     if settings.schedule_purge_hour >= 0:
-        schedule["events-purge"] = {"task": "shelfrank.events_purge",
+        schedule["events-purge"] = {"task": TASK_NAMES["events-purge"],
                                     "schedule": crontab(minute=0, hour=settings.schedule_purge_hour),
                                     "kwargs": {"started_by": "beat"}}
     return schedule

@@ -209,3 +209,31 @@ def test_live_search_keeps_answering_through_a_worker_driven_rebuild(
     assert live_index(os_client, alias) == after  # the live index still serves
     last = runs(database)[-1]
     assert (last.task, last.status) == ("reindex", "failed") and last.error
+
+
+def test_a_run_queued_from_the_console_is_run_by_a_worker_and_shows_who_started_it(
+        broker_url: str, broker: redis.Redis, database: str, worker: Callable[..., subprocess.Popen],  # type: ignore[type-arg]
+        settings: Settings, tmp_path: Path) -> None:
+    import re
+
+    from admin.app import create_app
+    from core.access import users
+
+    with session_scope(database) as session:
+        users.create_user(session, "ada", "correct horse battery", "admin")
+    app = create_app(settings.model_copy(update={"database_url": database, "broker_url": broker_url,
+                                                 "state_dir": tmp_path}))
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"username": "ada", "password": "correct horse battery", "csrf_token": token})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/tasks").text).group(1)
+    assert client.post("/tasks/run", data={"task": "rm -rf", "csrf_token": token}).status_code == 400
+    worker()
+    queued = client.post("/tasks/run", data={"task": "events-purge", "csrf_token": token})
+    assert queued.status_code == 200 and "Queued events-purge as task" in queued.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not [r for r in runs(database) if r.status == "succeeded"]:
+        time.sleep(0.5)
+    (run,) = runs(database)
+    assert (run.task, run.status, run.started_by) == ("events-purge", "succeeded", "console:ada")
+    assert "console:ada" in client.get("/tasks").text

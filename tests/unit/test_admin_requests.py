@@ -227,3 +227,13 @@ def test_a_query_with_html_is_escaped_and_a_huge_one_refused(app: Flask) -> None
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
     huge = client.get("/sandbox", query_string={"q": "x" * 5000})
     assert huge.status_code == 400 and "at most 500 characters" in huge.text
+
+
+def test_queueing_a_task_with_the_broker_down_says_so_and_records_nothing(app: Flask) -> None:
+    app.config["SHELFRANK_SETTINGS"] = app.config["SHELFRANK_SETTINGS"].model_copy(
+        update={"broker_url": "redis://127.0.0.1:9/0"})
+    client, csrf = logged_in(app, "ada")
+    response = client.post("/tasks/run", data={"task": "retrain", "csrf_token": csrf})
+    assert response.status_code == 503 and "shelfrank redis start" in response.text
+    with session_scope(db_url(app)) as session:
+        assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "task.run")).all()
