@@ -23,14 +23,20 @@ def _data_uri(figure: Figure) -> str:
 
 def daily_lines(days: Sequence[str], series: dict[str, Sequence[float | None]], title: str, percent: bool = False,
                 ) -> str:
-    """One line per series over the days (gaps where a day has no value)."""
+    """One line per series over the days (ISO dates; gaps where a day has no value)."""
+    return lines([day[5:] for day in days], series, title, percent)
+
+
+def lines(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str, percent: bool = False,
+          ) -> str:
+    """One line per series over the labelled points, a few labels shown on the x axis."""
     figure, axes = plt.subplots(figsize=(6.4, 2.4))
-    x = list(range(len(days)))
+    x = list(range(len(labels)))
     for name, values in series.items():
         axes.plot(x, [float("nan") if v is None else (100 * v if percent else v) for v in values], marker=".",
                   label=name)
     ticks = x[:: max(1, len(x) // 6)]
-    axes.set_xticks(ticks, [days[i][5:] for i in ticks])
+    axes.set_xticks(ticks, [labels[i] for i in ticks])
     axes.set_title(title, fontsize=10)
     if percent:
         axes.set_ylabel("%")

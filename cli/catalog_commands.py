@@ -143,6 +143,9 @@ def status(index: str = IndexOption, as_json: bool = typer.Option(False, "--json
     else:
         typer.echo(f"alias:     {info['alias']}\nindex:     {info['index']}\ndocuments: {info['documents']}\n"
                    f"model:     {info['model_key']}\nversions:  {', '.join(info['versions'])}")
+        if info["unverified"]:
+            typer.echo(f"unverified (left by a rebuild that did not finish; `shelfrank index cleanup` deletes "
+                       f"them): {', '.join(info['unverified'])}")
     if not info["exists"]:
         raise typer.Exit(1)
 
@@ -155,6 +158,22 @@ def rollback(index: str = IndexOption) -> None:
     alias = index or settings.default_index
     old, new = pipeline.rollback(make_client(settings), alias)
     typer.echo(f"{alias}: {old} -> {new}")
+
+
+@index_app.command()
+@user_errors
+def cleanup(index: str = IndexOption) -> None:
+    """Delete unverified versions a dead rebuild left (older than SHELFRANK_INDEX_PARTIAL_GRACE_S), verified
+    ones beyond SHELFRANK_INDEX_KEEP_VERSIONS, and retired models in the feature store beyond
+    SHELFRANK_LTR_KEEP_RETIRED_MODELS. The live index and the active model are never touched."""
+    from ltr.maintenance import cleanup as run_cleanup
+
+    settings = get_settings()
+    report = run_cleanup(settings, index or settings.default_index)
+    for key, label in (("partial_deleted", "partial versions deleted"), ("old_deleted", "old versions deleted"),
+                       ("partial_kept", "unverified versions kept (younger than the grace period)"),
+                       ("models_deleted_from_store", "retired models deleted from the feature store")):
+        typer.echo(f"{label}: {', '.join(report[key]) or 'none'}")  # type: ignore[arg-type]
 
 
 @index_app.command()

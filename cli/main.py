@@ -11,6 +11,7 @@ from cli import (
     db_commands,
     demo_commands,
     encoder_commands,
+    evaluation_commands,
     events_commands,
     features_commands,
     judgments_commands,
@@ -42,6 +43,7 @@ app.add_typer(worker_commands.redis_app, name="redis")
 app.add_typer(worker_commands.tasks_app, name="tasks")
 app.add_typer(admin_commands.app, name="admin")
 app.add_typer(judgments_commands.app, name="judgments")
+app.add_typer(evaluation_commands.app, name="evaluations")
 app.command("worker")(worker_commands.worker)
 app.command("beat")(worker_commands.beat)
 app.command("search")(search_commands.search)

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
         60.0, ge=0, description="Beat: refresh product behaviour on the documents every N minutes (0: never).")
     schedule_retrain_hour: int = Field(
         3, ge=-1, le=23, description="Beat: retrain (and promote only if better) daily at this hour, UTC (-1: never).")
+    schedule_cleanup_hour: int = Field(
+        5, ge=-1, le=23, description="Beat: clean up partial and surplus index versions and retired models in the "
+        "feature store daily at this hour, UTC (-1: never).")
+    schedule_evaluate_hour: int = Field(
+        6, ge=-1, le=23, description="Beat: evaluate the served ranking on the stored judgments (test split) daily "
+        "at this hour, UTC, and record it (-1: never).")
+    evaluation_max_queries: int = Field(
+        0, ge=0, description="Judged queries a scheduled evaluation ranks at most (0: all of the split).")
     schedule_purge_hour: int = Field(
         4, ge=-1, le=23, description="Beat: purge events past retention daily at this hour, UTC (-1: never).")
     model_path: Path | None = Field(
@@ -106,6 +114,9 @@ class Settings(BaseSettings):
     index_keep_versions: int = Field(
         2, description="Physical index versions kept per alias (the live one plus rollback targets)."
     )
+    index_partial_grace_s: float = Field(
+        6 * 3600.0, ge=0, description="Cleanup deletes an unverified index version (left by a rebuild that died) "
+        "once it is this old; younger ones may belong to a rebuild still running.")
     index_min_kept_fraction: float = Field(
         0.5, ge=0, le=1, description="A full rebuild whose catalogue is smaller than this share of the live one "
         "is refused (a truncated export, a file whose rows were mostly rejected) unless --allow-shrink.")

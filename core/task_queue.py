@@ -18,6 +18,8 @@ TASK_NAMES: dict[str, str] = {
     "behaviour-refresh": "shelfrank.behaviour_refresh",
     "events-purge": "shelfrank.events_purge",
     "retrain": "shelfrank.retrain",
+    "cleanup": "shelfrank.cleanup",
+    "evaluate": "shelfrank.evaluate",
 }
 
 

@@ -30,8 +30,10 @@ from indexer.versions import (
     index_model,
     list_versions,
     live_index,
+    mark_verified,
     new_physical_name,
     point_alias,
+    version_states,
 )
 
 ENCODE_CHUNK = 1024
@@ -184,6 +186,7 @@ def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder
             raise IndexerError(f"the new catalogue has {count} products, the live one {live_count} (below "
                                f"{settings.index_min_kept_fraction:.0%} of it): refused, the live index was left "
                                "untouched; if the shop really shrank, rebuild with --allow-shrink")
+        mark_verified(client, index)
         point_alias(client, alias, index)
     except BaseException:
         client.indices.delete(index=index, ignore_unavailable=True)
@@ -194,9 +197,11 @@ def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder
 
 
 def prune_versions(client: OpenSearch, alias: str, keep: int) -> list[str]:
-    """Delete the oldest versions beyond ``keep``, never the live one."""
+    """Delete the oldest verified versions beyond ``keep``, never the live one. Unverified versions are
+    no rollback target, so they neither count nor are deleted here (that is cleanup's, after a grace
+    period: one may be a rebuild still running)."""
     live = live_index(client, alias)
-    versions = [v for v in list_versions(client, alias) if v != live]
+    versions = [v.name for v in version_states(client, alias) if v.name != live and v.verified]
     surplus = versions[: max(0, len(versions) - max(keep - 1, 0))]
     for name in surplus:
         client.indices.delete(index=name)
@@ -231,9 +236,9 @@ def rollback(client: OpenSearch, alias: str) -> tuple[str, str]:
     live = live_index(client, check_alias_name(alias))
     if live is None:
         raise IndexerError(f"index {alias!r} does not exist")
-    older = [v for v in list_versions(client, alias) if v < live]
+    older = [v.name for v in version_states(client, alias) if v.name < live and v.verified]
     if not older:
-        raise IndexerError(f"no earlier version of {alias!r} to roll back to (live: {live})")
+        raise IndexerError(f"no earlier verified version of {alias!r} to roll back to (live: {live})")
     point_alias(client, alias, older[-1])
     return live, older[-1]
 
@@ -270,4 +275,5 @@ def status(client: OpenSearch, alias: str) -> dict:
         "model": model.as_dict() if model else None,
         "model_key": model.key if model else None,
         "versions": list_versions(client, alias),
+        "unverified": [v.name for v in version_states(client, alias) if not v.verified and v.name != live],
     }

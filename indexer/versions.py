@@ -8,6 +8,7 @@ index (``products-v20261123101500123456``) and moves the alias in a single
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from opensearchpy import NotFoundError, OpenSearch
@@ -46,6 +47,40 @@ def list_versions(client: OpenSearch, alias: str) -> list[str]:
     found = client.indices.get(index=f"{alias}-v*", expand_wildcards="open,closed", ignore_unavailable=True,
                                allow_no_indices=True)
     return sorted(name for name in found if _is_version_of(alias, name))
+
+
+@dataclass(frozen=True)
+class VersionState:
+    """A physical version as cleanup sees it. ``verified``: it passed a rebuild's checks (written just
+    before the alias moved to it); a version without the mark was left by a rebuild that died or failed."""
+
+    name: str
+    verified: bool
+    created_at: datetime
+
+
+def version_states(client: OpenSearch, alias: str) -> list[VersionState]:
+    """Every version of ``alias``, oldest first, with its verification mark and creation time (one call)."""
+    found = client.indices.get(index=f"{alias}-v*", expand_wildcards="open,closed", ignore_unavailable=True,
+                               allow_no_indices=True)
+    states = []
+    for name in sorted(n for n in found if _is_version_of(alias, n)):
+        meta = found[name].get("mappings", {}).get("_meta", {}).get("shelfrank", {})
+        created = int(found[name]["settings"]["index"]["creation_date"]) / 1000
+        states.append(VersionState(name, VERIFIED in meta, datetime.fromtimestamp(created, timezone.utc)))
+    return states
+
+
+#: The key of the verification mark in a version's ``_meta.shelfrank``.
+VERIFIED = "verified_at"
+
+
+def mark_verified(client: OpenSearch, index: str) -> None:
+    """Record in the index itself that it passed verification (kept with it, whoever looks later)."""
+    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
+    meta = dict(mapping.get("_meta", {}))
+    meta["shelfrank"] = {**meta.get("shelfrank", {}), VERIFIED: datetime.now(timezone.utc).isoformat()}
+    client.indices.put_mapping(index=index, body={"_meta": meta})
 
 
 def live_index(client: OpenSearch, alias: str) -> str | None:

@@ -189,11 +189,11 @@ class SearchService:
         timings["titles_ms"] = (time.perf_counter() - mark) * 1000
 
     def ranking(self, query: str, config: str | None, depth: int = 100, tuning: ServedTuning | None = None,
-                ) -> list[str]:
+                rerank: bool = True) -> list[str]:
         """Product ids best first, without recording impressions (for evaluation); ``config`` None is
         the tuning's default."""
         request = SearchRequest(query=query, size=min(depth, 100), config=config)
-        return [r["id"] for r in self.search(request, record=False, tuning=tuning).results]
+        return [r["id"] for r in self.search(request, record=False, tuning=tuning, rerank=rerank).results]
 
     def candidates(self, query: str, config: str | None = None) -> list[Candidate]:
         """The fused candidates best first, before the rerank stage (training data, offline reranking)."""

@@ -28,6 +28,14 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:  # type: ignore[type-a
         schedule["events-purge"] = {"task": TASK_NAMES["events-purge"],
                                     "schedule": crontab(minute=0, hour=settings.schedule_purge_hour),
                                     "kwargs": {"started_by": "beat"}}
+    if settings.schedule_cleanup_hour >= 0:
+        schedule["cleanup"] = {"task": TASK_NAMES["cleanup"],
+                               "schedule": crontab(minute=30, hour=settings.schedule_cleanup_hour),
+                               "kwargs": {"started_by": "beat"}}
+    if settings.schedule_evaluate_hour >= 0:
+        schedule["evaluate"] = {"task": TASK_NAMES["evaluate"],
+                                "schedule": crontab(minute=0, hour=settings.schedule_evaluate_hour),
+                                "kwargs": {"started_by": "beat"}}
     return schedule
 
 

@@ -21,6 +21,8 @@ from indexer.jobs import rebuild_catalogue
 from core.settings import get_settings
 from ltr.behaviour_sync import refresh_behaviour
 from ltr.events.retention import purge_expired
+from ltr.maintenance import cleanup
+from ltr.served_evaluation import evaluate_served
 from ltr.ranker.job import TrainingRequest
 from ltr.ranker.train import TrainParams
 from ltr.retrain import retrain
@@ -93,4 +95,29 @@ def reindex(self, index: str | None = None, source: str | None = None, fmt: str 
     return _run(self, "reindex", job, {"index": alias, "source": source, "format": fmt}, started_by)
 
 
-TASKS = {"reindex": reindex, "behaviour-refresh": behaviour_refresh, "events-purge": events_purge, "retrain": retrain_task}
+@celery_app.task(bind=True, name="shelfrank.cleanup", **RETRY)
+def cleanup_task(self, index: str | None = None, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Partial and surplus index versions, retired models in the store (``shelfrank index cleanup``). Runs
+    under the reindex lock: it never looks at a version while a worker's rebuild is writing it."""
+    settings = get_settings()
+    alias = index or settings.default_index
+    return _run(self, "reindex", lambda progress: cleanup(settings, alias), {"index": alias, "cleanup": True},
+                started_by)
+
+
+@celery_app.task(bind=True, name="shelfrank.evaluate", **RETRY)
+def evaluate_task(self, index: str | None = None, split: str = "test", started_by: str = "unknown",  # type: ignore[no-untyped-def]
+                  ) -> dict[str, Any]:
+    """The served ranking and the unreranked hybrid on the stored judgments, recorded (``shelfrank
+    evaluations run``)."""
+    settings = get_settings()
+    alias = index or settings.default_index
+
+    def job(progress: Progress) -> dict[str, Any]:
+        return evaluate_served(settings, alias, split, settings.evaluation_max_queries or None, started_by).as_dict()
+
+    return _run(self, "evaluate", job, {"index": alias, "split": split}, started_by)
+
+
+TASKS = {"reindex": reindex, "behaviour-refresh": behaviour_refresh, "events-purge": events_purge, "retrain": retrain_task,
+         "cleanup": cleanup_task, "evaluate": evaluate_task}

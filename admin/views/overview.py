@@ -8,7 +8,7 @@ from opensearchpy.exceptions import OpenSearchException
 from admin import context, plots
 from core.db.models import TaskRun
 from indexer import pipeline
-from ltr import registry
+from ltr import registry, served_evaluation
 from ltr.events import volumes
 from sqlalchemy import select
 
@@ -36,4 +36,18 @@ def index():  # type: ignore[no-untyped-def]
                               "Click-through and zero-result rate", percent=True)
     runs = list(db.scalars(select(TaskRun).order_by(TaskRun.started_at.desc()).limit(10)))
     return render_template("overview.html", status=index_status(), model=registry.active_model(db), runs=runs,
-                           totals=volumes.totals(db), traffic_plot=traffic, rates_plot=rates)
+                           totals=volumes.totals(db), traffic_plot=traffic, rates_plot=rates,
+                           quality_plot=quality_plot(served_evaluation.history(db)))
+
+
+def quality_plot(history: list) -> str | None:  # type: ignore[type-arg]
+    """nDCG@10 of the served ranking and of the unreranked hybrid at each recorded evaluation."""
+    served = [row for row in history if row.ranking == "served"]
+    if not served:
+        return None
+    hybrid = {row.at: row for row in history if row.ranking == "hybrid"}  # a run's two rows share ``at``
+    labels = [row.at.strftime("%m-%d %H:%M") for row in served]
+    return plots.lines(labels, {
+        "served": [row.metrics.get("ndcg@10") for row in served],
+        "hybrid": [hybrid[row.at].metrics.get("ndcg@10") if row.at in hybrid else None for row in served]},
+        f"nDCG@10 on the judged {served[-1].split} queries, per evaluation")

@@ -236,3 +236,24 @@ class Judgment(Base):
     source: Mapped[str] = mapped_column(String(100))  # file name, "console" ...
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvaluationRun(Base):
+    """The served ranking measured on the shop's judgments at one moment (scheduled or on demand).
+
+    Two rows per run: ``ranking`` ``served`` (with the active model, if any) and ``hybrid`` (the same
+    retrieval unreranked), so a plot over time shows what the model adds and when quality moved.
+    """
+
+    __tablename__ = "evaluation_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    ranking: Mapped[str] = mapped_column(String(50))  # served | hybrid
+    model: Mapped[str | None] = mapped_column(String(100))
+    config: Mapped[str] = mapped_column(String(50))
+    tuning_version: Mapped[int | None] = mapped_column(Integer)
+    split: Mapped[str] = mapped_column(String(10))
+    queries: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict] = mapped_column(JSON)  # ndcg@10, recall@100, mrr@10, err@10
+    started_by: Mapped[str] = mapped_column(String(100))

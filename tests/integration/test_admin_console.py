@@ -16,6 +16,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -86,6 +88,13 @@ def browser() -> Iterator[WebDriver]:
     driver.quit()
 
 
+def click(driver: WebDriver, element_id: str) -> None:
+    """Click something that loads a page, and wait until the new page has replaced the old one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, element_id).click()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+
+
 def shot(driver: WebDriver, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
@@ -95,7 +104,7 @@ def log_in(driver: WebDriver, base: str, username: str) -> None:
     driver.get(f"{base}/login")
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login").click()
+    click(driver, "login")
     assert driver.find_element(By.ID, "whoami").text.startswith(username)
 
 
@@ -109,14 +118,14 @@ def test_log_in_see_the_overview_and_log_out(console, browser: WebDriver, sample
     assert "/login" in browser.current_url  # anonymous: sent to the login form
     browser.find_element(By.ID, "username").send_keys("ada")
     browser.find_element(By.ID, "password").send_keys("not the password")
-    browser.find_element(By.ID, "login").click()
+    click(browser, "login")
     assert "Wrong username or password" in text(browser, "login-error")
     log_in(browser, base, "ada")
     status = text(browser, "index-status")
     assert sample_index in status and "Documents" in status
     assert browser.find_elements(By.CSS_SELECTOR, "img.plot")
     shot(browser, "overview")
-    browser.find_element(By.ID, "logout").click()
+    click(browser, "logout")
     assert "/login" in browser.current_url
     browser.get(f"{base}/")
     assert "/login" in browser.current_url
@@ -126,17 +135,17 @@ def test_promote_compare_three_lists_and_roll_back_as_admin(console, browser: We
     base, url = console
     log_in(browser, base, "ada")
     browser.get(f"{base}/models/console-model-1")
-    browser.find_element(By.ID, "promote").click()
+    click(browser, "promote")
     assert "Tick the confirmation box" in text(browser, "error-message")  # nothing happens unconfirmed
     browser.get(f"{base}/models/console-model-1")
     browser.find_element(By.ID, "confirm-promote").click()
-    browser.find_element(By.ID, "promote").click()
+    click(browser, "promote")
     assert text(browser, "model-status") == "active"
     assert "gate passed" in text(browser, "notes") or "passed" in text(browser, "notes")
 
     browser.get(f"{base}/sandbox")
     browser.find_element(By.ID, "q").send_keys("cordless drill")
-    browser.find_element(By.ID, "run").click()
+    click(browser, "run")
     lists = {name: browser.find_elements(By.CSS_SELECTOR, f"#list-{name} > ol > li") for name in ("bm25", "hybrid", "ltr")}
     assert all(len(items) == 10 for items in lists.values()), {k: len(v) for k, v in lists.items()}
     assert "console-model-1" in text(browser, "sandbox-summary")
@@ -147,7 +156,7 @@ def test_promote_compare_three_lists_and_roll_back_as_admin(console, browser: We
 
     browser.get(f"{base}/models")
     browser.find_element(By.ID, "confirm-rollback").click()
-    browser.find_element(By.ID, "rollback").click()
+    click(browser, "rollback")
     assert text(browser, "active-name") == "none"
     with session_scope(url) as session:
         assert registry.active_model(session) is None
@@ -165,19 +174,19 @@ def test_a_tuning_change_is_previewed_before_it_goes_live(console, browser: WebD
     weight = browser.find_element(By.ID, "vector_weight")
     weight.clear()
     weight.send_keys("1.5")
-    browser.find_element(By.ID, "preview").click()
+    click(browser, "preview")
     assert "must be from 0 to 1" in text(browser, "error-vector_weight")  # named next to the field
     weight = browser.find_element(By.ID, "vector_weight")
     weight.clear()
     weight.send_keys("0.9")
     browser.find_element(By.ID, "note").send_keys("mostly vectors")
-    browser.find_element(By.ID, "preview").click()
+    click(browser, "preview")
     summary = text(browser, "preview-summary")
     assert "nDCG@10 on 25 judged train queries" in summary
     assert text(browser, "version-status") == "draft"
     assert "vector_weight" in text(browser, "changes")
     shot(browser, "tuning-preview")
-    browser.find_element(By.ID, "go-live").click()
+    click(browser, "go-live")
     assert text(browser, "version-status") == "live"
 
 
@@ -193,11 +202,13 @@ def test_a_viewer_sees_but_cannot_promote_or_tune(console, browser: WebDriver) -
     # A forged form posted from the viewer's own session is refused by the server, not just hidden.
     browser.get(f"{base}/models")
     token = browser.execute_script("return document.querySelector('input[name=csrf_token]').value")
+    page = browser.find_element(By.TAG_NAME, "html")
     browser.execute_script(
         "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
         "for (const [k, v] of Object.entries(arguments[1])) { const i = document.createElement('input');"
         " i.name = k; i.value = v; f.appendChild(i); } document.body.appendChild(f); f.submit();",
         f"{base}/models/console-model-1/promote", {"confirm": "yes", "csrf_token": token})
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
     assert "needs the admin role" in text(browser, "error-message")
     shot(browser, "viewer-refused")
     with session_scope(url) as session:

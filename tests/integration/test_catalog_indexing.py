@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import os
 import subprocess
@@ -21,7 +22,7 @@ from indexer import pipeline
 from indexer.catalog import Product
 from indexer.mapping import index_body
 from indexer.sources import ImportReport, read_catalog
-from indexer.versions import IndexerError, ModelMismatchError, list_versions, live_index
+from indexer.versions import IndexerError, ModelMismatchError, list_versions, live_index, point_alias
 
 pytestmark = pytest.mark.integration
 
@@ -246,3 +247,52 @@ def test_segments_are_merged_and_a_rebuild_merges_before_going_live(
     assert live_index(os_client, index_name) == second.index
     assert list_versions(os_client, index_name) == [first.index, second.index]
     assert os_client.count(index=index_name)["count"] == 60
+
+
+def test_a_rebuild_killed_mid_way_leaves_an_unverified_version_that_cleanup_deletes(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder, tmp_path: Path
+) -> None:
+    """``kill -9`` of `shelfrank index rebuild` half way: the live index serves on; the half-written version
+    is marked unverified (status says so), is no rollback target, does not push a good version out of the
+    retention count, and cleanup deletes it once past the grace period."""
+    import signal
+    import time
+
+    from indexer.cleanup import clean_versions
+
+    first = pipeline.rebuild(os_client, index_name, homedepot_sample(20), cached_encoder, settings)
+    second = pipeline.rebuild(os_client, index_name, homedepot_sample(20), cached_encoder, settings)
+    source = tmp_path / "catalogue.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "title", "description"])
+        for product in homedepot_sample(3000):
+            writer.writerow([product.id, product.title, product.description])
+    process = subprocess.Popen([str(Path(sys.executable).parent / "shelfrank"), "index", "rebuild", "--index",
+                                index_name, "--from", str(source)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env={**os.environ, "SHELFRANK_BULK_CHUNK_SIZE": "100"})
+    deadline = time.monotonic() + 300
+    partial = None
+    while time.monotonic() < deadline and process.poll() is None:
+        newer = [v for v in list_versions(os_client, index_name) if v > second.index]
+        if newer:
+            os_client.indices.refresh(index=newer[0])
+            if os_client.count(index=newer[0])["count"] > 0:
+                partial = newer[0]
+                break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert partial is not None, "the rebuild never wrote a document before the deadline"
+    assert live_index(os_client, index_name) == second.index
+    assert pipeline.status(os_client, index_name)["unverified"] == [partial]
+    assert pipeline.rollback(os_client, index_name) == (second.index, first.index)  # never to the partial one
+    point_alias(os_client, index_name, second.index)
+    third = pipeline.rebuild(os_client, index_name, homedepot_sample(20), cached_encoder, settings)
+    assert third.removed_versions == [first.index]  # the partial one is no rollback target: second is kept
+    young = clean_versions(os_client, index_name, keep=2, partial_grace_s=3600)
+    assert young.partial_kept == [partial] and young.partial_deleted == []  # perhaps a rebuild still running
+    cleaned = clean_versions(os_client, index_name, keep=2, partial_grace_s=0)
+    assert cleaned.partial_deleted == [partial] and cleaned.old_deleted == []
+    assert list_versions(os_client, index_name) == [second.index, third.index]
+    assert live_index(os_client, index_name) == third.index and os_client.count(index=index_name)["count"] == 20
