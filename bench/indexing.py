@@ -79,7 +79,7 @@ def main() -> None:
                 doc = to_document(product, [])
                 doc.pop("embedding")
                 actions.append({"_index": baseline_index, "_id": product.id, "_source": doc})
-            pipeline._bulk(client, actions, settings)
+            pipeline.bulk_write(client, actions, settings)
             count += len(chunk)
         client.indices.refresh(index=baseline_index)
         rows.append(("baseline: same docs, no vector field", time.perf_counter() - started, count))

@@ -78,12 +78,15 @@ def beat(loglevel: str = typer.Option("INFO", help="Celery log level.")) -> None
 
 @tasks_app.command("run")
 @user_errors
-def run(name: str = typer.Argument(..., help="reindex, behaviour-refresh, events-purge or retrain."),
+def run(name: str = typer.Argument(..., help="reindex, embeddings, behaviour-refresh, retrain, evaluate, cleanup or "
+                                  "events-purge."),
         index: str = typer.Option(None, "--index", help="Catalogue alias, for catalogue jobs."),
         source: Path = typer.Option(None, "--from", help="reindex: rebuild from this catalogue file (default: the "
                                     "live index's documents)."),
         fmt: str = typer.Option("csv", "--format", help="reindex --from: the file's format."),
         days: int = typer.Option(None, "--days", help="events-purge: days kept."),
+        chunk_size: int = typer.Option(None, "--chunk-size", help="embeddings: products per chunk (default: "
+                                       "SHELFRANK_REBUILD_CHUNK_SIZE)."),
         wait: bool = typer.Option(False, "--wait", help="Wait for the run and print how it ended."),
         timeout: float = typer.Option(3600.0, help="With --wait: seconds to wait at most.")) -> None:
     """Queue a job for the workers now (recorded as started by you)."""
@@ -92,8 +95,10 @@ def run(name: str = typer.Argument(..., help="reindex, behaviour-refresh, events
     if name not in TASKS:
         raise fail(f"unknown task {name!r}; one of: {', '.join(TASKS)}")
     kwargs: dict = {"started_by": f"cli:{getpass.getuser()}"}  # type: ignore[type-arg]
-    if name in ("behaviour-refresh", "reindex") and index:
+    if name in ("behaviour-refresh", "reindex", "embeddings", "cleanup", "evaluate") and index:
         kwargs["index"] = index
+    if name == "embeddings" and chunk_size:
+        kwargs["chunk_size"] = chunk_size
     if name == "reindex" and source:
         kwargs.update(source=str(source.resolve()), fmt=fmt)
     if name == "events-purge" and days:

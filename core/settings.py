@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     index_merge_timeout_s: float = Field(
         3600.0, gt=0, description="Longest wait for that merge; past it the rebuild fails and the live index stays."
     )
+    rebuild_chunk_size: int = Field(
+        2000, ge=1, description="Products per chunk of a worker-driven embedding rebuild (each chunk one subtask).")
+    worker_visibility_timeout_s: float = Field(
+        3600.0, gt=0, description="A task taken by a worker that died is handed to another after this long "
+        "(Redis transport). Keep it above the longest task: a longer one would be started twice (the job lock "
+        "then skips the second).")
     bulk_chunk_size: int = Field(500, description="Documents per bulk request.")
     bulk_concurrency: int = Field(2, ge=1, description="Bulk requests in flight while indexing.")
 

@@ -20,6 +20,7 @@ TASK_NAMES: dict[str, str] = {
     "retrain": "shelfrank.retrain",
     "cleanup": "shelfrank.cleanup",
     "evaluate": "shelfrank.evaluate",
+    "embeddings": "shelfrank.embeddings",
 }
 
 

@@ -57,7 +57,7 @@ def _chunks(items: Iterable[Product], size: int) -> Iterator[list[Product]]:
         yield chunk
 
 
-def _bulk(client: OpenSearch, actions: list[dict], settings: Settings, attempts: int = 4) -> None:
+def bulk_write(client: OpenSearch, actions: list[dict], settings: Settings, attempts: int = 4) -> None:
     """Bulk-write with backoff: 429s are retried per document by the helper, timeouts per request."""
     for attempt in range(attempts):
         try:
@@ -97,7 +97,7 @@ def write_products(client: OpenSearch, index: str, products: Iterable[Product], 
                     done, size = pending.popleft()
                     done.result()
                     bar.update(size)
-                pending.append((pool.submit(_bulk, client, actions, settings), len(chunk)))
+                pending.append((pool.submit(bulk_write, client, actions, settings), len(chunk)))
                 first = first or chunk[0]
                 count += len(chunk)
             while pending:
@@ -140,7 +140,7 @@ def merge_segments(client: OpenSearch, index: str, segments: int, timeout_s: flo
     client.indices.refresh(index=index)  # searches move to the merged segment; the old files can go
 
 
-def _verify(client: OpenSearch, index: str, expected: int, sample: Product | None, encoder: TextEncoder) -> None:
+def verify_index(client: OpenSearch, index: str, expected: int, sample: Product | None, encoder: TextEncoder) -> None:
     """Refuse to go live with an index that lost documents or cannot answer a query."""
     client.indices.refresh(index=index)
     actual = client.count(index=index)["count"]
@@ -180,7 +180,7 @@ def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder
             raise IndexerError("no valid products to index; the live index was left untouched")
         client.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
         merge_segments(client, index, settings.index_merge_segments, settings.index_merge_timeout_s, progress)
-        _verify(client, index, count, sample, encoder)
+        verify_index(client, index, count, sample, encoder)
         live_count = client.count(index=previous)["count"] if previous else 0
         if not allow_shrink and count < settings.index_min_kept_fraction * live_count:
             raise IndexerError(f"the new catalogue has {count} products, the live one {live_count} (below "

@@ -55,6 +55,8 @@ def make_celery(settings: Settings) -> Celery:
         worker_concurrency=settings.worker_concurrency,
         beat_schedule=beat_schedule(settings),
         timezone="UTC",
+        broker_transport_options={"visibility_timeout": settings.worker_visibility_timeout_s},
+        result_backend_transport_options={"visibility_timeout": settings.worker_visibility_timeout_s},
     )
     return app
 

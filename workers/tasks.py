@@ -16,7 +16,11 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout
 from sqlalchemy.exc import OperationalError
 
+from core.db.session import session_scope
 from core.jobs import Progress, run_job
+from core.opensearch_client import make_client
+from encoders.factory import load_cached_encoder
+from indexer import chunked_rebuild
 from indexer.jobs import rebuild_catalogue
 from core.settings import get_settings
 from ltr.behaviour_sync import refresh_behaviour
@@ -119,5 +123,65 @@ def evaluate_task(self, index: str | None = None, split: str = "test", started_b
     return _run(self, "evaluate", job, {"index": alias, "split": split}, started_by)
 
 
+_encoders: dict[str, Any] = {}
+
+
+def _cached_encoder(settings: Any) -> Any:
+    """One loaded model per worker process (loading costs seconds; a rebuild runs many chunks)."""
+    if "text" not in _encoders:
+        _encoders["text"] = load_cached_encoder(settings)
+    return _encoders["text"]
+
+
+@celery_app.task(bind=True, name="shelfrank.embeddings", **RETRY)
+def embeddings_rebuild(self, index: str | None = None, chunk_size: int | None = None,  # type: ignore[no-untyped-def]
+                       started_by: str = "unknown") -> dict[str, Any]:
+    """Re-encode the whole catalogue into a new index in chunks any worker can take; asking again while
+    one runs resumes it (its pending chunks are queued again, done ones are not redone)."""
+    settings = get_settings()
+    alias = index or settings.default_index
+    size = chunk_size or settings.rebuild_chunk_size
+
+    def job(progress: Progress) -> dict[str, Any]:
+        client = make_client(settings)
+        with session_scope(settings.effective_database_url) as session:
+            planned, new = chunked_rebuild.plan(session, client, settings, alias, _cached_encoder(settings), size,
+                                                started_by)
+            job_id, waiting = planned.id, chunked_rebuild.pending_chunks(session, planned.id)
+        for number in waiting:
+            embeddings_chunk.apply_async(kwargs={"job_id": job_id, "number": number})
+        if not waiting:
+            embeddings_finalize.apply_async(kwargs={"job_id": job_id, "started_by": started_by})
+        return {"job": job_id, "new": new, "chunks_queued": len(waiting)}
+
+    return _run(self, "embeddings", job, {"index": alias, "chunk_size": size}, started_by)
+
+
+@celery_app.task(bind=True, name="shelfrank.embeddings_chunk", **RETRY)
+def embeddings_chunk(self, job_id: int, number: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """One chunk of a rebuild (idempotent: a chunk already done is skipped); the last one queues the finish."""
+    settings = get_settings()
+    with session_scope(settings.effective_database_url) as session:
+        outcome = chunked_rebuild.encode_chunk(session, make_client(settings), settings, _cached_encoder(settings),
+                                               job_id, number)
+    if outcome.all_done and not outcome.already_done:
+        embeddings_finalize.apply_async(kwargs={"job_id": job_id, "started_by": "embeddings"})
+    return {"job": job_id, "chunk": number, "documents": outcome.documents, "encoded": outcome.encoded,
+            "from_cache": outcome.from_cache, "skipped": outcome.already_done}
+
+
+@celery_app.task(bind=True, name="shelfrank.embeddings_finalize", **RETRY)
+def embeddings_finalize(self, job_id: int, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Verify the rebuilt index and move the alias (under the reindex lock: never during another rebuild)."""
+    settings = get_settings()
+
+    def job(progress: Progress) -> dict[str, Any]:
+        with session_scope(settings.effective_database_url) as session:
+            return chunked_rebuild.finalize(session, make_client(settings), settings, _cached_encoder(settings),
+                                            job_id)
+
+    return _run(self, "reindex", job, {"job": job_id, "step": "finalize embeddings rebuild"}, started_by)
+
+
 TASKS = {"reindex": reindex, "behaviour-refresh": behaviour_refresh, "events-purge": events_purge, "retrain": retrain_task,
-         "cleanup": cleanup_task, "evaluate": evaluate_task}
+         "cleanup": cleanup_task, "evaluate": evaluate_task, "embeddings": embeddings_rebuild}

@@ -257,3 +257,56 @@ class EvaluationRun(Base):
     queries: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict] = mapped_column(JSON)  # ndcg@10, recall@100, mrr@10, err@10
     started_by: Mapped[str] = mapped_column(String(100))
+
+
+class RebuildJob(Base):
+    """A chunked embedding rebuild of one alias: the live index it reads, the new one it fills.
+
+    At most one runs per alias (a partial unique index); a second request resumes it instead.
+    """
+
+    __tablename__ = "rebuild_jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'done', 'failed')", name="ck_rebuild_jobs_status"),
+        Index("ux_rebuild_jobs_one_running", "alias", unique=True,
+              sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alias: Mapped[str] = mapped_column(String(200), index=True)
+    source_index: Mapped[str] = mapped_column(String(300))
+    target_index: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    planned: Mapped[int] = mapped_column(Integer)  # products in the source when the chunks were cut
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_by: Mapped[str] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    chunks: Mapped[list[RebuildChunk]] = relationship(back_populates="job", cascade="all, delete-orphan",
+                                                      order_by="RebuildChunk.number")
+
+
+class RebuildChunk(Base):
+    """Products ``first_id`` .. ``last_id`` (id order) of a rebuild: encoded and written by one subtask.
+
+    Writes are by product id, so a chunk redone after a crash overwrites, never duplicates; ``done`` is
+    set only after its documents are in the new index.
+    """
+
+    __tablename__ = "rebuild_chunks"
+    __table_args__ = (UniqueConstraint("job_id", "number", name="uq_rebuild_chunks_job_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("rebuild_jobs.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    first_id: Mapped[str] = mapped_column(String(512))
+    last_id: Mapped[str] = mapped_column(String(512))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done
+    documents: Mapped[int | None] = mapped_column(Integer)
+    encoded: Mapped[int | None] = mapped_column(Integer)  # texts run through the model
+    from_cache: Mapped[int | None] = mapped_column(Integer)  # texts the embedding cache already held
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    job: Mapped[RebuildJob] = relationship(back_populates="chunks")

@@ -107,11 +107,12 @@ def test_a_dead_workers_lock_expires_and_a_failure_is_recorded(database: str, br
 def worker(broker_url: str, database: str, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:  # type: ignore[type-arg]
     started: list[subprocess.Popen] = []  # type: ignore[type-arg]
 
-    def start(**env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+    def start(concurrency: int = 1, **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+        """A worker in its own process group, so a test can kill it with its pool children, as a crash would."""
         log = (tmp_path / f"worker-{len(started)}.log").open("w")
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "shelfrank"), "worker", "--concurrency", "1"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [str(Path(sys.executable).parent / "shelfrank"), "worker", "--concurrency", str(concurrency)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "SHELFRANK_BROKER_URL": broker_url, "SHELFRANK_DATABASE_URL": database, **env})
         started.append(process)
         return process
@@ -237,3 +238,73 @@ def test_a_run_queued_from_the_console_is_run_by_a_worker_and_shows_who_started_
     (run,) = runs(database)
     assert (run.task, run.status, run.started_by) == ("events-purge", "succeeded", "console:ada")
     assert "console:ada" in client.get("/tasks").text
+
+
+def test_an_embedding_rebuild_survives_a_worker_killed_mid_chunk(
+        build_catalogue: Callable[..., str], os_client: OpenSearch, settings: Settings, broker_url: str,
+        broker: redis.Redis, database: str, worker: Callable[..., subprocess.Popen], tmp_path: Path,  # type: ignore[type-arg]
+        bert_encoder) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL to a worker and its pool in the middle of a chunked rebuild, then a new worker: the rebuild
+    completes, every product is in the new index exactly once, the chunks done before the kill are not
+    redone, and vectors the embedding cache held are not recomputed."""
+    import itertools
+
+    from core.db.models import RebuildChunk, RebuildJob
+    from encoders.cache import CachedEncoder, EmbeddingCache
+    from indexer.sources import read_catalog
+    from indexer.versions import live_index
+    from tests.conftest import HOMEDEPOT
+
+    products = list(itertools.islice(read_catalog(HOMEDEPOT, "homedepot"), 400))
+    alias = build_catalogue("test-embeddings-catalogue", products)
+    before = live_index(os_client, alias)
+    cache_dir = tmp_path / "cache"
+    cached = CachedEncoder(bert_encoder, EmbeddingCache(cache_dir / "embeddings.sqlite"))
+    warm = products[::2]  # half the catalogue's texts are in the embedding cache already
+    cached.encode([p.embedding_text() for p in warm])
+    env = {"SHELFRANK_CACHE_DIR": str(cache_dir), "SHELFRANK_WORKER_VISIBILITY_TIMEOUT_S": "8",
+           "SHELFRANK_ENCODER_BATCH_SIZE": "8", "SHELFRANK_DEFAULT_INDEX": alias}
+    first = worker(**env)
+    celery = make_celery(settings.model_copy(update={"broker_url": broker_url}))
+    celery.send_task("shelfrank.embeddings", kwargs={"index": alias, "chunk_size": 40, "started_by": "test"})
+
+    def chunks() -> list[RebuildChunk]:
+        with session_scope(database) as session:
+            return list(session.scalars(select(RebuildChunk).order_by(RebuildChunk.number)))
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and sum(c.status == "done" for c in chunks()) < 3:
+        time.sleep(0.1)
+    done_before_kill = {c.number for c in chunks() if c.status == "done"}
+    assert 3 <= len(done_before_kill) < 10, "the rebuild finished (or never started) before the kill"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+    worker(**env)
+    while time.monotonic() < deadline + 240:
+        with session_scope(database) as session:
+            job = session.scalars(select(RebuildJob)).one()
+            if job.status != "running":
+                break
+        time.sleep(0.5)
+    assert job.status == "done", job.error
+    final = chunks()
+    assert len(final) == 10 and all(c.status == "done" for c in final)
+    assert all(c.attempts == 1 for c in final if c.number in done_before_kill)  # done work is not redone
+    assert sum(c.attempts for c in final) <= len(final) + 1  # only the chunk the kill interrupted ran twice
+    assert sum(c.documents for c in final) == len(products)
+    assert sum(c.from_cache for c in final) >= len(warm)  # vectors the cache held were not recomputed
+    assert sum(c.encoded for c in final) <= len(products) - len(warm)
+    live = live_index(os_client, alias)
+    assert live == job.target_index != before
+    os_client.indices.refresh(index=live)
+    assert os_client.count(index=live)["count"] == len(products)
+    ids = [hit["_id"] for hit in helpers_scan(os_client, live)]
+    assert sorted(ids) == sorted(p.id for p in products)  # each product once, none missing
+    finish = [r for r in runs(database) if r.params.get("step") == "finalize embeddings rebuild"]
+    assert [r.status for r in finish] == ["succeeded"]
+
+
+def helpers_scan(client: OpenSearch, index: str) -> list[dict]:
+    from opensearchpy import helpers
+
+    return list(helpers.scan(client, index=index, query={"query": {"match_all": {}}}, _source=False))
