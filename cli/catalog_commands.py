@@ -72,6 +72,35 @@ def import_catalog(
                    f"(encoded {encoder.stats.misses}, from cache {encoder.stats.hits})")
 
 
+@catalog_app.command("sync-folder")
+@user_errors
+def sync_folder(
+    folder: Path = typer.Option(None, "--folder", help="The drop folder (default: SHELFRANK_CATALOG_DROP_DIR, "
+                                "else STATE_DIR/catalog-drop)."),
+    index: str = IndexOption,
+) -> None:
+    """Apply the catalogue exports dropped into the folder, oldest first: *.csv / *.jsonl upsert products,
+    full-*.csv rebuild the whole catalogue, *.deletes delete ids; applied files move to processed/, files
+    that cannot be applied to failed/ (with the reason beside them)."""
+    from indexer.jobs import sync_drop_folder
+
+    settings = get_settings()
+    report = sync_drop_folder(settings, index or settings.default_index, folder)
+    for item in report.applied:
+        details = ", ".join(f"{k} {v}" for k, v in item.items() if k not in ("file", "moved_to", "rejections"))
+        typer.echo(f"applied {item['file']}: {details}")
+        for line in item.get("rejections", []):
+            typer.echo(f"  rejected {line}")
+    for item in report.failed:
+        typer.echo(f"failed  {item['file']}: {item['error']} (moved to {item['moved_to']})")
+    if report.waiting:
+        typer.echo(f"still being written, left for the next run: {', '.join(report.waiting)}")
+    if not (report.applied or report.failed or report.waiting):
+        typer.echo(f"nothing to apply in {report.folder}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
 @index_app.command()
 @user_errors
 def rebuild(

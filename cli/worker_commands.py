@@ -78,8 +78,8 @@ def beat(loglevel: str = typer.Option("INFO", help="Celery log level.")) -> None
 
 @tasks_app.command("run")
 @user_errors
-def run(name: str = typer.Argument(..., help="reindex, embeddings, behaviour-refresh, retrain, evaluate, cleanup or "
-                                  "events-purge."),
+def run(name: str = typer.Argument(..., help="reindex, embeddings, catalog-sync, behaviour-refresh, retrain, evaluate, "
+                                  "cleanup or events-purge."),
         index: str = typer.Option(None, "--index", help="Catalogue alias, for catalogue jobs."),
         source: Path = typer.Option(None, "--from", help="reindex: rebuild from this catalogue file (default: the "
                                     "live index's documents)."),
@@ -95,7 +95,7 @@ def run(name: str = typer.Argument(..., help="reindex, embeddings, behaviour-ref
     if name not in TASKS:
         raise fail(f"unknown task {name!r}; one of: {', '.join(TASKS)}")
     kwargs: dict = {"started_by": f"cli:{getpass.getuser()}"}  # type: ignore[type-arg]
-    if name in ("behaviour-refresh", "reindex", "embeddings", "cleanup", "evaluate") and index:
+    if name in ("behaviour-refresh", "reindex", "embeddings", "cleanup", "evaluate", "catalog-sync") and index:
         kwargs["index"] = index
     if name == "embeddings" and chunk_size:
         kwargs["chunk_size"] = chunk_size

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
         "killed mid-run cannot block its kind forever.")
     schedule_behaviour_minutes: float = Field(
         60.0, ge=0, description="Beat: refresh product behaviour on the documents every N minutes (0: never).")
+    schedule_sync_minutes: float = Field(
+        15.0, ge=0, description="Beat: apply the catalogue drop folder every N minutes (0: never).")
     schedule_retrain_hour: int = Field(
         3, ge=-1, le=23, description="Beat: retrain (and promote only if better) daily at this hour, UTC (-1: never).")
     schedule_cleanup_hour: int = Field(
@@ -128,6 +130,11 @@ class Settings(BaseSettings):
     index_merge_timeout_s: float = Field(
         3600.0, gt=0, description="Longest wait for that merge; past it the rebuild fails and the live index stays."
     )
+    catalog_drop_dir: Path | None = Field(
+        None, description="Folder the shop drops catalogue exports into (upserts, full-*.csv, *.deletes); the "
+        "catalog-sync task applies them. Empty means state_dir/catalog-drop.")
+    catalog_drop_settle_s: float = Field(
+        30.0, ge=0, description="A dropped file is taken once it has not changed for this long (still copying).")
     rebuild_chunk_size: int = Field(
         2000, ge=1, description="Products per chunk of a worker-driven embedding rebuild (each chunk one subtask).")
     worker_visibility_timeout_s: float = Field(
@@ -258,6 +265,10 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def effective_catalog_drop_dir(self) -> Path:
+        return self.catalog_drop_dir or self.state_dir / "catalog-drop"
 
     @property
     def effective_database_url(self) -> str:

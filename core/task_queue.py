@@ -21,6 +21,7 @@ TASK_NAMES: dict[str, str] = {
     "cleanup": "shelfrank.cleanup",
     "evaluate": "shelfrank.evaluate",
     "embeddings": "shelfrank.embeddings",
+    "catalog-sync": "shelfrank.catalog_sync",
 }
 
 

@@ -21,9 +21,9 @@ from core.db.models import RebuildChunk, RebuildJob, utcnow
 from core.settings import Settings
 from encoders.base import TextEncoder
 from indexer import schema
-from indexer.documents import from_document, to_document
+from indexer.documents import from_document
 from indexer.mapping import index_body
-from indexer.pipeline import bulk_write, merge_segments, prune_versions, verify_index
+from indexer.pipeline import merge_segments, prune_versions, verify_index, write_products
 from indexer.versions import (IndexerError, check_alias_name, ensure_same_model, live_index, mark_verified,
                               new_physical_name, point_alias)
 
@@ -96,12 +96,8 @@ def encode_chunk(session: Session, client: OpenSearch, settings: Settings, encod
     products = [from_document(hit["_source"]) for hit in helpers.scan(
         client, index=job.source_index, query=query, _source_excludes=["embedding"], size=1000)]
     hits_before, misses_before = _stats(encoder)
-    batch = settings.encoder_batch_size
-    for start in range(0, len(products), batch):  # the cache is filled batch by batch: a crash loses one
-        part = products[start:start + batch]
-        vectors = encoder.encode([p.embedding_text() for p in part], batch_size=batch)
-        bulk_write(client, [{"_op_type": "index", "_index": job.target_index, "_id": p.id,
-                             "_source": to_document(p, v)} for p, v in zip(part, vectors)], settings)
+    # The cache keeps each encoded batch of a few hundred texts: a crash loses one batch, not the chunk.
+    write_products(client, job.target_index, products, encoder, settings, encode_chunk=4 * settings.encoder_batch_size)
     hits, misses = _stats(encoder)
     chunk.status, chunk.documents, chunk.done_at = "done", len(products), utcnow()
     chunk.encoded, chunk.from_cache = misses - misses_before, hits - hits_before

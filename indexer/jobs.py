@@ -12,7 +12,8 @@ from pathlib import Path
 from core.opensearch_client import make_client
 from core.settings import Settings
 from encoders.factory import load_cached_encoder
-from indexer import pipeline
+from indexer import drop_folder, pipeline
+from indexer.drop_folder import DropReport
 from indexer.pipeline import IndexResult
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import IndexerError, live_index
@@ -52,3 +53,9 @@ def rebuild_catalogue(settings: Settings, alias: str, source: Path | None = None
     result = pipeline.rebuild(client, alias, products, encoder, settings, progress=progress, total=total,
                               allow_shrink=allow_shrink)
     return RebuildOutcome(result, report, encoder.stats.misses, encoder.stats.hits)
+
+
+def sync_drop_folder(settings: Settings, alias: str, folder: Path | None = None) -> DropReport:
+    """Apply what the shop dropped into the catalogue folder (see :mod:`indexer.drop_folder`)."""
+    return drop_folder.sync_drop_folder(make_client(settings), alias, folder or settings.effective_catalog_drop_dir,
+                                        load_cached_encoder(settings), settings)

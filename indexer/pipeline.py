@@ -77,19 +77,21 @@ def bulk_write(client: OpenSearch, actions: list[dict], settings: Settings, atte
 
 
 def write_products(client: OpenSearch, index: str, products: Iterable[Product], encoder: TextEncoder,
-                   settings: Settings, progress: bool = False, total: int | None = None) -> tuple[int, Product | None]:
+                   settings: Settings, progress: bool = False, total: int | None = None,
+                   encode_chunk: int = ENCODE_CHUNK) -> tuple[int, Product | None]:
     """Encode and index ``products`` into ``index``; returns (count, first product) for verification.
 
     Up to ``settings.bulk_concurrency`` bulk requests are in flight while the next chunk is
     encoded: Lucene builds HNSW graphs on one thread per request, so concurrent requests use
-    every core. The queue of pending chunks is bounded, and so is memory.
+    every core. The queue of pending chunks is bounded, and so is memory. ``encode_chunk`` texts are
+    encoded per call (a cached encoder stores each call's vectors: smaller calls lose less to a crash).
     """
     count, first = 0, None
     bar = tqdm(total=total, desc=f"indexing {index}", unit="product", disable=not progress)
     pending: deque[tuple[Future[None], int]] = deque()
     with ThreadPoolExecutor(max_workers=settings.bulk_concurrency) as pool:
         try:
-            for chunk in _chunks(products, ENCODE_CHUNK):
+            for chunk in _chunks(products, encode_chunk):
                 vectors = encoder.encode([p.embedding_text() for p in chunk], batch_size=settings.encoder_batch_size)
                 actions = [{"_op_type": "index", "_index": index, "_id": p.id, "_source": to_document(p, v)}
                            for p, v in zip(chunk, vectors)]

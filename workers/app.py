@@ -21,6 +21,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:  # type: ignore[type-a
         schedule["behaviour-refresh"] = {"task": TASK_NAMES["behaviour-refresh"],
                                          "schedule": settings.schedule_behaviour_minutes * 60,
                                          "kwargs": {"started_by": "beat"}}
+    if settings.schedule_sync_minutes > 0:
+        schedule["catalog-sync"] = {"task": TASK_NAMES["catalog-sync"], "schedule": settings.schedule_sync_minutes * 60,
+                                    "kwargs": {"started_by": "beat"}}
     if settings.schedule_retrain_hour >= 0:
         schedule["retrain"] = {"task": TASK_NAMES["retrain"], "schedule": crontab(minute=0, hour=settings.schedule_retrain_hour),
                                "kwargs": {"started_by": "beat"}}

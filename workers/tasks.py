@@ -21,7 +21,7 @@ from core.jobs import Progress, run_job
 from core.opensearch_client import make_client
 from encoders.factory import load_cached_encoder
 from indexer import chunked_rebuild
-from indexer.jobs import rebuild_catalogue
+from indexer.jobs import rebuild_catalogue, sync_drop_folder
 from core.settings import get_settings
 from ltr.behaviour_sync import refresh_behaviour
 from ltr.events.retention import purge_expired
@@ -123,6 +123,15 @@ def evaluate_task(self, index: str | None = None, split: str = "test", started_b
     return _run(self, "evaluate", job, {"index": alias, "split": split}, started_by)
 
 
+@celery_app.task(bind=True, name="shelfrank.catalog_sync", **RETRY)
+def catalog_sync(self, index: str | None = None, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Apply the catalogue drop folder (``shelfrank catalog sync-folder``), under the reindex lock."""
+    settings = get_settings()
+    alias = index or settings.default_index
+    return _run(self, "reindex", lambda progress: sync_drop_folder(settings, alias).as_dict(),
+                {"index": alias, "folder": str(settings.effective_catalog_drop_dir)}, started_by)
+
+
 _encoders: dict[str, Any] = {}
 
 
@@ -184,4 +193,5 @@ def embeddings_finalize(self, job_id: int, started_by: str = "unknown") -> dict[
 
 
 TASKS = {"reindex": reindex, "behaviour-refresh": behaviour_refresh, "events-purge": events_purge, "retrain": retrain_task,
-         "cleanup": cleanup_task, "evaluate": evaluate_task, "embeddings": embeddings_rebuild}
+         "cleanup": cleanup_task, "evaluate": evaluate_task, "embeddings": embeddings_rebuild,
+         "catalog-sync": catalog_sync}

@@ -12,7 +12,8 @@ from core.task_queue import TASK_NAMES, QueueUnavailable, enqueue
 
 blueprint = Blueprint("tasks", __name__)
 #: What the console may start: catalogue and model jobs that need no file from the person.
-STARTABLE = ("behaviour-refresh", "retrain", "evaluate", "cleanup", "events-purge", "reindex", "embeddings")
+STARTABLE = ("behaviour-refresh", "retrain", "evaluate", "cleanup", "events-purge", "reindex", "embeddings",
+             "catalog-sync")
 
 
 def _page(message: str = "", error: str = "", status: int = 200):  # type: ignore[no-untyped-def]

@@ -296,3 +296,45 @@ def test_a_rebuild_killed_mid_way_leaves_an_unverified_version_that_cleanup_dele
     assert cleaned.partial_deleted == [partial] and cleaned.old_deleted == []
     assert list_versions(os_client, index_name) == [second.index, third.index]
     assert live_index(os_client, index_name) == third.index and os_client.count(index=index_name)["count"] == 20
+
+
+def test_the_drop_folder_applies_exports_in_order_and_sets_bad_ones_aside(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder, tmp_path: Path
+) -> None:
+    import json
+    import time
+
+    from indexer.drop_folder import sync_drop_folder
+
+    products = homedepot_sample(12)
+    pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    old = time.time() - 120
+    changed = products[0]
+
+    def dropped(name: str, text: str, age: float) -> None:
+        path = drop / name
+        path.write_text(text)
+        os.utime(path, (age, age))
+
+    dropped("1-changes.csv", f"id,title\n{changed.id},Renamed cordless widget\nnew-1,Brand new garden hose\n,no id\n",
+            old)
+    dropped("2-gone.deletes", f"{products[1].id}\n{products[2].id}\nnever-existed\n", old + 1)
+    dropped("3-broken.jsonl", '{"title": "no id"}\nnot json\n', old + 2)
+    dropped("4-copying.csv.part", "id,title\nx,half written\n", old)
+    dropped("5-fresh.csv", "id,title\nnew-2,Just written\n", time.time())  # changed a moment ago: not yet
+    report = sync_drop_folder(os_client, index_name, drop, cached_encoder, settings)
+    assert [a["file"] for a in report.applied] == ["1-changes.csv", "2-gone.deletes"]
+    assert report.applied[0]["upserted"] == 2 and report.applied[0]["rejected_rows"] == 1
+    assert report.applied[1]["deleted"] == 2
+    assert [f["file"] for f in report.failed] == ["3-broken.jsonl"] and "no valid product" in report.failed[0]["error"]
+    assert report.waiting == ["5-fresh.csv"]
+    assert os_client.count(index=index_name)["count"] == 12 + 1 - 2
+    title = os_client.get(index=index_name, id=changed.id)["_source"]["title"]
+    assert title == "Renamed cordless widget"
+    assert sorted(p.name.split("-", 1)[1] for p in (drop / "processed").iterdir()) == ["1-changes.csv", "2-gone.deletes"]
+    failed = sorted(p.name for p in (drop / "failed").iterdir())
+    assert failed[0].endswith("3-broken.jsonl") and failed[1].endswith("3-broken.jsonl.error.txt")
+    assert (drop / "4-copying.csv.part").exists() and (drop / "5-fresh.csv").exists()
+    assert json.dumps(report.as_dict())  # what the task records
