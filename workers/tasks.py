@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from kombu.exceptions import OperationalError as KombuOperationalError
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout
 from sqlalchemy.exc import OperationalError
@@ -32,7 +33,9 @@ from ltr.ranker.train import TrainParams
 from ltr.retrain import retrain
 from workers.app import celery_app
 
-TRANSIENT = (OpenSearchConnectionError, ConnectionTimeout, OperationalError, redis.exceptions.ConnectionError)
+# kombu's OperationalError: the broker was unreachable when a task queued a follow-up (Redis restarting).
+TRANSIENT = (OpenSearchConnectionError, ConnectionTimeout, OperationalError, redis.exceptions.ConnectionError,
+             KombuOperationalError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 5, "retry_backoff_max": 300, "retry_jitter": True,
          "max_retries": 8, "acks_late": True}
 
@@ -173,7 +176,7 @@ def embeddings_chunk(self, job_id: int, number: int) -> dict[str, Any]:  # type:
     with session_scope(settings.effective_database_url) as session:
         outcome = chunked_rebuild.encode_chunk(session, make_client(settings), settings, _cached_encoder(settings),
                                                job_id, number)
-    if outcome.all_done and not outcome.already_done:
+    if outcome.all_done:  # also when redone after a lost follow-up: finalize is idempotent
         embeddings_finalize.apply_async(kwargs={"job_id": job_id, "started_by": "embeddings"})
     return {"job": job_id, "chunk": number, "documents": outcome.documents, "encoded": outcome.encoded,
             "from_cache": outcome.from_cache, "skipped": outcome.already_done}

@@ -308,3 +308,51 @@ def helpers_scan(client: OpenSearch, index: str) -> list[dict]:
     from opensearchpy import helpers
 
     return list(helpers.scan(client, index=index, query={"query": {"match_all": {}}}, _source=False))
+
+
+def test_redis_stopped_mid_rebuild_the_workers_reconnect_and_the_run_completes(
+        build_catalogue: Callable[..., str], os_client: OpenSearch, settings: Settings, broker_url: str,
+        broker: redis.Redis, database: str, worker: Callable[..., subprocess.Popen], tmp_path: Path) -> None:  # type: ignore[type-arg]
+    """The broker goes away for a while in the middle of a chunked rebuild (its data kept, as the project's
+    Redis keeps it): the worker reconnects when it is back, no chunk is lost, the rebuild completes."""
+    import itertools
+
+    from core.db.models import RebuildChunk, RebuildJob
+    from indexer.sources import read_catalog
+    from indexer.versions import live_index
+    from tests.conftest import HOMEDEPOT
+
+    products = list(itertools.islice(read_catalog(HOMEDEPOT, "homedepot"), 240))
+    alias = build_catalogue("test-redis-outage-catalogue", products)
+    env = {"SHELFRANK_CACHE_DIR": str(tmp_path / "cache"), "SHELFRANK_WORKER_VISIBILITY_TIMEOUT_S": "8",
+           "SHELFRANK_ENCODER_BATCH_SIZE": "8"}
+    process = worker(**env)
+    make_celery(settings.model_copy(update={"broker_url": broker_url})).send_task(
+        "shelfrank.embeddings", kwargs={"index": alias, "chunk_size": 30, "started_by": "test"})
+    local = LocalRedis(settings)
+
+    def done() -> int:
+        with session_scope(database) as session:
+            return len(session.scalars(select(RebuildChunk).where(RebuildChunk.status == "done")).all())
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and done() < 2:
+        time.sleep(0.1)
+    assert 2 <= done() < 8, "the rebuild finished (or never started) before the outage"
+    local.stop()
+    time.sleep(6)  # the worker finishes its chunk meanwhile and cannot reach the broker
+    assert process.poll() is None  # it waits for the broker, it does not die
+    local.start()
+    while time.monotonic() < deadline + 240:
+        with session_scope(database) as session:
+            job = session.scalars(select(RebuildJob)).one()
+            if job.status != "running":
+                break
+        time.sleep(0.5)
+    assert job.status == "done", job.error
+    assert done() == 8
+    live = live_index(os_client, alias)
+    os_client.indices.refresh(index=live)
+    assert live == job.target_index and os_client.count(index=live)["count"] == len(products)
+    log = (tmp_path / "worker-0.log").read_text()
+    assert "Connection to broker lost" in log or "Cannot connect" in log  # it did see the outage
