@@ -8,20 +8,10 @@ from pathlib import Path
 import typer
 
 from cli.errors import fail, user_errors
-from core.opensearch_client import make_client
 from core.settings import get_settings
-from encoders.bert import bundled_model_path
-from encoders.finetune import (
-    FineTuneParams,
-    fine_tune,
-    hard_negatives,
-    lexical_negatives,
-    merge_negatives,
-    positives,
-)
+from encoders.finetune import FineTuneParams
 from evaluation import judgments as judgments_io
-from indexer.pipeline import embedding_texts
-from storefront.batch_rankings import bm25_rankings
+from ltr.encoder_training import EncoderDataError, finetune_encoder
 from storefront.service import SearchUnavailable
 
 app = typer.Typer(help="The sentence encoder: fine-tuning on judged queries.", no_args_is_help=True)
@@ -60,35 +50,12 @@ def finetune(
         raise fail(str(exc)) from None
     if negative_max_grade is not None and negative_max_grade >= min_grade:
         raise fail(f"--hard-negatives {negative_max_grade} must be below --min-grade {min_grade}")
-    index = index or settings.default_index
-    client = make_client(settings)
-    ids = sorted({pid for grades in judged.values() for pid in grades})
-    titles = embedding_texts(client, index, ids)
-    positive = positives(judged, titles, min_grade)
-    if len(positive) < 2:
-        raise fail(f"only {len(positive)} queries have a product graded {min_grade} or more in the index")
-    rejected = lexical = None
-    if negative_max_grade is not None:
-        rejected = hard_negatives(judged, titles, negative_max_grade, positive)
-    if bm25_negatives:
-        # Looking deeper than N leaves room for the judged hits, which are skipped.
-        try:
-            ranked = bm25_rankings(client, index, sorted(positive), max(10, 3 * bm25_negatives), progress=True)
-        except SearchUnavailable as exc:
-            raise fail(str(exc)) from None
-        unjudged = sorted({pid for pids in ranked.values() for pid in pids} - titles.keys())
-        texts = {**embedding_texts(client, index, unjudged), **titles}
-        lexical = lexical_negatives(ranked, judged, texts, positive, bm25_negatives)
-    negative = merge_negatives(rejected, lexical)
-    typer.echo(f"{len(positive)} queries with relevant products ({sum(map(len, positive.values()))} pairs); "
-               + (f"{len(rejected)} with a judged hard negative; " if rejected is not None else "")
-               + (f"{len(lexical)} with BM25 negatives; " if lexical is not None else "")
-               + f"{len(ids) - len(titles)} judged products are not in the index")
     params = FineTuneParams(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, min_grade=min_grade,
                             negative_max_grade=negative_max_grade, bm25_negatives=bm25_negatives)
-    base = settings.model_path or bundled_model_path()
-    log = fine_tune(Path(base), positive, out, params, device=settings.encoder_device, progress=True,
-                    negative=negative)
+    try:
+        _data, log = finetune_encoder(settings, judged, out, params, index, progress=True, announce=typer.echo)
+    except (EncoderDataError, SearchUnavailable) as exc:
+        raise fail(str(exc)) from None
     typer.echo(json.dumps({k: log[k] for k in ("queries", "queries_with_hard_negatives", "steps",
                                                 "loss_first_epoch", "loss_last_epoch")}))
     typer.echo(f"saved in {out}. Use it: SHELFRANK_MODEL_PATH={out} .venv/bin/shelfrank index rebuild")
