@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -313,3 +314,67 @@ def test_a_store_model_that_vanishes_mid_flight_gives_the_unreranked_list(
     assert "not-in-the-store could not score in OpenSearch" in caplog.text
     with pytest.raises(TransportError, match="Unknown model \\[not-in-the-store\\]"):  # the engine names it
         reranker.engine_scores(query, pool[:5])
+
+
+def test_sixteen_shoppers_search_through_promotions_and_a_rollback(
+        database: str, service: SearchService, trained: TrainingOutcome, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live search while models are promoted (each through the real parity gate) and rolled back: not one
+    failed or empty search, and every response ranked and explained by one model from start to end."""
+    import threading
+
+    from core.settings import get_settings
+
+    names = ["live-1", "live-2"]
+    for name in names:
+        _register_copy(database, trained, name, tmp_path)
+    monkeypatch.setenv("SHELFRANK_DATABASE_URL", database)
+    monkeypatch.setenv("SHELFRANK_RERANK_MODEL_REFRESH_SECONDS", "0")
+    get_settings.cache_clear()
+    try:
+        live = ActiveModelReranker(get_settings(), service.client, service.index)
+        shop = SearchService(service.client, service.index, service.encoder, service.configs, "hybrid-minmax",
+                             reranker=live)
+        queries = sorted(trained.artifact.meta["sample_queries"])[:8]
+        done, lock = threading.Event(), threading.Lock()
+        failures: list[str] = []
+        served_by: dict[str, int] = {}
+
+        def shopper(i: int) -> None:
+            while not done.is_set():
+                try:
+                    result = shop.search(SearchRequest(query=queries[i % len(queries)], debug=True), record=False)
+                    model = result.debug["reranker"]
+                    explained = {r.get("explanation", {}).get("model", model) for r in result.results}
+                    problem = None if result.results and explained <= {model, None} else f"{model}: {explained}"
+                except Exception as exc:  # noqa: BLE001 - every failure is what the test counts
+                    model, problem = "error", repr(exc)
+                with lock:
+                    served_by[model] = served_by.get(model, 0) + 1
+                    if problem:
+                        failures.append(problem)
+
+        shoppers = [threading.Thread(target=shopper, args=(i,)) for i in range(16)]
+        for thread in shoppers:
+            thread.start()
+        try:
+            for name in names:
+                with session_scope(database) as session:
+                    registry.promote(session, name, by="test", gate=lambda model: promotion.engine_gate(
+                        session, service.client, service.index, model, service.candidates, window=50))
+                time.sleep(1.0)
+            with session_scope(database) as session:
+                restored = promotion.rollback(session, by="test",
+                                              upload=promotion.uploader(service.client, service.index))
+            time.sleep(1.0)
+        finally:
+            done.set()
+            for thread in shoppers:
+                thread.join()
+        assert restored is not None and restored.name == "live-1"
+        assert failures == [], failures[:3]
+        assert {"live-1", "live-2"} <= set(served_by) and sum(served_by.values()) > 100, served_by
+        print(f"{sum(served_by.values())} searches through 2 promotions and a rollback, none failed or empty: "
+              f"{served_by}")
+    finally:
+        get_settings.cache_clear()
