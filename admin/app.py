@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, render_template
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin import security
 from admin.views import auth, events, judgments, models, overview, people, sandbox, tasks, tuning
@@ -30,6 +31,9 @@ def create_app(settings: Settings | None = None, search_service=None) -> Flask: 
         MAX_CONTENT_LENGTH=int(settings.admin_max_upload_mb * 1024 * 1024),
     )
     app.extensions["shelfrank_search"] = search_service
+    if settings.admin_proxy_hops:
+        hops = settings.admin_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     security.init_app(app)
     for module in (auth, overview, sandbox, tuning, judgments, models, events, tasks, people):
         app.register_blueprint(module.blueprint)

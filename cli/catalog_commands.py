@@ -72,6 +72,23 @@ def import_catalog(
                    f"(encoded {encoder.stats.misses}, from cache {encoder.stats.hits})")
 
 
+def _refuse_during_chunked_rebuild(settings, alias: str) -> None:  # type: ignore[no-untyped-def]
+    """A change written to the live index while a chunked rebuild copies it would be lost at the swap."""
+    from core.db import migrate
+    from core.db.session import session_scope
+    from indexer.chunked_rebuild import running_job
+
+    try:
+        migrate.ensure_current(settings.effective_database_url)
+    except migrate.DatabaseNotReady:
+        return  # no database, so no worker-driven rebuild either
+    with session_scope(settings.effective_database_url) as session:
+        job = running_job(session, alias)
+        if job is not None:
+            raise fail(f"an embedding rebuild of {alias} is in progress (job {job.id}); sync after it finishes "
+                       "(or drop the file into the catalogue folder: it is applied then)")
+
+
 @catalog_app.command("sync-folder")
 @user_errors
 def sync_folder(
@@ -86,6 +103,9 @@ def sync_folder(
 
     settings = get_settings()
     report = sync_drop_folder(settings, index or settings.default_index, folder)
+    if report.blocked_by:
+        typer.echo(f"nothing applied: {report.blocked_by} is in progress; the files wait for the next run")
+        return
     for item in report.applied:
         details = ", ".join(f"{k} {v}" for k, v in item.items() if k not in ("file", "moved_to", "rejections"))
         typer.echo(f"applied {item['file']}: {details}")
@@ -149,6 +169,7 @@ def sync(
         deletes += [line.strip() for line in deletes_file.read_text().splitlines() if line.strip()]
     if path is None and not deletes:
         raise fail("nothing to do: give a catalogue file to upsert and/or --delete / --deletes-file")
+    _refuse_during_chunked_rebuild(settings, alias)
     report = ImportReport(source=str(path)) if path else None
     products = _products(path, fmt, mapping_file, maps, encoding, report) if path else []
     encoder = load_cached_encoder(settings)

@@ -229,6 +229,9 @@ class Settings(BaseSettings):
     admin_cookie_secure: bool = Field(
         True, description="Send the console's session cookie over HTTPS only (browsers also accept it from "
         "http://localhost; set false only behind a TLS-terminating proxy that talks plain HTTP to other hosts).")
+    admin_proxy_hops: int = Field(
+        0, ge=0, description="Reverse proxies in front of the console whose X-Forwarded-For/-Proto/-Host it trusts "
+        "(0: none; behind one proxy, 1), so the login limit and the audit log see the shopper's real address.")
     admin_session_hours: float = Field(12.0, gt=0, description="A console login lasts this long.")
     admin_login_max_failures: int = Field(
         5, ge=1, description="Failed logins per username (or 4x that per address) within the window before "

@@ -7,6 +7,7 @@ exactly what ``shelfrank tasks run`` sends.
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
 
 from celery import Celery
 
@@ -46,6 +47,15 @@ def enqueue(settings: Settings, name: str, started_by: str, **kwargs: object) ->
             TASK_NAMES[name], kwargs={**kwargs, "started_by": started_by},
             retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
     except Exception as exc:  # noqa: BLE001 - kombu raises several kinds; the person needs one message
-        raise QueueUnavailable(f"the task queue at {settings.broker_url} is unreachable ({exc.__class__.__name__}); "
-                               "start it with: shelfrank redis start") from exc
+        raise QueueUnavailable(f"the task queue at {_without_password(settings.broker_url)} is unreachable "
+                               f"({exc.__class__.__name__}); start it with: shelfrank redis start") from exc
     return result.id
+
+
+def _without_password(url: str) -> str:
+    """The broker URL as a person may see it (a Redis password in it stays out of messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    return urlunsplit(parts._replace(netloc=f"***@{host}" + (f":{parts.port}" if parts.port else "")))

@@ -7,6 +7,7 @@ set, so a grade given in the console counts in the next preview and evaluation.
 from __future__ import annotations
 
 import csv
+import math
 import io
 from collections import defaultdict
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def grade(session: Session, query: str, product_id: str, value: float, by: str) 
     query, product_id = normalize_query(query), product_id.strip()
     if not query or not product_id:
         raise JudgmentsError("query and product id must not be empty")
-    if not 0 <= value <= MAX_GRADE:
+    if not math.isfinite(value) or not 0 <= value <= MAX_GRADE:
         raise JudgmentsError(f"grade: must be from 0 to {MAX_GRADE:g}")
     row = session.scalar(select(Judgment).where(Judgment.query == query, Judgment.product_id == product_id))
     if row is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _grade(value: str, where: str) -> float:
         grade = float(value)
     except ValueError:
         raise JudgmentsError(f"{where}: grade {value!r} is not a number") from None
+    if not math.isfinite(grade):
+        raise JudgmentsError(f"{where}: grade {value!r} is not a finite number")
     if grade < 0:
         raise JudgmentsError(f"{where}: grade {grade} is negative (0 means not relevant)")
     return grade

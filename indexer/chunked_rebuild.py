@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import ConnectionTimeout
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -119,6 +121,9 @@ def finalize(session: Session, client: OpenSearch, settings: Settings, encoder: 
         raise IndexerError(f"no rebuild {job_id}")
     if job.status != "running":
         return {"job": job.id, "status": job.status, "index": job.target_index}
+    if live_index(client, job.alias) == job.target_index:
+        # A finalize that moved the alias and died (or failed to record it) before the job said so: done.
+        return _finish(session, client, settings, job)
     waiting = pending_chunks(session, job_id)
     if waiting:
         return {"job": job.id, "status": "running", "pending_chunks": len(waiting)}
@@ -133,17 +138,36 @@ def finalize(session: Session, client: OpenSearch, settings: Settings, encoder: 
         verify_index(client, job.target_index, written, sample, encoder)
         mark_verified(client, job.target_index)
         point_alias(client, job.alias, job.target_index)
+    except (OpenSearchConnectionError, ConnectionTimeout):
+        raise  # transient: the task is retried and finalize runs again; nothing is thrown away
     except Exception as exc:
         job.status, job.error, job.finished_at = "failed", str(exc)[:2000], utcnow()
         session.commit()
-        client.indices.delete(index=job.target_index, ignore_unavailable=True)
+        if live_index(client, job.alias) != job.target_index:  # never delete what the alias serves
+            client.indices.delete(index=job.target_index, ignore_unavailable=True)
         raise
-    removed = prune_versions(client, job.alias, settings.index_keep_versions)
+    return _finish(session, client, settings, job)
+
+
+def _finish(session: Session, client: OpenSearch, settings: Settings, job: RebuildJob) -> dict:
     job.status, job.finished_at = "done", utcnow()
-    session.commit()
+    session.commit()  # recorded first: whatever happens to the pruning, the swap is not redone
+    removed = prune_versions(client, job.alias, settings.index_keep_versions)
+    job_id, written = job.id, sum(c.documents or 0 for c in job.chunks)
     totals = session.execute(select(func.sum(RebuildChunk.encoded), func.sum(RebuildChunk.from_cache),
                                     func.count(), func.sum(RebuildChunk.attempts))
                              .where(RebuildChunk.job_id == job_id)).one()
     return {"job": job.id, "status": "done", "index": job.target_index, "previous": job.source_index,
             "documents": written, "encoded": totals[0] or 0, "from_cache": totals[1] or 0, "chunks": totals[2],
             "attempts": totals[3] or 0, "removed_versions": removed}
+
+
+def running_job(session: Session, alias: str) -> RebuildJob | None:
+    """The chunked rebuild of ``alias`` in progress, if any (catalogue writes wait for it: the new index
+    is a copy of the live one, and a change made to the live one meanwhile would be lost at the swap)."""
+    return session.scalar(select(RebuildJob).where(RebuildJob.alias == alias, RebuildJob.status == "running"))
+
+
+def running_targets(session: Session) -> set[str]:
+    """New indices of rebuilds in progress: unverified by design, and never cleanup's to delete."""
+    return set(session.scalars(select(RebuildJob.target_index).where(RebuildJob.status == "running")))

@@ -26,14 +26,18 @@ class CleanupReport:
 
 
 def clean_versions(client: OpenSearch, alias: str, keep: int, partial_grace_s: float,
-                   now: datetime | None = None) -> CleanupReport:
+                   now: datetime | None = None, in_progress: set[str] | frozenset[str] = frozenset()) -> CleanupReport:
     """Delete unverified versions older than ``partial_grace_s`` (a rebuild that died before its checks
-    passed), then verified ones beyond ``keep`` (live included in the count)."""
+    passed), then verified ones beyond ``keep`` (live included in the count). ``in_progress`` names
+    indices a running rebuild is filling: never deleted, however old."""
     live = live_index(client, check_alias_name(alias))
     report = CleanupReport(alias, live)
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(seconds=partial_grace_s)
     for version in version_states(client, alias):
         if version.verified or version.name == live:
+            continue
+        if version.name in in_progress:
+            report.partial_kept.append(version.name)
             continue
         if version.created_at <= cutoff:
             client.indices.delete(index=version.name, ignore_unavailable=True)

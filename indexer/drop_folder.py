@@ -39,9 +39,11 @@ class DropReport:
     applied: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # still being written (changed within the settle time)
+    blocked_by: str | None = None  # why nothing was applied this time (a rebuild in progress)
 
     def as_dict(self) -> dict[str, object]:
-        return {"folder": self.folder, "applied": self.applied, "failed": self.failed, "waiting": self.waiting}
+        return {"folder": self.folder, "applied": self.applied, "failed": self.failed, "waiting": self.waiting,
+                "blocked_by": self.blocked_by}
 
 
 def kind_of(path: Path) -> str | None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.db.session import session_scope
 from core.opensearch_client import make_client
 from core.settings import Settings
 from encoders.factory import load_cached_encoder
 from indexer import drop_folder, pipeline
+from indexer.chunked_rebuild import running_job
 from indexer.drop_folder import DropReport
 from indexer.pipeline import IndexResult
 from indexer.sources import ImportReport, read_catalog
@@ -56,6 +58,12 @@ def rebuild_catalogue(settings: Settings, alias: str, source: Path | None = None
 
 
 def sync_drop_folder(settings: Settings, alias: str, folder: Path | None = None) -> DropReport:
-    """Apply what the shop dropped into the catalogue folder (see :mod:`indexer.drop_folder`)."""
-    return drop_folder.sync_drop_folder(make_client(settings), alias, folder or settings.effective_catalog_drop_dir,
-                                        load_cached_encoder(settings), settings)
+    """Apply what the shop dropped into the catalogue folder (see :mod:`indexer.drop_folder`); while a
+    chunked embedding rebuild of the alias runs, nothing is applied (the files wait for the next run):
+    the rebuild copies the live index, so a change written to it meanwhile would be lost at the swap."""
+    folder = folder or settings.effective_catalog_drop_dir
+    with session_scope(settings.effective_database_url) as session:
+        rebuilding = running_job(session, alias)
+        if rebuilding is not None:
+            return drop_folder.DropReport(str(folder), blocked_by=f"embedding rebuild {rebuilding.id} of {alias}")
+    return drop_folder.sync_drop_folder(make_client(settings), alias, folder, load_cached_encoder(settings), settings)

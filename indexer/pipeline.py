@@ -30,6 +30,7 @@ from indexer.versions import (
     index_model,
     list_versions,
     live_index,
+    is_verified,
     mark_verified,
     new_physical_name,
     point_alias,
@@ -189,9 +190,12 @@ def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder
                                f"{settings.index_min_kept_fraction:.0%} of it): refused, the live index was left "
                                "untouched; if the shop really shrank, rebuild with --allow-shrink")
         mark_verified(client, index)
+        if previous is not None and not is_verified(client, previous):
+            mark_verified(client, previous)  # served until now, so a rollback target (built before the mark)
         point_alias(client, alias, index)
     except BaseException:
-        client.indices.delete(index=index, ignore_unavailable=True)
+        if live_index(client, alias) != index:  # never delete what the alias serves
+            client.indices.delete(index=index, ignore_unavailable=True)
         raise
     removed = prune_versions(client, alias, settings.index_keep_versions)
     return IndexResult(alias, index, count, previous=previous, removed_versions=removed,

@@ -83,6 +83,11 @@ def mark_verified(client: OpenSearch, index: str) -> None:
     client.indices.put_mapping(index=index, body={"_meta": meta})
 
 
+def is_verified(client: OpenSearch, index: str) -> bool:
+    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
+    return VERIFIED in mapping.get("_meta", {}).get("shelfrank", {})
+
+
 def live_index(client: OpenSearch, alias: str) -> str | None:
     """The physical index the alias points at, or None when the alias does not exist yet."""
     try:

@@ -21,13 +21,9 @@ def configured_retrieval(settings: Settings) -> dict[str, RetrievalConfig]:
     return dict(served(from_settings(settings)).configs)
 
 
-def live_tuning(settings: Settings) -> LiveTuning | None:
-    """The console's live tuning, or None where the database has no Shelfrank schema yet (then the
-    settings' tuning is served, as before any version went live)."""
-    try:
-        migrate.ensure_current(settings.effective_database_url)
-    except Exception:  # noqa: BLE001 - not migrated or not reachable: serve the settings' tuning
-        return None
+def live_tuning(settings: Settings) -> LiveTuning:
+    """The console's live tuning, followed from the database; until a version is live (or while the
+    database cannot be read, logged at most every 5 minutes) the settings' tuning is served."""
     return LiveTuning(settings.effective_database_url, from_settings(settings), settings.tuning_refresh_seconds)
 
 

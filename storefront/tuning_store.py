@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import SearchTuningVersion, utcnow
 from core.db.session import session_scope
+from core.throttled_log import ThrottledWarning
 from storefront.tuning import SearchTuning, ServedTuning, parse_tuning, served
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class LiveTuning:
         self._served = served(fallback)
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
+        self._warn = ThrottledWarning(log, 300.0)
 
     def current(self) -> ServedTuning:
         if time.monotonic() - self._checked_at < self.refresh_s:
@@ -95,5 +97,5 @@ class LiveTuning:
                 self._served = served(tuning_of(version), version.id)
                 log.info("serving search tuning version %s", version.id)
         except Exception as exc:  # noqa: BLE001 - keep serving what we have
-            log.warning("live search tuning not readable (%s: %s); serving version %s",
-                        exc.__class__.__name__, exc, self._served.version)
+            self._warn("live search tuning not readable (%s: %s); serving version %s", exc.__class__.__name__,
+                       str(exc)[:200], self._served.version)

@@ -192,7 +192,10 @@ def embeddings_finalize(self, job_id: int, started_by: str = "unknown") -> dict[
             return chunked_rebuild.finalize(session, make_client(settings), settings, _cached_encoder(settings),
                                             job_id)
 
-    return _run(self, "reindex", job, {"job": job_id, "step": "finalize embeddings rebuild"}, started_by)
+    outcome = _run(self, "reindex", job, {"job": job_id, "step": "finalize embeddings rebuild"}, started_by)
+    if outcome["status"] == "skipped":  # another catalogue job holds the lock: come back, the chunks are done
+        raise self.retry(countdown=30, max_retries=240)
+    return outcome
 
 
 TASKS = {"reindex": reindex, "behaviour-refresh": behaviour_refresh, "events-purge": events_purge, "retrain": retrain_task,

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from admin import context
 from admin.security import requires
@@ -119,6 +120,10 @@ def grade():  # type: ignore[no-untyped-def]
     except (ValueError, judgment_files.JudgmentsError) as exc:
         message = "grade: must be a number" if not isinstance(exc, judgment_files.JudgmentsError) else str(exc)
         return render_template("error.html", title="Not graded", message=message), 400
+    except IntegrityError:  # the same pair graded by someone else at the same moment
+        context.db().rollback()
+        return render_template("error.html", title="Not graded", message="Someone graded this product for this "
+                               "query at the same moment; reload and check."), 409
     context.audit("judgments.grade", f"{judgment.query} / {judgment.product_id}", {"grade": value})
     context.db().commit()
     return redirect(url_for("judgments.grade_page", q=judgment.query))

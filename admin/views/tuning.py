@@ -4,6 +4,7 @@ queries before it goes live; roll back to any earlier version."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from admin import context
 from admin.security import requires
@@ -108,6 +109,10 @@ def activate(version_id: int):  # type: ignore[no-untyped-def]
         version, previous = tuning_store.activate(db, version_id, context.actor())
     except (LookupError, TuningError) as exc:
         return render_template("error.html", title="Cannot go live", message=str(exc)), 400
+    except IntegrityError:  # someone else put a version live at the same moment
+        db.rollback()
+        return render_template("error.html", title="Cannot go live", message="Another version went live at the "
+                               "same moment; look at the versions and try again."), 409
     action = "tuning.rollback" if previous is not None and version.id < previous.id else "tuning.activate"
     context.audit(action, f"version {version.id}", {"previous": previous.id if previous else None})
     db.commit()

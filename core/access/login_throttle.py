@@ -16,9 +16,13 @@ def recent_failures(session: Session, username: str, remote_addr: str | None, wi
                     now: datetime | None = None) -> int:
     """Failed logins in the window for this username or from this address (either is throttled)."""
     since = (now or utcnow()) - timedelta(seconds=window_s)
-    who = [AuditEntry.target == username.strip().lower()]
+    who = []
+    if username.strip():
+        who.append(AuditEntry.target == username.strip().lower())
     if remote_addr:
         who.append(AuditEntry.remote_addr == remote_addr)
+    if not who:
+        return 0
     return session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == FAILED_LOGIN, AuditEntry.at >= since, or_(*who))) or 0
 

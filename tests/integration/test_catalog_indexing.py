@@ -337,4 +337,6 @@ def test_the_drop_folder_applies_exports_in_order_and_sets_bad_ones_aside(
     failed = sorted(p.name for p in (drop / "failed").iterdir())
     assert failed[0].endswith("3-broken.jsonl") and failed[1].endswith("3-broken.jsonl.error.txt")
     assert (drop / "4-copying.csv.part").exists() and (drop / "5-fresh.csv").exists()
-    assert json.dumps(report.as_dict())  # what the task records
+    recorded = json.loads(json.dumps(report.as_dict()))  # what the task records in task_runs
+    assert [a["file"] for a in recorded["applied"]] == ["1-changes.csv", "2-gone.deletes"]
+    assert recorded["waiting"] == ["5-fresh.csv"] and recorded["blocked_by"] is None

@@ -252,3 +252,28 @@ def test_the_overview_plots_recorded_evaluations(app: Flask) -> None:
     page = client.get("/")
     assert page.status_code == 200 and 'id="quality-plot"' in page.text
     assert "OpenSearch is unavailable" in page.text  # the node is down here; the page still renders
+
+
+def test_every_state_changing_route_declares_the_role_it_needs(app: Flask) -> None:
+    """Besides logging in and out, no POST route is left without a role check (viewers change nothing)."""
+    unguarded = [rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods
+                 and rule.endpoint not in ("auth.login", "auth.logout")
+                 and not hasattr(app.view_functions[rule.endpoint], "required_role")]
+    assert unguarded == []
+    roles = {rule.endpoint: app.view_functions[rule.endpoint].required_role for rule in app.url_map.iter_rules()
+             if hasattr(app.view_functions[rule.endpoint], "required_role")}
+    assert {roles[e] for e in ("models.promote", "models.rollback", "people.create_user", "people.create_key",
+                               "people.revoke_key", "people.change_user", "tasks.run")} == {"admin"}
+    assert {roles[e] for e in ("tuning.save", "tuning.activate", "judgments.upload", "judgments.grade")} == {"tuner"}
+
+
+def test_an_empty_username_cannot_lock_everyone_out(app: Flask) -> None:
+    attacker = app.test_client()
+    csrf = token(attacker)
+    for _ in range(30):
+        attacker.post("/login", data={"username": "", "password": "x", "csrf_token": csrf},
+                      environ_base={"REMOTE_ADDR": "10.6.6.6"})
+    someone = app.test_client()
+    response = someone.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token(someone)},
+                            environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert response.status_code == 302

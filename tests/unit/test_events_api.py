@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,9 @@ def test_events_need_a_live_shop_api_key(tmp_path: Path) -> None:
     assert wrong.status_code == 401 and "unknown or revoked" in wrong.get_json()["error"]
     with session_scope(url) as session:
         issued = api_keys.create_key(session, "shop frontend", by="test")
-        assert session.get(ApiKey, issued.record.id).key_hash != issued.key  # only the digest is stored
+        stored = session.get(ApiKey, issued.record.id)
+        assert stored.key_hash == hashlib.sha256(issued.key.encode()).hexdigest()  # only the digest is stored
+        assert issued.key not in (stored.prefix, stored.name)
     accepted = client.post("/api/v1/events", json=[SEARCH], headers={"X-Api-Key": issued.key})
     assert accepted.status_code == 200 and accepted.get_json()["accepted"] == 1
     with session_scope(url) as session:
@@ -94,4 +97,5 @@ def test_search_stays_open_without_a_key(tmp_path: Path) -> None:
     """Only writes need a key: a search without one is not refused for want of it (here the node is absent,
     so it is a 503, never a 401)."""
     client = make_client(tmp_path, keyed=False, opensearch_url="http://127.0.0.1:9", search_timeout_s=0.5)
-    assert client.post("/api/v1/search", json={"query": "drill"}).status_code != 401
+    response = client.post("/api/v1/search", json={"query": "drill"})
+    assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
