@@ -44,6 +44,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:  # type: ignore[type-a
 
 def make_celery(settings: Settings) -> Celery:
     app = Celery("shelfrank", broker=settings.broker_url, backend=settings.broker_url, include=["workers.tasks"])
+    app.shelfrank_settings = settings  # what every task hands to the functions it calls
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -23,7 +23,7 @@ from core.opensearch_client import make_client
 from encoders.factory import load_cached_encoder
 from indexer import chunked_rebuild
 from indexer.jobs import rebuild_catalogue, sync_drop_folder
-from core.settings import get_settings
+from core.settings import Settings
 from ltr.behaviour_sync import refresh_behaviour
 from ltr.events.retention import purge_expired
 from ltr.maintenance import cleanup
@@ -40,9 +40,14 @@ RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 5, "retry_backoff_max": 30
          "max_retries": 8, "acks_late": True}
 
 
+def _settings(task: Any) -> Settings:
+    """The settings the Celery app was made with (``workers.app.make_celery``), handed to every job."""
+    return task.app.shelfrank_settings
+
+
 def _run(task: Any, kind: str, job: Callable[[Progress], Mapping[str, Any]], params: dict[str, Any],
          started_by: str) -> dict[str, Any]:
-    settings = get_settings()
+    settings = _settings(task)
     broker = redis.Redis.from_url(settings.broker_url)
     outcome = run_job(kind, job, database_url=settings.effective_database_url, broker=broker, params=params,
                       started_by=started_by, task_id=task.request.id, lock_ttl_s=settings.task_lock_ttl_s)
@@ -52,7 +57,7 @@ def _run(task: Any, kind: str, job: Callable[[Progress], Mapping[str, Any]], par
 @celery_app.task(bind=True, name="shelfrank.behaviour_refresh", **RETRY)
 def behaviour_refresh(self, index: str | None = None, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Product behaviour features onto the catalogue's documents (``shelfrank index behaviour``)."""
-    settings = get_settings()
+    settings = _settings(self)
     alias = index or settings.default_index
 
     def job(progress: Progress) -> dict[str, Any]:
@@ -66,7 +71,7 @@ def behaviour_refresh(self, index: str | None = None, started_by: str = "unknown
 @celery_app.task(bind=True, name="shelfrank.events_purge", **RETRY)
 def events_purge(self, days: int | None = None, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Events past retention deleted (``shelfrank events purge``)."""
-    settings = get_settings()
+    settings = _settings(self)
     keep = days or settings.event_retention_days
 
     def job(progress: Progress) -> dict[str, Any]:
@@ -79,7 +84,7 @@ def events_purge(self, days: int | None = None, started_by: str = "unknown") -> 
 def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featureset: str = "shelfrank-v1",  # type: ignore[no-untyped-def]
                  started_by: str = "unknown") -> dict[str, Any]:
     """Retrain on the stored events; promote only past the quality and parity gates (``shelfrank retrain``)."""
-    settings = get_settings()
+    settings = _settings(self)
     request = TrainingRequest(labels=labels, days=days, min_support=settings.click_model_min_support,
                               window=settings.rerank_window, params=TrainParams.from_settings(settings))
 
@@ -93,7 +98,7 @@ def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featurese
 def reindex(self, index: str | None = None, source: str | None = None, fmt: str = "csv",  # type: ignore[no-untyped-def]
             started_by: str = "unknown") -> dict[str, Any]:
     """Zero-downtime full rebuild (``shelfrank index rebuild``): a failure leaves the live index serving."""
-    settings = get_settings()
+    settings = _settings(self)
     alias = index or settings.default_index
 
     def job(progress: Progress) -> dict[str, Any]:
@@ -106,7 +111,7 @@ def reindex(self, index: str | None = None, source: str | None = None, fmt: str 
 def cleanup_task(self, index: str | None = None, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Partial and surplus index versions, retired models in the store (``shelfrank index cleanup``). Runs
     under the reindex lock: it never looks at a version while a worker's rebuild is writing it."""
-    settings = get_settings()
+    settings = _settings(self)
     alias = index or settings.default_index
     return _run(self, "reindex", lambda progress: cleanup(settings, alias), {"index": alias, "cleanup": True},
                 started_by)
@@ -117,7 +122,7 @@ def evaluate_task(self, index: str | None = None, split: str = "test", started_b
                   ) -> dict[str, Any]:
     """The served ranking and the unreranked hybrid on the stored judgments, recorded (``shelfrank
     evaluations run``)."""
-    settings = get_settings()
+    settings = _settings(self)
     alias = index or settings.default_index
 
     def job(progress: Progress) -> dict[str, Any]:
@@ -129,7 +134,7 @@ def evaluate_task(self, index: str | None = None, split: str = "test", started_b
 @celery_app.task(bind=True, name="shelfrank.catalog_sync", **RETRY)
 def catalog_sync(self, index: str | None = None, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Apply the catalogue drop folder (``shelfrank catalog sync-folder``), under the reindex lock."""
-    settings = get_settings()
+    settings = _settings(self)
     alias = index or settings.default_index
     return _run(self, "reindex", lambda progress: sync_drop_folder(settings, alias).as_dict(),
                 {"index": alias, "folder": str(settings.effective_catalog_drop_dir)}, started_by)
@@ -150,7 +155,7 @@ def embeddings_rebuild(self, index: str | None = None, chunk_size: int | None = 
                        started_by: str = "unknown") -> dict[str, Any]:
     """Re-encode the whole catalogue into a new index in chunks any worker can take; asking again while
     one runs resumes it (its pending chunks are queued again, done ones are not redone)."""
-    settings = get_settings()
+    settings = _settings(self)
     alias = index or settings.default_index
     size = chunk_size or settings.rebuild_chunk_size
 
@@ -172,7 +177,7 @@ def embeddings_rebuild(self, index: str | None = None, chunk_size: int | None = 
 @celery_app.task(bind=True, name="shelfrank.embeddings_chunk", **RETRY)
 def embeddings_chunk(self, job_id: int, number: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """One chunk of a rebuild (idempotent: a chunk already done is skipped); the last one queues the finish."""
-    settings = get_settings()
+    settings = _settings(self)
     with session_scope(settings.effective_database_url) as session:
         outcome = chunked_rebuild.encode_chunk(session, make_client(settings), settings, _cached_encoder(settings),
                                                job_id, number)
@@ -185,7 +190,7 @@ def embeddings_chunk(self, job_id: int, number: int) -> dict[str, Any]:  # type:
 @celery_app.task(bind=True, name="shelfrank.embeddings_finalize", **RETRY)
 def embeddings_finalize(self, job_id: int, started_by: str = "unknown") -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Verify the rebuilt index and move the alias (under the reindex lock: never during another rebuild)."""
-    settings = get_settings()
+    settings = _settings(self)
 
     def job(progress: Progress) -> dict[str, Any]:
         with session_scope(settings.effective_database_url) as session:
