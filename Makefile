@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_PLUGINS)/*.zip),)
 export SHELFRANK_OPENSEARCH_ARTIFACTS_DIR ?= $(SHARED_PLUGINS)
 endif
 
-setup: $(VENV)/.installed redis-server chromium
+setup: $(VENV)/.installed redis-server chromium postgresql
 	@# Downloads OpenSearch from Maven Central the first time only (cached in ~/.cache/shelfrank).
 	$(BIN)/shelfrank opensearch provision
 
@@ -22,6 +22,13 @@ redis-server:
 	@command -v redis-server >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server is missing: run  sudo apt-get install -y redis-server" >&2; exit 1; fi; }
+
+# Production's database, tested for real: Debian's package (the tests run their own cluster on a spare port).
+.PHONY: postgresql
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql is missing: run  sudo apt-get install -y postgresql" >&2; exit 1; fi; }
 
 # The console's browser tests: Debian's chromium and its driver, installed when missing (as root).
 .PHONY: chromium

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL of the metadata database; empty means SQLite in state_dir."
     )
+    local_postgres_port: int = Field(
+        55432, description="Port of the local PostgreSQL the tests (and `make setup`) run from Debian's package; "
+        "never production's.")
     broker_url: str = Field(
         "redis://127.0.0.1:6379/0", description="Celery broker and result backend, and the job locks (Redis). "
         "`shelfrank redis start` runs a local one on this URL's port.")

@@ -157,7 +157,7 @@ def promote(session: Session, name_or_id: str | int, *, by: str, gate: Gate) -> 
     model = session.scalars(select(RankingModel).where(RankingModel.id == model.id)
                             .with_for_update().execution_options(populate_existing=True)).one()
     _check_promotable(model)
-    now = utcnow()
+    now, name = utcnow(), model.name  # the name is read now: after a failed flush the row cannot be
     current = _locked_active(session)
     try:
         if current is not None:
@@ -168,7 +168,8 @@ def promote(session: Session, name_or_id: str | int, *, by: str, gate: Gate) -> 
         model.notes = _append(model.notes, f"{now:%Y-%m-%d %H:%M} promoted by {by}; gate passed: {result.summary()}")
         session.flush()
     except IntegrityError as exc:
-        raise RegistryError(f"model {model.name} was not promoted: another model became active at the same "
+        session.rollback()  # the failed flush ended the transaction; nothing of this promotion is kept
+        raise RegistryError(f"model {name} was not promoted: another model became active at the same "
                             "time; check `shelfrank models list` and try again") from exc
     return model
 

@@ -300,7 +300,12 @@ def test_an_embedding_rebuild_survives_a_worker_killed_mid_chunk(
     assert os_client.count(index=live)["count"] == len(products)
     ids = [hit["_id"] for hit in helpers_scan(os_client, live)]
     assert sorted(ids) == sorted(p.id for p in products)  # each product once, none missing
-    finish = [r for r in runs(database) if r.params.get("step") == "finalize embeddings rebuild"]
+    # The rebuild is recorded done inside the finalize run, a moment before the run itself is recorded.
+    while time.monotonic() < deadline + 300:
+        finish = [r for r in runs(database) if r.params.get("step") == "finalize embeddings rebuild"]
+        if finish and all(r.status != "running" for r in finish):
+            break
+        time.sleep(0.2)
     assert [r.status for r in finish] == ["succeeded"]
 
 

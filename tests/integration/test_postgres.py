@@ -1,0 +1,160 @@
+"""The metadata database on PostgreSQL, as production runs it: a real server (Debian's package, started by
+the project on its own port), every migration up and down, the database-enforced invariants, and the
+console and events API on top of it."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from admin.app import create_app as create_console
+from api.app import create_app as create_api
+from core.access import api_keys, users
+from core.db import migrate
+from core.db.models import Impression, Interaction, Search, SearchTuningVersion, utcnow
+from core.db.session import session_scope
+from core.postgres_server import LocalPostgres
+from core.settings import Settings
+from evaluation import judgment_store
+from ltr.events import volumes
+from storefront import tuning_store
+from storefront.tuning import parse_tuning
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def postgres(settings: Settings) -> Iterator[LocalPostgres]:
+    server = LocalPostgres(settings)
+    started_here = not server.running()
+    server.start()
+    yield server
+    if started_here and not os.environ.get("SHELFRANK_KEEP_NODE"):
+        server.stop()
+
+
+@pytest.fixture
+def url(postgres: LocalPostgres) -> str:
+    database = postgres.create_database(f"shelfrank_test_{uuid.uuid4().hex[:8]}")
+    migrate.upgrade(database)
+    return database
+
+
+def test_every_migration_goes_up_and_down_and_up_again(postgres: LocalPostgres) -> None:
+    database = postgres.create_database(f"shelfrank_migrations_{uuid.uuid4().hex[:8]}")
+    migrate.upgrade(database)
+    assert migrate.current_revision(database) == migrate.head_revision()
+    from alembic import command
+
+    command.downgrade(migrate.alembic_config(database), "base")
+    assert migrate.current_revision(database) is None
+    migrate.upgrade(database)
+    assert migrate.current_revision(database) == migrate.head_revision()
+
+
+def test_the_database_itself_allows_one_live_tuning(url: str) -> None:
+    with session_scope(url) as session:
+        first = tuning_store.save_version(session, parse_tuning({"vector_weight": 0.5}), "t").id
+        second = tuning_store.save_version(session, parse_tuning({"vector_weight": 0.6}), "t").id
+        tuning_store.activate(session, first, "t")
+        tuning_store.activate(session, second, "t")
+        tuning_store.activate(session, first, "t")  # a rollback
+        assert tuning_store.live_version(session).id == first
+    with pytest.raises(IntegrityError):
+        with session_scope(url) as session:
+            session.get(SearchTuningVersion, second).status = "live"  # bypassing activate: refused
+    with session_scope(url) as session:
+        assert session.execute(text("SELECT count(*) FROM search_tunings WHERE status = 'live'")).scalar() == 1
+
+
+def test_volumes_judgments_and_keys_on_postgres(url: str) -> None:
+    with session_scope(url) as session:
+        session.add_all([Search(search_id="s1", query="drill", normalized_query="drill", config="bm25"),
+                         Search(search_id="s2", query="zzz", normalized_query="zzz", config="bm25")])
+        session.flush()
+        session.add(Impression(search_id="s1", product_id="p1", position=1))
+        session.add(Interaction(type="click", search_id="s1", product_id="p1", position=1, occurred_at=utcnow()))
+        judgment_store.import_judgments(session, {"drill": {"p1": 2.0, "p2": 0.0}}, "t", "t")
+        issued = api_keys.create_key(session, "frontend", "t")
+    with session_scope(url) as session:
+        today = volumes.daily_volumes(session, 2)[-1]
+        assert (today["searches"], today["clicks"], today["ctr"], today["zero_result_rate"]) == (2, 1, 0.5, 0.5)
+        assert judgment_store.coverage(session) == [{"query": "drill", "judged": 2, "relevant": 1, "split": "train"}]
+        assert api_keys.verify_key(session, issued.key) is not None
+
+
+def test_the_console_and_the_events_api_run_on_postgres(url: str, tmp_path: Path) -> None:
+    with session_scope(url) as session:
+        users.create_user(session, "ada", PASSWORD, "admin")
+        key = api_keys.create_key(session, "frontend", "t").key
+    settings = Settings(database_url=url, state_dir=tmp_path, opensearch_url="http://127.0.0.1:9",
+                        search_timeout_s=0.5, admin_cookie_secure=False)
+    console = create_console(settings).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', console.get("/login").text).group(1)
+    assert console.post("/login", data={"username": "ada", "password": "wrong password!",
+                                        "csrf_token": token}).status_code == 401
+    assert console.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token}
+                        ).status_code == 302
+    for page in ("/", "/events", "/tuning", "/judgments", "/models", "/tasks", "/users", "/keys", "/audit"):
+        assert console.get(page).status_code == 200, page
+    assert "login.failed" in console.get("/audit").text
+    events = [{"event_id": "e1", "type": "search", "ts": "2026-01-31T12:00:00Z", "search_id": "s9", "user_id": "u",
+               "query": "drill", "results": ["a", "b"]},
+              {"event_id": "e2", "type": "click", "ts": "2026-01-31T12:00:05Z", "search_id": "s9", "user_id": "u",
+               "product_id": "b"}]
+    api = create_api(settings).test_client()
+    assert api.post("/api/v1/events", json=events).status_code == 401
+    report = api.post("/api/v1/events", json=events, headers={"Authorization": f"Bearer {key}"}).get_json()
+    again = api.post("/api/v1/events", json=events, headers={"Authorization": f"Bearer {key}"}).get_json()
+    assert (report["accepted"], again["accepted"], again["duplicates"]) == (2, 0, 2)
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_two_promotions_at_once_leave_exactly_one_active_model(url: str, tmp_path: Path) -> None:
+    """Each promotion's gate takes a while; on PostgreSQL the registry locks the active row and the partial
+    unique index refuses a second active one, so whatever the interleaving one model ends up served, and
+    the loser gets the registry's own message (this once escaped as a PendingRollbackError)."""
+    import threading
+    import time
+
+    from ltr import registry
+    from ltr.registry import GateResult, RegistryError
+
+    with session_scope(url) as session:
+        for name in ("model-a", "model-b"):
+            registry.register_candidate(session, name=name, featureset="f", featureset_hash="0" * 64,
+                                        artifact_path=tmp_path, params={}, metrics={})
+    outcomes: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def promote(name: str) -> None:
+        def slow_gate(_model):  # type: ignore[no-untyped-def]
+            time.sleep(0.5)
+            return GateResult(passed=True, detail="test gate")
+
+        start.wait()
+        try:
+            with session_scope(url) as session:
+                registry.promote(session, name, by="test", gate=slow_gate)
+            outcomes[name] = "promoted"
+        except RegistryError as exc:
+            outcomes[name] = f"refused: {exc}"
+
+    threads = [threading.Thread(target=promote, args=(name,)) for name in ("model-a", "model-b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with session_scope(url) as session:
+        statuses = {m.name: m.status for m in registry.list_models(session)}
+    assert list(statuses.values()).count("active") == 1, (statuses, outcomes)
+    refused = [o for o in outcomes.values() if o.startswith("refused")]
+    assert all("another model became active at the same time" in o for o in refused), outcomes
