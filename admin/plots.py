@@ -38,6 +38,7 @@ def lines(labels: Sequence[str], series: dict[str, Sequence[float | None]], titl
     ticks = x[:: max(1, len(x) // 6)]
     axes.set_xticks(ticks, [labels[i] for i in ticks])
     axes.set_title(title, fontsize=10)
+    axes.set_ylim(bottom=0)  # counts and rates: never a negative axis
     if percent:
         axes.set_ylabel("%")
     axes.grid(alpha=0.3)

@@ -29,9 +29,10 @@ def index():  # type: ignore[no-untyped-def]
     db = context.db()
     daily = volumes.daily_volumes(db, days=30)
     days = [row["day"] for row in daily]
-    traffic = plots.daily_lines(days, {"searches": [r["searches"] for r in daily],
+    quiet = not any(r["searches"] for r in daily)  # nothing to plot: say so instead of flat lines at zero
+    traffic = None if quiet else plots.daily_lines(days, {"searches": [r["searches"] for r in daily],
                                        "clicks": [r["clicks"] for r in daily]}, "Searches and clicks per day")
-    rates = plots.daily_lines(days, {"CTR": [r["ctr"] for r in daily],
+    rates = None if quiet else plots.daily_lines(days, {"CTR": [r["ctr"] for r in daily],
                                      "zero-result rate": [r["zero_result_rate"] for r in daily]},
                               "Click-through and zero-result rate", percent=True)
     runs = list(db.scalars(select(TaskRun).order_by(TaskRun.started_at.desc()).limit(10)))

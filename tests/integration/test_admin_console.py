@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 from admin.app import create_app
 from core.access import users
 from core.db import migrate
-from core.db.models import AuditEntry
+from core.db.models import AuditEntry, Impression, Interaction, Search, utcnow
 from core.db.session import session_scope
 from core.settings import Settings
 from encoders.bert import BertEncoder
@@ -59,6 +59,12 @@ def console(tmp_path_factory: pytest.TempPathFactory, settings: Settings, os_cli
         for name, role in (("ada", "admin"), ("vic", "viewer")):
             users.create_user(session, name, PASSWORD, role)
         judgment_store.import_judgments(session, judged_queries, "test", "test")
+        # A little traffic, so the overview has something to plot.
+        session.add_all([Search(search_id=f"s{i}", query="drill", normalized_query="drill", config="hybrid-minmax")
+                         for i in range(3)])
+        session.flush()
+        session.add_all([Impression(search_id="s0", product_id="p1", position=1),
+                         Interaction(type="click", search_id="s0", product_id="p1", position=1, occurred_at=utcnow())])
         extractor = FeatureExtractor(SHOP_FEATURES, EngineFeatureLogger(os_client, sample_index))
         request = TrainingRequest(labels="judgments", judgments=judged_queries, window=50, name="console-model-1",
                                   params=TrainParams(max_rounds=40, min_data_in_leaf=5))
