@@ -52,12 +52,15 @@ class LocalRedis:
         return redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
 
     def status(self) -> RedisStatus:
+        """Running means ready for commands: a Redis still loading its append-only file answers INFO but
+        refuses everything else with BusyLoadingError, so it does not count as running yet."""
         pid = self._managed_pid()
         try:
-            info = self.client().info("server")
+            info = self.client().info()
         except redis.RedisError:
             return RedisStatus(self.url, False, pid, None)
-        return RedisStatus(self.url, True, pid, str(info.get("redis_version")))
+        ready = not int(info.get("loading", 0) or 0) and not int(info.get("async_loading", 0) or 0)
+        return RedisStatus(self.url, ready, pid, str(info.get("redis_version")))
 
     def start(self, wait_s: float = 20.0) -> RedisStatus:
         """Start it unless something already answers on the broker URL; wait until it answers."""

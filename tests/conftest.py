@@ -78,9 +78,10 @@ def build_catalogue(os_client: OpenSearch, settings: Settings, bert_encoder) -> 
 
     aliases: list[str] = []
 
-    def build(alias: str, products: Iterable) -> str:  # type: ignore[type-arg]
+    def build(alias: str, products: Iterable, encoder=None) -> str:  # type: ignore[no-untyped-def,type-arg]
+        """``encoder``: another than the plain one (a cached encoder, to warm a cache a worker will read)."""
         drop_store(alias)
-        built.append(pipeline.rebuild(os_client, alias, list(products), bert_encoder, settings).index)
+        built.append(pipeline.rebuild(os_client, alias, list(products), encoder or bert_encoder, settings).index)
         aliases.append(alias)
         return alias
 

@@ -158,15 +158,19 @@ def test_live_search_keeps_answering_through_a_worker_driven_rebuild(
         broker_url: str, database: str, worker: Callable[..., subprocess.Popen], tmp_path: Path) -> None:  # type: ignore[type-arg]
     import threading
 
-    from encoders.cache import QueryVectorCache
+    from encoders.cache import CachedEncoder, EmbeddingCache, QueryVectorCache
     from indexer.versions import live_index
     from storefront.request import SearchRequest
     from storefront.retrieval import default_configs
     from storefront.service import SearchService
 
-    alias = build_catalogue("test-workers-rebuild", CATALOGUE)
+    # The catalogue is built through the embedding cache the worker will read, so its rebuild must re-encode
+    # nothing (whatever earlier runs left in the shared cache).
+    cache = tmp_path / "cache"
+    alias = build_catalogue("test-workers-rebuild", CATALOGUE,
+                            CachedEncoder(bert_encoder, EmbeddingCache(cache / "embeddings.sqlite")))
     before = live_index(os_client, alias)
-    worker()
+    worker(SHELFRANK_CACHE_DIR=str(cache))
     service = SearchService(os_client, alias, QueryVectorCache(bert_encoder), default_configs(candidates=20),
                             "hybrid-minmax")
     done, failures, answered = threading.Event(), [], [0]
