@@ -4,7 +4,7 @@ the hybrid alone, and proof that both engines rank alike.
 Usage: .venv/bin/python bench/rerank_latency.py [--queries 300] [--clients 1 4 16] [--train-queries 300]
 
 Needs the Home Depot catalogue indexed (`make demo` does it). A model is trained first on the
-judgments of `--train-queries` train-split queries (the shop featureset; the labels do not matter
+judgments of `--train-queries` train-split queries (`--featureset`, the shop featureset by default; the labels do not matter
 for speed) and uploaded to the catalogue's feature store. Then the same test-split queries go
 through the storefront search service per concurrency level in interleaved passes (hybrid,
 engine, python, twice; the first round warms up): without a rerank stage, with the engine
@@ -33,7 +33,7 @@ from core.settings import get_settings  # noqa: E402
 from evaluation.judgments import load_homedepot, select_split  # noqa: E402
 from ltr.ranker.dataset import build_dataset  # noqa: E402
 from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger  # noqa: E402
-from ltr.ranker.featureset import SHOP_FEATURES  # noqa: E402
+from ltr.ranker.featureset import FEATURESETS  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import judgment_labels  # noqa: E402
 from evaluation.metrics import ndcg_at  # noqa: E402
@@ -58,26 +58,30 @@ def main() -> None:
     parser.add_argument("--train-queries", type=int, default=300)
     parser.add_argument("--window", type=int, default=None, help="default: SHELFRANK_RERANK_WINDOW")
     parser.add_argument("--index", default=None)
+    parser.add_argument("--featureset", default="shelfrank-v1", choices=sorted(FEATURESETS),
+                        help="shelfrank-v1-engine: no first-stage params, only the query vector (what the search "
+                             "template can serve)")
     args = parser.parse_args()
+    featureset = FEATURESETS[args.featureset]
     settings = get_settings()
     window = args.window or settings.rerank_window
     service = build_search_service(settings, args.index, record=False)
     judgments = load_homedepot(HOMEDEPOT)
     train = select_split(judgments, "train")
     train_queries = sorted(random.Random(0).sample(sorted(train), args.train_queries))
-    extractor = FeatureExtractor(SHOP_FEATURES, EngineFeatureLogger(service.client, service.index))
+    extractor = FeatureExtractor(featureset, EngineFeatureLogger(service.client, service.index), service.encoder.vector)
     data = build_dataset(train_queries, service.candidates, extractor, judgment_labels(train, 2.0),
                          unlabelled_as_zero=True, window=window, progress=True)
     valid = [is_validation_query(q) for q in data.queries]
-    booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid), SHOP_FEATURES.names,
+    booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid), featureset.names,
                                TrainParams())
     store = FeatureStore(service.client, service.index)
     name = f"bench-{hashlib.sha256(booster.model_to_string().encode()).hexdigest()[:12]}"
-    store.upload_model(name, SHOP_FEATURES, lightgbm_to_xgboost_json(booster, SHOP_FEATURES.names))
+    store.upload_model(name, featureset, lightgbm_to_xgboost_json(booster, featureset.names))
     models = {"python": LtrReranker(booster, extractor, name=name, window=window),
               "engine": EngineReranker(booster, extractor, name=name, window=window, client=service.client,
                                        index=service.index, store=store)}
-    print(f"model: {booster.num_trees()} trees, {len(SHOP_FEATURES.names)} features; rerank window {window}")
+    print(f"model: {booster.num_trees()} trees, {len(featureset.names)} features; rerank window {window}")
 
     queries = sorted(select_split(judgments, "test"))[: args.queries]
     for query in queries:

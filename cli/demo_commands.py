@@ -163,7 +163,9 @@ def _train_and_promote(settings: Settings, alias: str) -> str:
 
     with session_scope(settings.effective_database_url) as session:
         registry.promote(session, request.name, by="demo", gate=gate)
-    typer.echo(f"promoted {request.name}; parity gate: {checks[-1].summary()}")
+    with session_scope(settings.effective_database_url) as session:
+        template = promotion.after_switch(session, service.client, alias, settings).template
+    typer.echo(f"promoted {request.name}; parity gate: {checks[-1].summary()}; search template: {template}")
     served = storefront_service(settings, alias, record=False)
     query = SAMPLE_QUERIES[0]
     result = served.search(SearchRequest(query=query, size=3, debug=True), record=False)

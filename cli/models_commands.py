@@ -136,14 +136,14 @@ def promote(
         raise fail(str(exc)) from None
     settings = get_settings()
     with session_scope(settings.effective_database_url) as session:
-        pruned = promotion.prune_store(session, make_client(settings), settings.default_index,
-                                       settings.ltr_keep_retired_models)
+        pruned = promotion.after_switch(session, make_client(settings), settings.default_index, settings)
     replaced = f"; {previous} retired" if previous else ""
     typer.echo(f"gate passed: {results[-1].summary()}")
     if pruned.deleted:
         typer.echo(f"deleted from the feature store (beyond the {settings.ltr_keep_retired_models} retired kept): "
                    + ", ".join(pruned.deleted))
     typer.echo(f"model {promoted} is now active (promoted by {user}{replaced})")
+    typer.echo(f"search template: {pruned.template}")
 
 
 @app.command()
@@ -159,6 +159,10 @@ def rollback(by: str = typer.Option(None, "--by", help="Who rolls back (default:
             restored_name = restored.name if restored else None
     except RegistryError as exc:
         raise fail(str(exc)) from None
+    settings = get_settings()
+    with session_scope(settings.effective_database_url) as session:
+        changes = promotion.after_switch(session, make_client(settings), settings.default_index, settings)
+    typer.echo(f"search template: {changes.template}")
     if restored_name:
         typer.echo(f"model {retired} retired; model {restored_name} is active again")
     else:
@@ -173,8 +177,10 @@ def sync() -> None:
     settings = get_settings()
     with session_scope(_url()) as session:
         changes = promotion.sync_models(session, make_client(settings), settings.default_index,
-                                        settings.ltr_keep_retired_models)
+                                        settings.ltr_keep_retired_models, settings.default_index,
+                                        settings.rerank_window)
     typer.echo(f"uploaded: {', '.join(changes.uploaded) or 'nothing (the store had every served model)'}")
+    typer.echo(f"search template: {changes.template}")
     if changes.deleted:
         typer.echo(f"deleted:  {', '.join(changes.deleted)}")
     if changes.failed:

@@ -61,7 +61,8 @@ def train(
     url = settings.effective_database_url
     migrate.ensure_current(url)
     service = build_search_service(settings, index, record=False)
-    extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index))
+    extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index),
+                                 service.encoder.vector)
     request = TrainingRequest(labels=labels, click_model=click_model, days=days,
                               min_support=settings.click_model_min_support, window=window or settings.rerank_window,
                               judgments=loaded, params=TrainParams.from_settings(settings), name=name, debias=debias)

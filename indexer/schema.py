@@ -20,6 +20,12 @@ PRICE = "price"
 AVAILABILITY = "availability"
 VECTOR = "embedding"  # the lucene-HNSW knn_vector
 
+#: Field boosts of the BM25 multi_match (the first stage, and the engine featureset's ``query_bm25``).
+#: The title carries most of the signal in a product catalogue; exact and shingle sub-fields reward
+#: unstemmed and phrase-like matches.
+BM25_FIELDS = (f"{TITLE}^3", f"{TITLE_EXACT}^1.5", f"{TITLE_SHINGLES}^1.5", f"{BRAND}^2", f"{CATEGORY_TEXT}^1.5",
+               f"{DESCRIPTION}^0.5")
+
 #: Product behaviour written onto each document by ``shelfrank index behaviour`` (partial updates),
 #: read by the featureset's script features at query time. Keys are the feature names.
 BEHAVIOUR_FIELDS = {

@@ -5,7 +5,7 @@ score. So every change uploads before it switches: ``promote`` uploads the candi
 against the engine, and only then lets the registry activate it; ``rollback`` makes sure the model
 it brings back is in the store first; retired models beyond the retention count leave the store;
 ``sync_models`` repairs a store that lost models (a wiped node, a restored snapshot) from the
-registry's artifacts. Faces (CLI, console, workers) call these functions and nothing else.
+registry's artifacts. After every switch the stored search template follows the served model. Faces (CLI, console, workers) call these functions and nothing else.
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import TransportError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import RankingModel, Search
 from core.db.session import session_scope
 from core.settings import Settings
-from ltr import registry
+from ltr import registry, search_template
 from ltr.behaviour_sync import served_behaviour
 from ltr.ranker.artifacts import ArtifactError, load_artifact
-from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, QueryVectors
 from ltr.ranker.gate import parity_gate
 from ltr.ranker.reranker import EngineReranker
 from ltr.registry import GateResult, RegistryError
@@ -43,7 +44,7 @@ def sample_queries(session: Session, meta: dict, limit: int = SAMPLE_QUERIES) ->
 
 
 def engine_gate(session: Session, client: OpenSearch, index: str, model: RankingModel,
-                candidates: CandidateSource, window: int) -> GateResult:
+                candidates: CandidateSource, window: int, query_vectors: QueryVectors | None = None) -> GateResult:
     """Upload ``model`` to the store and check the engine scores like LightGBM; a refused model that was
     not in the store before is removed from it again."""
     files = registry.artifact_gate(model)
@@ -58,7 +59,10 @@ def engine_gate(session: Session, client: OpenSearch, index: str, model: Ranking
         uploaded = store.upload_model(model.name, artifact.featureset, artifact.plugin_trees)
     except FeatureStoreError as exc:
         return GateResult(False, 0, 0.0, [], str(exc))
-    extractor = FeatureExtractor(artifact.featureset, EngineFeatureLogger(client, index, store))
+    try:
+        extractor = FeatureExtractor(artifact.featureset, EngineFeatureLogger(client, index, store), query_vectors)
+    except ValueError as exc:
+        return GateResult(False, 0, 0.0, [], str(exc))
     behaviour = served_behaviour(client, index)
     scorer = EngineReranker(artifact.booster, extractor, name=model.name, window=window, behaviour=behaviour,
                             client=client, index=index, store=store)
@@ -78,7 +82,7 @@ def settings_gate(settings: Settings, index: str | None = None) -> registry.Gate
         service = build_search_service(settings, index, record=False)
         with session_scope(settings.effective_database_url) as session:
             return engine_gate(session, service.client, service.index, model, service.candidates,
-                               settings.rerank_window)
+                               settings.rerank_window, service.encoder.vector)
 
     return gate
 
@@ -88,6 +92,7 @@ class StoreChanges:
     uploaded: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # "name: why"
+    template: str = ""  # what the stored search template now serves, and why
 
 
 def _served_or_kept(session: Session, keep_retired: int) -> tuple[list[RankingModel], list[RankingModel]]:
@@ -115,8 +120,10 @@ def _ensure_uploaded(store: FeatureStore, model: RankingModel) -> bool:
     return store.upload_model(model.name, artifact.featureset, artifact.plugin_trees)
 
 
-def sync_models(session: Session, client: OpenSearch, index: str, keep_retired: int) -> StoreChanges:
-    """Upload from their artifacts the served and retained models the store lacks; prune the others."""
+def sync_models(session: Session, client: OpenSearch, index: str, keep_retired: int,
+                default_index: str | None = None, window: int = 200) -> StoreChanges:
+    """Upload from their artifacts the served and retained models the store lacks; prune the others; and
+    rewrite the search template (a wiped node loses it with the models)."""
     changes = prune_store(session, client, index, keep_retired)
     store = FeatureStore(client, index)
     keep, _drop = _served_or_kept(session, keep_retired)
@@ -126,6 +133,44 @@ def sync_models(session: Session, client: OpenSearch, index: str, keep_retired: 
                 changes.uploaded.append(model.name)
         except (ArtifactError, FeatureStoreError, OSError) as exc:
             changes.failed.append(f"{model.name}: {exc}")
+    try:
+        changes.template = sync_search_template(session, client, index, default_index or index, window).reason
+    except (ArtifactError, OSError, TransportError) as exc:
+        changes.failed.append(f"search template: {exc}")
+    return changes
+
+
+def sync_search_template(session: Session, client: OpenSearch, index: str, default_index: str,
+                         window: int) -> search_template.TemplatePlan:
+    """Rewrite the catalogue's stored search template for the model served now (see
+    :mod:`ltr.search_template`); the behaviour priors are the documents' current ones."""
+    model = registry.active_model(session)
+    featureset, priors = None, ()
+    if model is not None:
+        featureset = load_artifact(Path(model.artifact_path)).featureset
+        defaults = served_behaviour(client, index).defaults
+        priors = tuple(float(defaults.get(spec.name, 0.0)) for spec in featureset.of_source("product"))
+    plan = search_template.plan(model.name if model else None, featureset, FeatureStore(client, index).name,
+                                window, TEMPLATE_KNN_K, TEMPLATE_KNN_BOOST, priors)
+    search_template.install(client, search_template.template_id(index, default_index), plan)
+    return plan
+
+
+#: The template's k-NN clause: as deep as the storefront's, and boosted so that its (1 + cosine) / 2 scores
+#: weigh like a BM25 score in the window the model reranks.
+TEMPLATE_KNN_K = 100
+TEMPLATE_KNN_BOOST = 10.0
+
+
+def after_switch(session: Session, client: OpenSearch, index: str, settings: Settings) -> StoreChanges:
+    """What follows a change of the served model (promotion, rollback): the store pruned to the retention
+    count, the search template pointed at the model now served."""
+    changes = prune_store(session, client, index, settings.ltr_keep_retired_models)
+    try:
+        changes.template = sync_search_template(session, client, index, settings.default_index,
+                                                settings.rerank_window).reason
+    except (ArtifactError, OSError, TransportError) as exc:
+        changes.failed.append(f"search template: {exc}")
     return changes
 
 

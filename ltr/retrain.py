@@ -50,7 +50,8 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "
     url = settings.effective_database_url
     migrate.ensure_current(url)
     service = build_search_service(settings, index, record=False)
-    extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index))
+    extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index),
+                                 service.encoder.vector)
     with session_scope(url) as session:
         outcome = train_and_register(session, request, service.candidates, extractor, settings.state_dir / "models",
                                      traits=CatalogTraits(service.client, service.index), holdout=is_holdout_query)
@@ -71,7 +72,7 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "
         if promoted:
             try:
                 registry.promote(session, name, by=by, gate=promotion.settings_gate(settings, index))
-                promotion.prune_store(session, service.client, service.index, settings.ltr_keep_retired_models)
+                promotion.after_switch(session, service.client, service.index, settings)
             except PromotionRefused as exc:
                 promoted, reason = False, f"{reason}; but the parity gate failed: {exc.gate_result.summary()}"
         if not promoted:

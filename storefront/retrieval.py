@@ -17,16 +17,7 @@ from storefront.request import Filters
 
 Fusion = Literal["none", "rrf", "minmax", "zscore"]
 
-# Field boosts of the BM25 multi_match. The title carries most of the signal in a product
-# catalogue; exact and shingle sub-fields reward unstemmed and phrase-like matches.
-BM25_FIELDS = (
-    f"{schema.TITLE}^3",
-    f"{schema.TITLE_EXACT}^1.5",
-    f"{schema.TITLE_SHINGLES}^1.5",
-    f"{schema.BRAND}^2",
-    f"{schema.CATEGORY_TEXT}^1.5",
-    f"{schema.DESCRIPTION}^0.5",
-)
+BM25_FIELDS = schema.BM25_FIELDS
 
 FACETS = {
     "brand": {"terms": {"field": schema.BRAND_KEYWORD, "size": 20}},

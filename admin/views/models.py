@@ -53,7 +53,7 @@ def promote(name: str):  # type: ignore[no-untyped-def]
     context.audit("model.promote", promoted.name, {"previous": before.name if before else None,
                                                    "gate": reports[-1].summary() if reports else None})
     db.commit()
-    promotion.prune_store(db, context.opensearch(), settings.default_index, settings.ltr_keep_retired_models)
+    promotion.after_switch(db, context.opensearch(), settings.default_index, settings)
     db.commit()
     return redirect(url_for("models.show", name=promoted.name))
 
@@ -73,5 +73,7 @@ def rollback():  # type: ignore[no-untyped-def]
         db.rollback()
         return render_template("error.html", title="Not rolled back", message=str(exc)), 409
     context.audit("model.rollback", current.name if current else "", {"restored": restored.name if restored else None})
+    db.commit()
+    promotion.after_switch(db, context.opensearch(), settings.default_index, settings)
     db.commit()
     return redirect(url_for("models.index"))

@@ -3,7 +3,8 @@
 OpenSearch ships no Debian package and no Docker engine runs on development and CI
 machines, so the node is assembled from Maven Central artifacts: the minimal
 ``integ-test-zip`` distribution (core + transport only), the core modules we rely on
-(published only as plain jars, so we build their module folders ourselves) and the
+(published only as plain jars, so we build their module folders ourselves: painless, analysis-common,
+mapper-extras, mustache for stored search templates) and the
 k-NN, neural-search and Learning-to-Rank plugin zips, every one required. Production runs the official
 OpenSearch image of the same version instead (see docker-compose.yml).
 """
@@ -83,6 +84,13 @@ def default_recipe() -> NodeRecipe:
                 name="mapper-extras",
                 artifact="org.opensearch.plugin:mapper-extras-client",
                 classname="org.opensearch.index.mapper.MapperExtrasPlugin",
+            ),
+            # Stored search templates (`shelfrank-search`, for storefronts that call OpenSearch directly).
+            ModuleSpec(
+                name="lang-mustache",
+                artifact="org.opensearch.plugin:lang-mustache-client",
+                classname="org.opensearch.script.mustache.MustachePlugin",
+                runtime_permissions=("accessDeclaredMembers",),
             ),
         ),
         plugins=(

@@ -11,7 +11,7 @@ and absent values are 0.0 everywhere (see :mod:`ltr.ranker.featureset`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -82,8 +82,11 @@ def _f32(values: Sequence[float]) -> list[float]:
 
 
 def sltr_params(featureset: FeatureSet, query: str, candidates: Sequence[Candidate],
-                behaviour: ProductBehaviour | None = None, profile: UserProfile | None = None) -> dict[str, Any]:
-    """Every param the stored featureset's features read, for one query's candidates (pure)."""
+                behaviour: ProductBehaviour | None = None, profile: UserProfile | None = None,
+                query_vector: Sequence[float] | None = None) -> dict[str, Any]:
+    """Every param the stored featureset's features read, for one query's candidates (pure).
+
+    ``query_vector`` is sent only to featuresets with a ``vector`` feature (384 floats are not free)."""
     ids = [c.product_id for c in candidates]
     stage = stage_features(query, candidates)
     stage_names = [spec.name for spec in featureset.of_source("stage")]
@@ -101,6 +104,8 @@ def sltr_params(featureset: FeatureSet, query: str, candidates: Sequence[Candida
         "user_departments": dict(profile.department_affinity) if profile else {},
         "user_price_band": (profile.preferred_price_band or "") if profile else "",
         "session_departments": list(profile.recent_departments) if profile else [],
+        **({"query_vector": _f32(query_vector if query_vector is not None else [])}
+           if featureset.of_source("vector") else {}),
     }
 
 
@@ -151,14 +156,25 @@ class EngineFeatureLogger:
         return values
 
 
+QueryVectors = Callable[[str], Sequence[float]]
+
+
 class FeatureExtractor:
-    def __init__(self, featureset: FeatureSet, logger: FeatureLogger) -> None:
+    """``query_vectors`` (query text -> its vector, the storefront's query-vector cache) is needed by
+    featuresets with a ``vector`` feature; the others never encode."""
+
+    def __init__(self, featureset: FeatureSet, logger: FeatureLogger, query_vectors: QueryVectors | None = None) -> None:
+        if featureset.of_source("vector") and query_vectors is None:
+            raise ValueError(f"featureset {featureset.name} reads the query vector: give the extractor the "
+                             "query encoder (query_vectors)")
         self.featureset = featureset
         self.logger = logger
+        self.query_vectors = query_vectors
 
     def params(self, query: str, candidates: Sequence[Candidate], behaviour: ProductBehaviour | None = None,
                profile: UserProfile | None = None) -> dict[str, Any]:
-        return sltr_params(self.featureset, query, candidates, behaviour, profile)
+        vector = self.query_vectors(query) if self.featureset.of_source("vector") and self.query_vectors else None
+        return sltr_params(self.featureset, query, candidates, behaviour, profile, vector)
 
     def matrix(self, query: str, candidates: Sequence[Candidate], behaviour: ProductBehaviour | None = NO_BEHAVIOUR,
                profile: UserProfile | None = None) -> np.ndarray:

@@ -14,6 +14,10 @@ so the engine computes it at query time (``sltr``) exactly as training logs it (
   ``product_priors`` stands in for products without history.
 - ``user``: user x product features; the shopper's affinity maps travel as params and script
   features match them against the product's trait fields.
+- ``vector``: the cosine of the query vector (the param ``query_vector``) and the product's, computed
+  by a script feature, so a featureset without ``stage`` features needs nothing the first stage
+  alone knows: ``shelfrank-v1-engine`` can rerank inside a plain search (the stored search template,
+  :mod:`ltr.search_template`), for storefronts that call OpenSearch directly.
 
 One convention for absent values everywhere: **0.0**. The plugin gives a feature that does not
 match a document 0.0 and never routes a ``missing`` branch, so training, the Python reranker and
@@ -33,11 +37,11 @@ from typing import Literal
 
 from indexer import schema
 
-Source = Literal["text", "stage", "product", "user"]
+Source = Literal["text", "stage", "product", "user", "vector"]
 
 #: Params every stored featureset's features may read (all must be present in each ``sltr``).
 PARAMS = ("keywords", "stage", "product_values", "product_priors", "user_brands", "user_departments",
-          "user_price_band", "session_departments")
+          "user_price_band", "session_departments", "query_vector")
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,16 @@ STAGE_FEATURES = (
     _stage("fused_rank", 6, "rank after fusion"),
     _stage("query_terms", 7, "number of words in the query"),
 )
+ENGINE_QUERY_FEATURES = (
+    FeatureSpec("query_bm25", "text", {"multi_match": {"query": "{{keywords}}", "fields": list(schema.BM25_FIELDS),
+                                                       "type": "best_fields", "tie_breaker": 0.3}},
+                "the first stage's BM25 multi_match, recomputed by the engine (0 if it does not match)"),
+    FeatureSpec("query_cosine", "vector", {"source": (
+        f"if (params.query_vector.size() == 0 || !doc.containsKey('{schema.VECTOR}') "
+        f"|| doc['{schema.VECTOR}'].size() == 0) return 0.0; "
+        f"return 1.0 + cosineSimilarity(params.query_vector, doc['{schema.VECTOR}']);")},
+                "1 + cosine of query and product vectors (0 without a query vector or a product vector)"),
+)
 PRODUCT_FEATURES = (
     _product("product_ctr", 0, "smoothed CTR over the window before the search"),
     _product("product_purchase_rate", 1, "smoothed purchases per impression"),
@@ -149,7 +163,7 @@ def plugin_feature(spec: FeatureSpec) -> dict:
     if spec.source == "text":
         return {"name": spec.name, "params": ["keywords"], "template_language": "mustache",
                 "template": spec.template}
-    params = {"stage": ["stage"], "product": ["product_values", "product_priors"],
+    params = {"stage": ["stage"], "product": ["product_values", "product_priors"], "vector": ["query_vector"],
               "user": ["user_brands", "user_departments", "user_price_band", "session_departments"]}[spec.source]
     return {"name": spec.name, "params": params, "template_language": "script_feature",
             "template": {"lang": "painless", "source": (spec.template or {})["source"], "params": {}}}
@@ -158,4 +172,12 @@ def plugin_feature(spec: FeatureSpec) -> dict:
 QUERY_FEATURES = FeatureSet("shelfrank-v1-query", TEXT_FEATURES + STAGE_FEATURES)
 SHOP_FEATURES = FeatureSet("shelfrank-v1", TEXT_FEATURES + STAGE_FEATURES + PRODUCT_FEATURES)
 PERSONAL_FEATURES = FeatureSet("shelfrank-v1-personal", SHOP_FEATURES.features + USER_FEATURES)
-FEATURESETS = {fs.name: fs for fs in (QUERY_FEATURES, SHOP_FEATURES, PERSONAL_FEATURES)}
+#: Everything computed by the engine from the query text, its vector and the documents: servable by a
+#: stored search template with no Shelfrank code in the request path.
+ENGINE_FEATURES = FeatureSet("shelfrank-v1-engine", TEXT_FEATURES + ENGINE_QUERY_FEATURES + PRODUCT_FEATURES)
+FEATURESETS = {fs.name: fs for fs in (QUERY_FEATURES, SHOP_FEATURES, PERSONAL_FEATURES, ENGINE_FEATURES)}
+
+
+def engine_only(featureset: FeatureSet) -> bool:
+    """Whether a plain search can compute every feature: no first-stage values, no shopper maps."""
+    return not featureset.of_source("stage") and not featureset.of_source("user")

@@ -27,7 +27,7 @@ from core.secrets import pseudonym_key
 from core.settings import Settings
 from ltr.behaviour_sync import served_behaviour
 from ltr.ranker.artifacts import ArtifactError, load_artifact
-from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, QueryVectors
 from ltr.ranker.profiles import CatalogTraits, StoredProfiles
 from ltr.ranker.reranker import EngineReranker, LtrReranker, ProfileSource
 from ltr.registry import active_model
@@ -40,11 +40,16 @@ log = logging.getLogger(__name__)
 
 
 def reranker_for(folder: Path, name: str, client: OpenSearch, index: str, window: int, *,
-                 engine: str = "opensearch", profiles: ProfileSource | None = None) -> LtrReranker:
-    """The reranker of one model folder; ``engine`` opensearch needs the model in the feature store."""
+                 engine: str = "opensearch", profiles: ProfileSource | None = None,
+                 query_vectors: QueryVectors | None = None) -> LtrReranker:
+    """The reranker of one model folder; ``engine`` opensearch needs the model in the feature store.
+    ``query_vectors``: the storefront's query encoder, for featuresets that read the query vector."""
     artifact = load_artifact(folder)
     store = FeatureStore(client, index)
-    extractor = FeatureExtractor(artifact.featureset, EngineFeatureLogger(client, index, store))
+    try:
+        extractor = FeatureExtractor(artifact.featureset, EngineFeatureLogger(client, index, store), query_vectors)
+    except ValueError as exc:
+        raise ArtifactError(f"model {name}: {exc}") from exc
     behaviour = served_behaviour(client, index)
     if engine == "python":
         return LtrReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
@@ -57,14 +62,15 @@ def reranker_for(folder: Path, name: str, client: OpenSearch, index: str, window
 
 
 def active_reranker(session: Session, client: OpenSearch, index: str, window: int, engine: str = "opensearch",
-                    profiles: ProfileSource | None = None) -> LtrReranker | None:
+                    profiles: ProfileSource | None = None,
+                    query_vectors: QueryVectors | None = None) -> LtrReranker | None:
     """The active model's reranker, or None (hybrid ranking) when none is active or it cannot load."""
     model = active_model(session)
     if model is None:
         return None
     try:
         return reranker_for(Path(model.artifact_path), model.name, client, index, window, engine=engine,
-                            profiles=profiles)
+                            profiles=profiles, query_vectors=query_vectors)
     except (ArtifactError, FeatureStoreError, OSError, TransportError) as exc:
         log.error("active model %s cannot be served (%s); serving the hybrid ranking", model.name, exc)
         return None
@@ -80,8 +86,10 @@ class ActiveModelReranker:
     or wholly by the new one, never a mix.
     """
 
-    def __init__(self, settings: Settings, client: OpenSearch, index: str) -> None:
+    def __init__(self, settings: Settings, client: OpenSearch, index: str,
+                 query_vectors: QueryVectors | None = None) -> None:
         self.settings, self.client, self.index = settings, client, index
+        self.query_vectors = query_vectors
         self.refresh_seconds = settings.rerank_model_refresh_seconds
         self.traits = CatalogTraits(client, index)
         self.profiles = StoredProfiles(settings.effective_database_url, pseudonym_key(settings), self.traits)
@@ -128,7 +136,7 @@ class ActiveModelReranker:
                 return
             reranker = active_reranker(session, self.client, self.index, self.settings.rerank_window,
                                        self.settings.rerank_engine,
-                                       self.profiles) if model is not None else None
+                                       self.profiles, self.query_vectors) if model is not None else None
         self._current = reranker or NoopReranker()
         # A model that could not be served is retried at the next check (after `models sync`, say).
         self._active_name = name if reranker is not None or model is None else None
@@ -139,5 +147,5 @@ def storefront_service(settings: Settings, index: str | None = None, record: boo
     """The search service as shoppers get it: hybrid retrieval, reranked by the active model if any
     (``serving``: as the API server runs it, see :func:`storefront.factory.build_search_service`)."""
     service = build_search_service(settings, index, record=record, serving=serving)
-    service.reranker = ActiveModelReranker(settings, service.client, service.index)
+    service.reranker = ActiveModelReranker(settings, service.client, service.index, service.encoder.vector)
     return service

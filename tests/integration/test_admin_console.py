@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -94,11 +94,27 @@ def browser() -> Iterator[WebDriver]:
     driver.quit()
 
 
+def _replaced(page):  # type: ignore[no-untyped-def]
+    """Selenium's ``staleness_of``, also for Chromium builds that report a node of the page just unloaded as
+    an inspector error ("Node with given id does not belong to the document") instead of a stale element."""
+    def check(driver: WebDriver) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+    return check
+
+
 def click(driver: WebDriver, element_id: str) -> None:
     """Click something that loads a page, and wait until the new page has replaced the old one."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, element_id).click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 60).until(_replaced(page))
 
 
 def shot(driver: WebDriver, name: str) -> None:
@@ -214,7 +230,7 @@ def test_a_viewer_sees_but_cannot_promote_or_tune(console, browser: WebDriver) -
         "for (const [k, v] of Object.entries(arguments[1])) { const i = document.createElement('input');"
         " i.name = k; i.value = v; f.appendChild(i); } document.body.appendChild(f); f.submit();",
         f"{base}/models/console-model-1/promote", {"confirm": "yes", "csrf_token": token})
-    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 60).until(_replaced(page))
     assert "needs the admin role" in text(browser, "error-message")
     shot(browser, "viewer-refused")
     with session_scope(url) as session:

@@ -15,7 +15,7 @@ def test_node_reports_knn_plugin_and_core_modules(opensearch_node: LocalNode) ->
     assert status.running and status.managed
     assert status.version == opensearch_node.recipe.version
     assert "opensearch-knn" in status.plugins
-    assert {"lang-painless", "analysis-common", "mapper-extras", "transport-netty4"} <= set(status.modules)
+    assert {"lang-painless", "analysis-common", "mapper-extras", "lang-mustache", "transport-netty4"} <= set(status.modules)
 
 
 def test_node_binds_to_loopback_only(os_client: OpenSearch) -> None:

@@ -10,9 +10,10 @@ import pytest
 from ltr.clickmodels import ClickLog
 from ltr.ranker.dataset import build_dataset
 from tests.unit.fake_engine import FakeEngineLogger
-from ltr.ranker.extract import (FeatureExtractor, ProductBehaviour, document_behaviour, positive, sltr_params,
-                                stage_features)
-from ltr.ranker.featureset import FEATURESETS, PARAMS, PERSONAL_FEATURES, QUERY_FEATURES, SHOP_FEATURES
+from ltr.ranker.extract import (EngineFeatureLogger, FeatureExtractor, ProductBehaviour, document_behaviour,
+                                positive, sltr_params, stage_features)
+from ltr.ranker.featureset import (ENGINE_FEATURES, FEATURESETS, PARAMS, PERSONAL_FEATURES, QUERY_FEATURES,
+                                   SHOP_FEATURES, engine_only)
 from ltr.ranker.labels import judgment_labels, naive_ctr_labels
 from ltr.ranker.reranker import LtrReranker
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
@@ -37,7 +38,7 @@ def test_sltr_params_carry_every_param_as_strict_json_in_featureset_order() -> N
                   Candidate("b", 0.7, {"vector": 0.8, "fused": 0.7})]
     behaviour = ProductBehaviour({"a": {"product_ctr": 0.3}}, {"product_ctr": 0.1, "product_popularity": 2.0})
     params = sltr_params(SHOP_FEATURES, 'say "hi" now', candidates, behaviour)
-    assert set(params) == set(PARAMS) and params["keywords"] == 'say "hi" now'
+    assert set(params) == set(PARAMS) - {"query_vector"} and params["keywords"] == 'say "hi" now'  # no vector feature
     json.dumps(params, allow_nan=False)  # the engine takes strict JSON only
     stage = [f.name for f in SHOP_FEATURES.of_source("stage")]
     assert params["stage"]["a"][stage.index("bm25_score")] == 5.0
@@ -48,6 +49,19 @@ def test_sltr_params_carry_every_param_as_strict_json_in_featureset_order() -> N
     assert params["product_values"]["b"] == pytest.approx([0.1, 0.0, 2.0])
     served = sltr_params(SHOP_FEATURES, "q", candidates, document_behaviour({"product_ctr": 0.1}))
     assert served["product_values"] == {} and served["product_priors"] == pytest.approx([0.1, 0.0, 0.0])
+
+
+def test_the_engine_featureset_needs_only_the_query_its_vector_and_the_documents() -> None:
+    assert engine_only(ENGINE_FEATURES) and not engine_only(SHOP_FEATURES) and not engine_only(PERSONAL_FEATURES)
+    body = ENGINE_FEATURES.plugin_body()["featureset"]["features"]
+    assert {p for f in body for p in f["params"]} == {"keywords", "query_vector", "product_values", "product_priors"}
+    candidates = [Candidate("a", 0.9, {"bm25": 5.0}), Candidate("b", 0.7)]
+    params = sltr_params(ENGINE_FEATURES, "drill", candidates, None, None, np.array([0.25, -0.5]))
+    assert params["query_vector"] == [0.25, -0.5] and params["stage"] == {"a": [], "b": []}
+    assert sltr_params(ENGINE_FEATURES, "drill", candidates)["query_vector"] == []  # BM25 only: cosine 0
+    json.dumps(params, allow_nan=False)
+    with pytest.raises(ValueError, match="query vector"):
+        FeatureExtractor(ENGINE_FEATURES, EngineFeatureLogger(None, "x"))  # type: ignore[arg-type]
 
 
 def test_positive_is_increasing_and_positive_for_signed_values() -> None:
