@@ -86,27 +86,33 @@ def sltr_params(featureset: FeatureSet, query: str, candidates: Sequence[Candida
                 query_vector: Sequence[float] | None = None) -> dict[str, Any]:
     """Every param the stored featureset's features read, for one query's candidates (pure).
 
-    ``query_vector`` is sent only to featuresets with a ``vector`` feature (384 floats are not free)."""
+    Only the params its features read are sent (the stage values of 200 candidates, or 384 floats of a query
+    vector, are not free to send and parse); ``query_vector`` is read by ``vector`` features."""
     ids = [c.product_id for c in candidates]
-    stage = stage_features(query, candidates)
     stage_names = [spec.name for spec in featureset.of_source("stage")]
-    columns = np.column_stack([stage[name] for name in stage_names]) if stage_names else np.zeros((len(ids), 0))
+    if stage_names:
+        stage = stage_features(query, candidates)
+        columns = np.column_stack([stage[name] for name in stage_names])
     behaviour = behaviour or document_behaviour({})
     product_names = [spec.name for spec in featureset.of_source("product")]
     product_values = {} if behaviour.in_documents else {
         pid: _f32([behaviour.get(pid, name) for name in product_names]) for pid in ids}
-    return {
-        "keywords": query,
-        "stage": {pid: _f32(row) for pid, row in zip(ids, columns)},
-        "product_values": product_values,
-        "product_priors": _f32([behaviour.defaults.get(name, 0.0) for name in product_names]),
-        "user_brands": dict(profile.brand_affinity) if profile else {},
-        "user_departments": dict(profile.department_affinity) if profile else {},
-        "user_price_band": (profile.preferred_price_band or "") if profile else "",
-        "session_departments": list(profile.recent_departments) if profile else [],
-        **({"query_vector": _f32(query_vector if query_vector is not None else [])}
-           if featureset.of_source("vector") else {}),
-    }
+    params: dict[str, Any] = {"keywords": query}
+    if stage_names:
+        params["stage"] = {pid: _f32(row) for pid, row in zip(ids, columns)}
+    if product_names:
+        params["product_values"] = product_values
+        params["product_priors"] = _f32([behaviour.defaults.get(name, 0.0) for name in product_names])
+    if featureset.of_source("user"):
+        params.update({
+            "user_brands": dict(profile.brand_affinity) if profile else {},
+            "user_departments": dict(profile.department_affinity) if profile else {},
+            "user_price_band": (profile.preferred_price_band or "") if profile else "",
+            "session_departments": list(profile.recent_departments) if profile else [],
+        })
+    if featureset.of_source("vector"):
+        params["query_vector"] = _f32(query_vector if query_vector is not None else [])
+    return params
 
 
 class FeatureLogger(Protocol):

@@ -38,7 +38,9 @@ def test_sltr_params_carry_every_param_as_strict_json_in_featureset_order() -> N
                   Candidate("b", 0.7, {"vector": 0.8, "fused": 0.7})]
     behaviour = ProductBehaviour({"a": {"product_ctr": 0.3}}, {"product_ctr": 0.1, "product_popularity": 2.0})
     params = sltr_params(SHOP_FEATURES, 'say "hi" now', candidates, behaviour)
-    assert set(params) == set(PARAMS) - {"query_vector"} and params["keywords"] == 'say "hi" now'  # no vector feature
+    assert set(params) == {"keywords", "stage", "product_values", "product_priors"}  # what its features read
+    assert params["keywords"] == 'say "hi" now'
+    assert set(sltr_params(PERSONAL_FEATURES, "q", candidates)) == set(PARAMS) - {"query_vector"}
     json.dumps(params, allow_nan=False)  # the engine takes strict JSON only
     stage = [f.name for f in SHOP_FEATURES.of_source("stage")]
     assert params["stage"]["a"][stage.index("bm25_score")] == 5.0
@@ -57,7 +59,7 @@ def test_the_engine_featureset_needs_only_the_query_its_vector_and_the_documents
     assert {p for f in body for p in f["params"]} == {"keywords", "query_vector", "product_values", "product_priors"}
     candidates = [Candidate("a", 0.9, {"bm25": 5.0}), Candidate("b", 0.7)]
     params = sltr_params(ENGINE_FEATURES, "drill", candidates, None, None, np.array([0.25, -0.5]))
-    assert params["query_vector"] == [0.25, -0.5] and params["stage"] == {"a": [], "b": []}
+    assert params["query_vector"] == [0.25, -0.5] and "stage" not in params
     assert sltr_params(ENGINE_FEATURES, "drill", candidates)["query_vector"] == []  # BM25 only: cosine 0
     json.dumps(params, allow_nan=False)
     with pytest.raises(ValueError, match="query vector"):
