@@ -79,12 +79,13 @@ def in_process(queries: list[str], clients: int, duration_s: float) -> dict:  # 
 class ApiServer:
     """``shelfrank api serve`` in a subprocess, up when both workers answer."""
 
-    def __init__(self, port: int, log: Path) -> None:
+    def __init__(self, port: int, log: Path, env: dict[str, str] | None = None) -> None:
         self.port, self.log = port, log
         self.url = f"http://127.0.0.1:{port}"
         with log.open("w") as out:
             self.process = subprocess.Popen([str(Path(sys.executable).parent / "shelfrank"), "api", "serve",
-                                             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+                                             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                            env={**os.environ, **(env or {})})
         workers = get_settings().api_workers
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""``shelfrank admin serve`` as deployed: gunicorn workers, a login over real HTTP, a clean SIGTERM."""
+"""``shelfrank admin serve`` as deployed (the compose file's command line): gunicorn workers, a login over real HTTP, a clean SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -19,6 +18,7 @@ import pytest
 from core.access import users
 from core.db import migrate
 from core.db.session import session_scope
+from tests.compose_commands import compose_command
 from tests.integration.test_api_server import free_port
 
 pytestmark = pytest.mark.integration
@@ -37,8 +37,7 @@ def test_the_console_server_logs_a_user_in_over_http_and_stops_cleanly(tmp_path:
            # tests keep the default).
            "SHELFRANK_ADMIN_COOKIE_SECURE": "false"}
     with log.open("w") as out:
-        process = subprocess.Popen([str(Path(sys.executable).parent / "shelfrank"), "admin", "serve", "--port",
-                                    str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(compose_command("admin", port), stdout=out, stderr=subprocess.STDOUT, env=env)
     base = f"http://localhost:{port}"
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     try:

@@ -1,4 +1,4 @@
-"""``shelfrank api serve`` as deployed: gunicorn worker processes against the real node and a SQLite file.
+"""``shelfrank api serve`` as deployed (the compose file's command line): gunicorn worker processes against the real node and a SQLite file.
 
 Concurrent shoppers are answered while the metadata database is locked by another writer (the
 ``database is locked`` 500 of the issue), every impression of every answered search is in the
@@ -14,7 +14,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from core.db import migrate
+from tests.compose_commands import compose_command
 from tests.integration.test_storefront_search import CATALOGUE
 
 pytestmark = pytest.mark.integration
@@ -76,8 +76,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         environment = {**os.environ, "SHELFRANK_DATABASE_URL": f"sqlite:///{database}", "SHELFRANK_API_WORKERS": "2",
                        "SHELFRANK_API_THREADS": "4", "SHELFRANK_RECORD_FLUSH_INTERVAL_S": "0.2", **env}
         with log.open("w") as out:
-            process = subprocess.Popen([str(Path(sys.executable).parent / "shelfrank"), "api", "serve", "--port",
-                                        str(port)], stdout=out, stderr=subprocess.STDOUT, env=environment)
+            # The compose file's command line (gunicorn), on a local port.
+            process = subprocess.Popen(compose_command("api", port), stdout=out, stderr=subprocess.STDOUT,
+                                       env=environment)
         server = Server(f"http://127.0.0.1:{port}", process, database, log)
         servers.append(server)
         deadline = time.monotonic() + 180
