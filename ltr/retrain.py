@@ -3,7 +3,7 @@
 events -> labels (click model chosen by held-out likelihood, or judgments) -> features -> LambdaMART
 on all but a fixed held-out slice of the labelled queries -> candidate registered -> quality gate
 (held-out nDCG@10 against the active model, or the hybrid when none is active, by at least
-``retrain_min_gain``) -> parity gate (LightGBM against the engine's ``sltr``) -> promoted. A
+``retrain_min_gain``, graded by the shop's train-split judgments when it has them) -> parity gate (LightGBM against the engine's ``sltr``) -> promoted. A
 candidate that fails either gate is rejected with the reason in its notes; the served model stays.
 """
 
@@ -16,7 +16,8 @@ from core.db import migrate
 from core.db.session import session_scope
 from core.settings import Settings
 from ltr import promotion, registry
-from ltr.quality_gate import QualityVerdict, holdout_ndcg, is_holdout_query, verdict
+from evaluation import judgment_store
+from ltr.quality_gate import QualityVerdict, holdout_ndcg, is_holdout_query, judged_slice, verdict
 from ltr.ranker.artifacts import load_artifact
 from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
 from ltr.ranker.featureset import FEATURESETS
@@ -58,15 +59,22 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "
         name = outcome.model.name
     held_out = outcome.holdout
     assert held_out is not None
-    candidate = holdout_ndcg(held_out, outcome.artifact.booster.predict(held_out.features))
+    with session_scope(url) as session:
+        judged = judgment_store.load(session, "train")  # never the test split
+    gate_data, grades, graded_by = held_out, None, f"the training labels ({request.labels})"
+    judged_held_out = judged_slice(held_out, judged)
+    if judged_held_out is not None:
+        gate_data, grades, graded_by = judged_held_out, judged, "the shop's judgments (train split)"
+    candidate = holdout_ndcg(gate_data, outcome.artifact.booster.predict(gate_data.features), grades=grades)
     with session_scope(url) as session:
         active = registry.active_model(session)
-        served_by, served = "hybrid", holdout_ndcg(held_out)
+        served_by, served = "hybrid", holdout_ndcg(gate_data, grades=grades)
         if active is not None:
             current = load_artifact(Path(active.artifact_path))
             if current.featureset.names == extractor.featureset.names:
-                served_by, served = active.name, holdout_ndcg(held_out, current.booster.predict(held_out.features))
-    quality: QualityVerdict = verdict(candidate, served, served_by, len(held_out.groups), gain)
+                served_by, served = active.name, holdout_ndcg(gate_data, current.booster.predict(gate_data.features),
+                                                              grades=grades)
+    quality: QualityVerdict = verdict(candidate, served, served_by, len(gate_data.groups), gain, graded_by=graded_by)
     promoted, reason = quality.promote, quality.reason
     with session_scope(url) as session:
         if promoted:
@@ -78,4 +86,4 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "
         if not promoted:
             registry.reject(session, name, reason)
     return RetrainReport(name, promoted, reason, round(candidate, 6), round(served, 6), served_by,
-                         len(held_out.groups), outcome.queries)
+                         len(gate_data.groups), outcome.queries)

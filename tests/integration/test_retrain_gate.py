@@ -54,3 +54,31 @@ def test_a_candidate_must_beat_what_is_served_on_held_out_queries(
         assert registry.active_model(session).name == first.model  # what was served stays served
         rejected = registry.get_model(session, second.model)
         assert rejected.status == "rejected" and "does not beat" in rejected.notes
+
+
+def test_the_gate_grades_by_the_shops_stored_judgments_when_it_has_them(
+        shop: Settings, judged_queries: dict[str, dict[str, float]]) -> None:
+    """Labels can mislead (click-model labels on a sparse log): the stored train-split judgments decide."""
+    from evaluation import judgment_store
+    from evaluation.judgments import split_of
+    from storefront.factory import build_search_service
+
+    held_out_train = [q for q in judged_queries if is_holdout_query(q) and split_of(q) == "train"]
+    assert len(held_out_train) >= 10
+    by_labels = retrain(shop, request(judged_queries), min_gain=1.0)  # scored, never promoted
+    assert "graded by the training labels (judgments)" in by_labels.reason and by_labels.served_by == "hybrid"
+    assert by_labels.served_ndcg < 1.0
+
+    # The shop's stored judgments call the hybrid's first candidate the one relevant product of each held-out
+    # query: graded by them, the hybrid is perfect, and no candidate can beat it.
+    service = build_search_service(shop, record=False)
+    stored = {query: {service.candidates(query)[0].product_id: 3.0} for query in held_out_train}
+    with session_scope(shop.effective_database_url) as session:
+        judgment_store.import_judgments(session, stored, "test", "test")
+    by_judgments = retrain(shop, request(judged_queries), min_gain=0.001)
+    assert "graded by the shop's judgments (train split)" in by_judgments.reason
+    assert by_judgments.holdout_queries == len(held_out_train)
+    assert by_judgments.served_ndcg == 1.0 and by_judgments.candidate_ndcg <= 1.0
+    assert not by_judgments.promoted and "does not beat hybrid" in by_judgments.reason
+    with session_scope(shop.effective_database_url) as session:
+        assert registry.active_model(session) is None  # nothing was ever good enough to serve
