@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test unit clean-node
+.PHONY: setup demo demo-stop test unit clean-node
 
 # Plugin zips for Maven mirrors that lack one (the Learning-to-Rank plugin): used only when Maven
 # Central cannot supply the zip, then kept in the download cache.
@@ -45,6 +45,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/shelfrank demo
+
+# Stops what `make demo` left running (worker, API, console, Redis, the node); their data stays.
+demo-stop:
+	$(BIN)/shelfrank demo --stop
 
 test: setup
 	$(BIN)/pytest

@@ -1,34 +1,44 @@
-"""``shelfrank demo``: bring up the local stack and run the main job end to end on real data.
+"""``shelfrank demo``: the shop's whole loop on real data, as a newcomer first sees it.
 
-Each feature issue grows this command. Today it starts OpenSearch, migrates the metadata database,
-indexes the Home Depot catalogue (BM25 fields plus BERT vectors), shows a few shopper queries
-answered three ways, lets simulated shoppers use the search and events APIs, fits click models on
-their clicks, trains a LambdaMART model on the click model's labels, promotes it through the
-parity gate, shows a reranked query with its explanations, and prints where to look.
+It starts the local OpenSearch node and Redis, migrates the metadata database, imports the Home Depot
+judgments into SQL, indexes the catalogue (BM25 fields plus BERT vectors), answers a few queries three
+ways, and leaves three services running in the background: a Celery worker, the storefront API and the
+admin console (with an admin login it creates). Simulated shoppers then use the search and events APIs;
+the *worker* fits the click model, trains, gates and promotes (or refuses) a LambdaMART model, and
+evaluates what is served; the demo prints nDCG@10 on the test split for BM25, the hybrid and the served
+ranking, and where to look. ``shelfrank demo --stop`` (``make demo-stop``) stops everything it started.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import secrets
 import threading
-from datetime import datetime, timezone
+import time
 from pathlib import Path
 
 import typer
+from sqlalchemy import select
+from tqdm import tqdm
 from werkzeug.serving import make_server
 
 from api.app import create_app
 from api.simulated_shoppers import http_simulator
-from core.access import api_keys
-from cli.errors import user_errors
+from cli.errors import fail, user_errors
+from core.access import api_keys, users
+from core.background import BackgroundService, ServiceDidNotStart
 from core.db import migrate
+from core.db.models import TaskRun
 from core.db.session import session_scope
 from core.localnode import LocalNode
 from core.opensearch_client import make_client
+from core.redis_server import LocalRedis
 from core.settings import Settings, get_settings
 from encoders.factory import load_cached_encoder
+from evaluation import judgment_store
 from evaluation.judgments import load_homedepot, select_split
+from evaluation.runner import evaluate
 from indexer import pipeline
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import live_index
@@ -39,22 +49,41 @@ from storefront.request import SearchRequest
 HOMEDEPOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "homedepot" / "train.csv"
 DEMO_QUERIES = 100  # few enough that each (query, product) pair is seen often: click models need support
 SAMPLE_QUERIES = ("cordless drill", "outdoor lighting for patio", "white kitchen faucet")
+DEMO_ADMIN = "demo-admin"
+
+
+def services(settings: Settings) -> list[BackgroundService]:
+    """What the demo leaves running, in start order (the worker first: the others queue jobs for it)."""
+    return [
+        BackgroundService("worker", ("worker",)),
+        BackgroundService("api", ("api", "serve"), f"http://127.0.0.1:{settings.api_port}/api/v1/health"),
+        BackgroundService("console", ("admin", "serve"), f"http://127.0.0.1:{settings.admin_port}/login"),
+    ]
 
 
 @user_errors
 def demo(
-    catalog: Path = typer.Option(HOMEDEPOT, help="Home Depot train.csv (the shared data set)."),
+    catalog: Path = typer.Option(HOMEDEPOT, help="Home Depot train.csv (the shared data set); SHELFRANK_DEMO_CATALOG "
+                                 "overrides it.", envvar="SHELFRANK_DEMO_CATALOG"),
     index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
     sessions: int = typer.Option(8000, "--sessions", min=1, help="Simulated shopping sessions."),
+    stop: bool = typer.Option(False, "--stop", help="Stop what the demo started (worker, API, console, Redis, "
+                              "the node) and exit; their data stays."),
 ) -> None:
-    """Start the local stack, index the Home Depot catalogue, answer sample queries, print where to look."""
+    """The shop's whole loop on the Home Depot data: index, serve, shoppers, the worker's retrain, evaluation."""
     settings = get_settings()
+    if stop:
+        _stop(settings)
+        return
+    started = time.monotonic()
     alias = index or settings.default_index
     node = LocalNode(settings, progress=lambda line: typer.echo(line, err=True))
     status = node.start()
+    LocalRedis(settings).start()
     migrate.upgrade(settings.effective_database_url)
     client = make_client(settings)
     encoder = load_cached_encoder(settings)
+    _judgments(settings, catalog)
 
     if live_index(client, alias) is None:
         typer.echo(f"Indexing the Home Depot catalogue from {catalog} (first run encodes ~55k titles on "
@@ -83,19 +112,108 @@ def demo(
         for item in served.results:
             typer.echo(f"  {served.config:6.6} {item['score']:7.3f}  {item['title'][:90]}")
 
+    typer.secho("\nServices (left running; `make demo-stop` stops them)", bold=True)
+    for background in services(settings):
+        try:
+            pid, now = background.start(settings)
+        except ServiceDidNotStart as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"  {background.name:8} pid {pid} ({'started' if now else 'already running'}); "
+                   f"log {background.log_file(settings)}")
+    login = _console_admin(settings)
+
     clickmodel_folder = _shoppers_and_click_models(settings, alias, catalog, sessions)
-    model_name = _train_and_promote(settings, alias)
+    retrained = _worker_job(settings, "retrain", "Retrain in the worker: click model, labels, features, LambdaMART, "
+                            "quality and parity gates")
+    outcome = retrained.get("result") or {}
+    if retrained.get("status") == "succeeded":
+        verdict = "promoted" if outcome.get("promoted") else "not promoted"
+        typer.echo(f"{outcome.get('model')}: {verdict}: {outcome.get('reason')}")
+    else:
+        typer.echo(f"retrain {retrained.get('status')}: {retrained.get('detail') or retrained.get('result')}")
+    evaluated = _worker_job(settings, "evaluate", "Evaluation in the worker: the served ranking and the hybrid on "
+                            "the test split's judgments", index=alias)
+    _relevance_table(settings, service, evaluated.get("result") or {})
 
     typer.echo("")
     typer.echo(f"OpenSearch {status.version} ({status.health}) at {status.url}; plugins: {', '.join(status.plugins)}")
-    typer.echo(f"  index status: .venv/bin/shelfrank index status --index {alias}")
-    typer.echo(f"  node logs:    {node.root / 'logs'}")
-    typer.echo(f"Database: {settings.effective_database_url}  (.venv/bin/shelfrank events stats)")
-    typer.echo(f"Click model: {clickmodel_folder}/examination.png and estimates.csv")
-    typer.echo(f"Ranking model {model_name} is active: .venv/bin/shelfrank models list; "
-               ".venv/bin/shelfrank search \"cordless drill\" --debug shows why each result ranks where it does")
-    typer.echo("Serve the storefront API with: .venv/bin/shelfrank api serve  (POST /api/v1/search, /api/v1/events)")
-    typer.echo("Stop the node with: .venv/bin/shelfrank opensearch stop")
+    typer.echo(f"Storefront API: http://127.0.0.1:{settings.api_port}/api/v1/search  (POST {{\"query\": \"cordless "
+               "drill\"}); search template for direct callers: shelfrank-search (README)")
+    typer.echo(f"Admin console:  http://localhost:{settings.admin_port}/  {login}")
+    typer.echo(f"Worker runs:    .venv/bin/shelfrank tasks status   (also the console's Tasks page)")
+    typer.echo(f"Click model:    {clickmodel_folder}/examination.png and estimates.csv")
+    typer.echo(f"Database:       {settings.effective_database_url}")
+    typer.echo(f"Demo took {time.monotonic() - started:.0f}s. Stop it all with: make demo-stop")
+
+
+def _stop(settings: Settings) -> None:
+    for background in reversed(services(settings)):
+        typer.echo(f"{background.name}: {'stopped' if background.stop(settings) else 'was not running'}")
+    typer.echo(f"redis: {'stopped' if LocalRedis(settings).stop() else 'was not running'}")
+    typer.echo(f"opensearch: {'stopped' if LocalNode(settings).stop() else 'was not running'}")
+
+
+def _judgments(settings: Settings, catalog: Path) -> None:
+    """The Home Depot judgments into SQL, once: previews, the quality gate and evaluations read them there."""
+    with session_scope(settings.effective_database_url) as session:
+        if judgment_store.totals(session)["pairs"]:
+            return
+        report = judgment_store.import_judgments(session, load_homedepot(catalog), f"file:{catalog.name}", "demo")
+    typer.echo(f"imported {report.pairs} judgments for {report.queries} queries into the database")
+
+
+def _console_admin(settings: Settings) -> str:
+    """The console login the demo creates once; its password is kept in a file only this user can read."""
+    secret = settings.state_dir / "demo-admin-password.txt"
+    with session_scope(settings.effective_database_url) as session:
+        if users.find_user(session, DEMO_ADMIN) is None:
+            password = secrets.token_urlsafe(12)
+            users.create_user(session, DEMO_ADMIN, password, "admin")
+            secret.write_text(password + "\n")
+            secret.chmod(0o600)
+    if not secret.exists():
+        return f"(log in as {DEMO_ADMIN}; its password was set outside the demo)"
+    return f"user {DEMO_ADMIN}, password {secret.read_text().strip()}  (kept in {secret})"
+
+
+def _worker_job(settings: Settings, name: str, title: str, timeout_s: float = 3600.0, **kwargs: object) -> dict:
+    """Queue ``name`` for the background worker and follow its recorded run until it ends."""
+    from workers.tasks import TASKS  # the demo is a face: it may use the workers' own app
+
+    typer.secho(f"\n{title}", bold=True)
+    result = TASKS[name].apply_async(kwargs={**kwargs, "started_by": "demo"})
+    deadline = time.monotonic() + timeout_s
+    with tqdm(total=100, desc=name, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}]") as bar:
+        while not result.ready():
+            if time.monotonic() > deadline:
+                raise fail(f"{name} did not finish within {timeout_s:.0f}s; see .venv/bin/shelfrank tasks status")
+            with session_scope(settings.effective_database_url) as session:
+                run = session.scalars(select(TaskRun).where(TaskRun.task_id == result.id)
+                                      .order_by(TaskRun.id.desc()).limit(1)).first()
+                if run is not None and run.progress is not None:
+                    bar.n = round(100 * run.progress)
+                    bar.refresh()
+            time.sleep(1.0)
+        bar.n = 100
+        bar.refresh()
+    outcome = result.get(propagate=False)
+    if not isinstance(outcome, dict):
+        raise fail(f"{name} failed in the worker: {outcome}; see {settings.state_dir / 'run' / 'worker.log'}")
+    return outcome
+
+
+def _relevance_table(settings: Settings, service, evaluated: dict) -> None:  # type: ignore[no-untyped-def]
+    """nDCG@10 / recall@100 on the test split: BM25 here, the hybrid and the served ranking from the worker."""
+    with session_scope(settings.effective_database_url) as session:
+        test = judgment_store.load(session, "test")
+    bm25 = evaluate(lambda q: service.ranking(q, "bm25", 100), test, "bm25", progress=True).averages
+    rows = [("BM25", bm25), ("hybrid", evaluated.get("hybrid") or {}),
+            (f"served ({evaluated.get('model') or 'no model: the hybrid'})", evaluated.get("served") or {})]
+    typer.secho(f"\nRelevance on {len(test)} test-split queries", bold=True)
+    typer.echo(f"  {'ranking':44} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>8}")
+    for label, metrics in rows:
+        typer.echo(f"  {label[:44]:44} {metrics.get('ndcg@10', float('nan')):8.4f} "
+                   f"{metrics.get('recall@100', float('nan')):10.4f} {metrics.get('mrr@10', float('nan')):8.4f}")
 
 
 def _shoppers_and_click_models(settings: Settings, alias: str, catalog: Path, sessions: int) -> Path:
@@ -130,50 +248,3 @@ def _shoppers_and_click_models(settings: Settings, alias: str, catalog: Path, se
     typer.echo("                  the shoppers': " + " ".join(f"{x:.2f}" for x in result.examination))
     typer.echo(f"{summary['labelled_pairs']} (query, product) pairs have enough impressions for a label")
     return folder
-
-
-def _train_and_promote(settings: Settings, alias: str) -> str:
-    """LambdaMART on the demo shoppers' clicks (click-model labels), promoted through the parity gate."""
-    from ltr import promotion, registry
-    from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
-    from ltr.ranker.featureset import SHOP_FEATURES
-    from ltr.ranker.job import TrainingRequest, train_and_register
-    from ltr.ranker.serving import storefront_service
-    from ltr.ranker.train import TrainParams
-
-    typer.secho("\nLearning to rank: LambdaMART on the click model's labels", bold=True)
-    service = build_search_service(settings, alias, record=False)
-    extractor = FeatureExtractor(SHOP_FEATURES, EngineFeatureLogger(service.client, service.index))
-    request = TrainingRequest(labels="clickmodel", min_support=settings.click_model_min_support,
-                              window=settings.rerank_window, params=TrainParams.from_settings(settings),
-                              name=f"demo-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
-    with session_scope(settings.effective_database_url) as session:
-        outcome = train_and_register(session, request, service.candidates, extractor,
-                                     settings.state_dir / "models", progress=True)
-        metrics = outcome.model.metrics
-        typer.echo(f"trained {outcome.model.name} on {outcome.queries} queries ({outcome.rows} rows, "
-                   f"{metrics['trees']} trees); validation nDCG@10 {metrics['valid']['ndcg@10']:.4f}")
-    checks = []
-
-    shop_gate = promotion.settings_gate(settings, alias)  # the demo's own catalogue, whatever the default
-
-    def gate(model):  # type: ignore[no-untyped-def]
-        checks.append(shop_gate(model))
-        return checks[-1]
-
-    with session_scope(settings.effective_database_url) as session:
-        registry.promote(session, request.name, by="demo", gate=gate)
-    with session_scope(settings.effective_database_url) as session:
-        template = promotion.after_switch(session, service.client, alias, settings).template
-    typer.echo(f"promoted {request.name}; parity gate: {checks[-1].summary()}; search template: {template}")
-    served = storefront_service(settings, alias, record=False)
-    query = SAMPLE_QUERIES[0]
-    result = served.search(SearchRequest(query=query, size=3, debug=True), record=False)
-    typer.secho(f"\n{query!r} reranked by {result.debug['reranker']}", bold=True)
-    for item in result.results:
-        typer.echo(f"  {item['score']:+7.3f}  {item['title'][:90]}")
-        explanation = item.get("explanation")
-        if explanation:
-            terms = ", ".join(f"{t['feature']} {t['contribution']:+.2f}" for t in explanation["contributions"][:4])
-            typer.echo(f"           why: {terms}")
-    return request.name
