@@ -158,3 +158,80 @@ def test_two_promotions_at_once_leave_exactly_one_active_model(url: str, tmp_pat
     assert list(statuses.values()).count("active") == 1, (statuses, outcomes)
     refused = [o for o in outcomes.values() if o.startswith("refused")]
     assert all("another model became active at the same time" in o for o in refused), outcomes
+
+
+def test_concurrent_event_batches_with_the_same_ids_are_stored_once(url: str) -> None:
+    """Eight senders retrying one batch at the same moment (a frontend's retries, two gateways): every event
+    is stored once, the others are counted as duplicates, none fails."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from core.db.models import ProcessedEvent
+    from ltr.events.store import EventStore
+
+    batch: list[dict] = []
+    for i in range(40):
+        results = [f"p{i}-{k}" for k in range(5)]
+        batch.append({"event_id": f"s{i}", "type": "search", "ts": "2026-11-30T12:00:00Z", "search_id": f"q{i}",
+                      "user_id": f"shopper-{i % 7}", "session_id": f"sess-{i}", "query": "drill", "results": results})
+        batch.append({"event_id": f"c{i}", "type": "click", "ts": "2026-11-30T12:00:05Z", "search_id": f"q{i}",
+                      "user_id": f"shopper-{i % 7}", "session_id": f"sess-{i}", "product_id": results[i % 5]})
+    store, reports, errors = EventStore("test-key"), [], []
+    start = threading.Barrier(8)
+
+    def send() -> None:
+        start.wait()
+        try:
+            with session_scope(url) as session:
+                reports.append(store.ingest(session, batch))
+        except Exception as exc:  # noqa: BLE001 - any failure is what the test is about
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(reports) == 8
+    assert all(not r.rejected for r in reports)
+    assert sum(r.accepted for r in reports) == len(batch)
+    assert sum(r.duplicates for r in reports) == 7 * len(batch)
+    with session_scope(url) as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == len(batch)
+        assert session.scalar(select(func.count()).select_from(Search)) == 40
+        assert session.scalar(select(func.count()).select_from(Impression)) == 200
+        assert session.scalar(select(func.count()).select_from(Interaction)) == 40
+
+
+def test_the_task_lock_and_run_records_on_postgres(url: str, settings: Settings) -> None:
+    """One run of a kind at a time across processes (the lock is in Redis), every run recorded in PostgreSQL."""
+    import redis
+
+    from core.db.models import TaskRun
+    from core.jobs import run_job
+    from core.redis_server import LocalRedis
+    from sqlalchemy import select
+
+    local = LocalRedis(settings)
+    started_here = not local.status().running
+    local.start()
+    broker = redis.Redis.from_url(settings.broker_url.rsplit("/", 1)[0] + "/13")
+    broker.flushdb()
+    try:
+        inside: list[str] = []
+
+        def job(progress):  # type: ignore[no-untyped-def]
+            progress(0.5)
+            inside.append(run_job("retrain", lambda _p: {}, database_url=url, broker=broker, started_by="beat").status)
+            return {"trees": 7}
+
+        first = run_job("retrain", job, database_url=url, broker=broker, started_by="cli:test")
+        assert first.status == "succeeded" and inside == ["skipped"]
+        with session_scope(url) as session:
+            stored = [(r.task, r.status, r.started_by, r.result) for r in session.scalars(select(TaskRun).order_by(TaskRun.id))]
+        assert stored == [("retrain", "succeeded", "cli:test", {"trees": 7}), ("retrain", "skipped", "beat", None)]
+    finally:
+        broker.flushdb()
+        if started_here and not os.environ.get("SHELFRANK_KEEP_NODE"):
+            local.stop()
