@@ -9,6 +9,7 @@ candidate that fails either gate is rejected with the reason in its notes; the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,8 +44,11 @@ class RetrainReport:
 
 
 def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "shelfrank-v1",
-            index: str | None = None, by: str = "retrain", min_gain: float | None = None) -> RetrainReport:
-    """Train a candidate and promote it only if both gates pass; returns what happened and why."""
+            index: str | None = None, by: str = "retrain", min_gain: float | None = None,
+            progress: Callable[[float], None] | None = None) -> RetrainReport:
+    """Train a candidate and promote it only if both gates pass; returns what happened and why.
+    ``progress`` hears the share done after each stage (features and training are most of it)."""
+    report = progress or (lambda _share: None)
     if featureset not in FEATURESETS:
         raise ValueError(f"unknown featureset {featureset!r}; use one of {', '.join(FEATURESETS)}")
     gain = settings.retrain_min_gain if min_gain is None else min_gain
@@ -57,6 +61,7 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "
         outcome = train_and_register(session, request, service.candidates, extractor, settings.state_dir / "models",
                                      traits=CatalogTraits(service.client, service.index), holdout=is_holdout_query)
         name = outcome.model.name
+    report(0.75)
     held_out = outcome.holdout
     assert held_out is not None
     with session_scope(url) as session:
@@ -76,6 +81,7 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "
                                                               grades=grades)
     quality: QualityVerdict = verdict(candidate, served, served_by, len(gate_data.groups), gain, graded_by=graded_by)
     promoted, reason = quality.promote, quality.reason
+    report(0.8)
     with session_scope(url) as session:
         if promoted:
             try:

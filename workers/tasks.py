@@ -89,7 +89,7 @@ def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featurese
                               window=settings.rerank_window, params=TrainParams.from_settings(settings))
 
     def job(progress: Progress) -> dict[str, Any]:
-        return retrain(settings, request, featureset=featureset, by=started_by).as_dict()
+        return retrain(settings, request, featureset=featureset, by=started_by, progress=progress).as_dict()
 
     return _run(self, "retrain", job, {"labels": labels, "days": days, "featureset": featureset}, started_by)
 
