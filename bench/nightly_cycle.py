@@ -41,10 +41,10 @@ from evaluation.judgments import load_homedepot, select_split  # noqa: E402
 from indexer.jobs import sync_drop_folder  # noqa: E402
 from indexer.sources import read_catalog  # noqa: E402
 from indexer.versions import live_index  # noqa: E402
-from ltr.behaviour_sync import refresh_behaviour  # noqa: E402
 from ltr.ranker.job import TrainingRequest  # noqa: E402
 from ltr.ranker.train import TrainParams  # noqa: E402
 from ltr.retrain import retrain  # noqa: E402
+from ltr.maintenance import refresh_served_behaviour  # noqa: E402
 from ltr.served_evaluation import evaluate_served  # noqa: E402
 from storefront.factory import build_search_service  # noqa: E402
 
@@ -116,7 +116,7 @@ def main() -> None:
 
     cycle: dict[str, float] = {}
     sync = timed("catalogue sync", cycle, lambda: sync_drop_folder(settings, alias))
-    behaviour = timed("behaviour refresh", cycle, lambda: refresh_behaviour(settings, alias))
+    behaviour = timed("behaviour refresh", cycle, lambda: refresh_served_behaviour(settings, alias)[0])
     request = TrainingRequest(labels="clickmodel", days=28.0, min_support=settings.click_model_min_support,
                               window=settings.rerank_window, params=TrainParams.from_settings(settings))
     retrained = timed("retrain", cycle, lambda: retrain(settings, request, index=alias, by="bench"))

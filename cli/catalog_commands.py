@@ -231,12 +231,12 @@ def cleanup(index: str = IndexOption) -> None:
 def behaviour(index: str = IndexOption) -> None:
     """Write each product's behaviour features (CTR, purchase rate, popularity, as of now) onto its document,
     where the learning-to-rank featureset reads them in the engine: partial updates, alias untouched."""
-    from ltr.behaviour_sync import refresh_behaviour
+    from ltr.maintenance import refresh_served_behaviour
 
     settings = get_settings()
     alias = index or settings.default_index
-    report = refresh_behaviour(settings, alias)
+    report, template = refresh_served_behaviour(settings, alias)
     priors = ", ".join(f"{k} {v:.4g}" for k, v in report.priors.items())
     typer.echo(f"{alias} ({report.index}): {report.updated} products updated, {report.cleared} cleared "
                f"(no history in the window), {report.missing} with history no longer in the catalogue; "
-               f"priors: {priors or '-'}")
+               f"priors: {priors or '-'}; search template: {template}")

@@ -1,7 +1,10 @@
-"""The shop's housekeeping as every face runs it (``shelfrank index cleanup``, the nightly task).
+"""The shop's housekeeping as every face runs it (``shelfrank index cleanup``, ``shelfrank index
+behaviour``, their scheduled tasks).
 
 Index versions (partial ones a killed rebuild left, rollback targets past retention) and retired models
 in the engine's feature store past ``ltr_keep_retired_models``; the registry keeps every model's record.
+The behaviour refresh rewrites the search template after it: the template carries the refreshed priors
+(what products without history score), which only the storefront reads from the index by itself.
 """
 
 from __future__ import annotations
@@ -11,7 +14,11 @@ from core.opensearch_client import make_client
 from core.settings import Settings
 from indexer.chunked_rebuild import running_targets
 from indexer.cleanup import clean_versions
-from ltr.promotion import prune_store
+from opensearchpy.exceptions import TransportError
+
+from ltr.behaviour_sync import SyncReport, refresh_behaviour
+from ltr.promotion import prune_store, sync_search_template
+from ltr.ranker.artifacts import ArtifactError
 
 
 def cleanup(settings: Settings, alias: str) -> dict[str, object]:
@@ -21,3 +28,16 @@ def cleanup(settings: Settings, alias: str) -> dict[str, object]:
                                 in_progress=running_targets(session))
         store = prune_store(session, client, alias, settings.ltr_keep_retired_models)
     return {**report.as_dict(), "models_deleted_from_store": store.deleted}
+
+
+def refresh_served_behaviour(settings: Settings, alias: str) -> tuple[SyncReport, str]:
+    """Behaviour features onto the documents, then the search template with the new priors; returns the sync
+    report and what the template serves now (or why it could not be rewritten: the refresh stands)."""
+    report = refresh_behaviour(settings, alias)
+    with session_scope(settings.effective_database_url) as session:
+        try:
+            template = sync_search_template(session, make_client(settings), alias, settings.default_index,
+                                            settings.rerank_window).reason
+        except (ArtifactError, OSError, TransportError) as exc:
+            template = f"not rewritten: {exc}"
+    return report, template

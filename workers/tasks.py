@@ -24,9 +24,8 @@ from encoders.factory import load_cached_encoder
 from indexer import chunked_rebuild
 from indexer.jobs import rebuild_catalogue, sync_drop_folder
 from core.settings import Settings
-from ltr.behaviour_sync import refresh_behaviour
 from ltr.events.retention import purge_expired
-from ltr.maintenance import cleanup
+from ltr.maintenance import cleanup, refresh_served_behaviour
 from ltr.served_evaluation import evaluate_served
 from ltr.ranker.job import TrainingRequest
 from ltr.ranker.train import TrainParams
@@ -61,9 +60,9 @@ def behaviour_refresh(self, index: str | None = None, started_by: str = "unknown
     alias = index or settings.default_index
 
     def job(progress: Progress) -> dict[str, Any]:
-        report = refresh_behaviour(settings, alias)
+        report, template = refresh_served_behaviour(settings, alias)
         return {"index": report.index, "updated": report.updated, "cleared": report.cleared,
-                "missing": report.missing}
+                "missing": report.missing, "template": template}
 
     return _run(self, "behaviour", job, {"index": alias}, started_by)
 

@@ -86,6 +86,15 @@ def test_the_template_reranks_inside_opensearch_with_the_promoted_model(
     assert reason == "reranks with engine-template-1"
     assert search_template.served_model(service.client, template) == "engine-template-1"
 
+    # The behaviour refresh rewrites the template (its priors), still reranking with the active model.
+    from ltr.maintenance import refresh_served_behaviour
+
+    shop = settings.model_copy(update={"database_url": database, "default_index": "another-shop",
+                                       "rerank_window": WINDOW})
+    _report, refreshed = refresh_served_behaviour(shop, service.index)
+    assert refreshed == "reranks with engine-template-1"
+    assert search_template.served_model(service.client, template) == "engine-template-1"
+
     with session_scope(database) as session:
         artifact = load_artifact(Path(registry.active_model(session).artifact_path))  # type: ignore[union-attr]
     with_vector = FeatureExtractor(ENGINE_FEATURES, EngineFeatureLogger(service.client, service.index),
