@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin import security
@@ -37,6 +37,11 @@ def create_app(settings: Settings | None = None, search_service=None) -> Flask: 
     security.init_app(app)
     for module in (auth, overview, sandbox, tuning, judgments, models, events, tasks, people):
         app.register_blueprint(module.blueprint)
+
+    @app.get("/health")
+    def health():  # type: ignore[no-untyped-def]
+        """Liveness for the compose file's health check: no login, no database, no template."""
+        return jsonify(status="ok")
 
     @app.errorhandler(400)
     def bad_request(error):  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from core.access.users import ROLES, role_allows
 from core.db.models import ConsoleUser
 
 #: Endpoints answering anonymous requests: the login form itself and the stylesheet it uses.
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "static", "health"}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -7,7 +7,9 @@ import threading
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
+from core import readiness
 from core.db.migrate import DatabaseNotReady
+from core.opensearch_client import make_client
 from core.throttled_log import ThrottledWarning
 from ltr.ranker.serving import storefront_service
 from storefront.request import InvalidRequest, parse_search_request
@@ -61,4 +63,19 @@ def search():  # type: ignore[no-untyped-def]
 
 @search_blueprint.get("/health")
 def health():  # type: ignore[no-untyped-def]
+    """Liveness: the process answers (what the compose file's health check asks)."""
     return jsonify(status="ok")
+
+
+@search_blueprint.get("/ready")
+def ready():  # type: ignore[no-untyped-def]
+    """Readiness: the database and the node answer (for a load balancer); 503 with a retry hint if not."""
+    settings = current_app.config["SHELFRANK_SETTINGS"]
+    client = current_app.extensions.setdefault("shelfrank_ready_client", make_client(settings, storefront=True))
+    status = readiness.check(settings.effective_database_url, client)
+    if readiness.ready(status):
+        return jsonify(status="ok", **status)
+    response = jsonify(status="unavailable", **status)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(int(settings.search_retry_after_s))
+    return response

@@ -138,3 +138,15 @@ def test_an_unreachable_node_gets_a_503_with_a_retry_hint(start_server: Callable
     assert headers["Retry-After"] == "1" and body["retry_after_s"] == 1
     status, body, _headers = post(server.url, {"query": "drill", "size": 1000})
     assert status == 400 and body["field"] == "size"  # bad requests still say what is wrong
+
+
+def test_readiness_against_the_real_node_and_database(tmp_path: Path, opensearch_node) -> None:  # type: ignore[no-untyped-def]
+    from api.app import create_app
+    from core.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'ready.db'}"
+    migrate.upgrade(url)
+    client = create_app(get_settings().model_copy(update={"database_url": url})).test_client()
+    response = client.get("/api/v1/ready")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok",
+                                                                   "opensearch": "ok"}

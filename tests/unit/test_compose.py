@@ -234,7 +234,7 @@ def test_shelfrank_commands_in_health_checks_parse(services: dict[str, dict[str,
 
 
 def test_ports_commands_and_health_checks_agree(services: dict[str, dict[str, Any]]) -> None:
-    for name, path in (("api", "/api/v1/health"), ("admin", "/login")):
+    for name, path in (("api", "/api/v1/health"), ("admin", "/health")):
         service = services[name]
         port = parse_cli(argv(service["command"])[1:]).params["port"]
         published = [str(mapping).rsplit(":", 1)[-1] for mapping in service["ports"]]
@@ -252,7 +252,7 @@ def test_the_health_check_urls_answer_from_the_real_apps(tmp_path: Path) -> None
                         database_url="postgresql+psycopg://nobody@127.0.0.1:9/none")  # never connected to
     api = create_api(settings).test_client().get("/api/v1/health")
     assert api.status_code == 200 and api.get_json() == {"status": "ok"}
-    assert create_console(settings).test_client().get("/login").status_code == 200
+    assert create_console(settings).test_client().get("/health").status_code == 200
 
 
 def test_the_migration_runs_once_before_everything_else(services: dict[str, dict[str, Any]]) -> None:

@@ -99,3 +99,13 @@ def test_search_stays_open_without_a_key(tmp_path: Path) -> None:
     client = make_client(tmp_path, keyed=False, opensearch_url="http://127.0.0.1:9", search_timeout_s=0.5)
     response = client.post("/api/v1/search", json={"query": "drill"})
     assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
+
+
+def test_readiness_names_the_dependency_that_does_not_answer(tmp_path: Path) -> None:
+    """Liveness stays 200; readiness is a 503 with a retry hint naming the node that is not there."""
+    client = make_client(tmp_path, opensearch_url="http://127.0.0.1:9", search_timeout_s=0.5)  # nothing listens
+    assert client.get("/api/v1/health").get_json() == {"status": "ok"}
+    response = client.get("/api/v1/ready")
+    body = response.get_json()
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert body["database"] == "ok" and body["opensearch"].startswith("unreachable") and body["status"] == "unavailable"
