@@ -14,11 +14,8 @@ from core.opensearch_client import make_client
 from core.settings import Settings
 from indexer.chunked_rebuild import running_targets
 from indexer.cleanup import clean_versions
-from opensearchpy.exceptions import TransportError
-
 from ltr.behaviour_sync import SyncReport, refresh_behaviour
-from ltr.promotion import prune_store, sync_search_template
-from ltr.ranker.artifacts import ArtifactError
+from ltr.promotion import prune_store, rewrite_template
 
 
 def cleanup(settings: Settings, alias: str) -> dict[str, object]:
@@ -35,9 +32,6 @@ def refresh_served_behaviour(settings: Settings, alias: str) -> tuple[SyncReport
     report and what the template serves now (or why it could not be rewritten: the refresh stands)."""
     report = refresh_behaviour(settings, alias)
     with session_scope(settings.effective_database_url) as session:
-        try:
-            template = sync_search_template(session, make_client(settings), alias, settings.default_index,
-                                            settings.rerank_window).reason
-        except (ArtifactError, OSError, TransportError) as exc:
-            template = f"not rewritten: {exc}"
+        template = rewrite_template(session, make_client(settings), alias, settings.default_index,
+                                    settings.rerank_window)
     return report, template

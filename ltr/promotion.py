@@ -133,10 +133,7 @@ def sync_models(session: Session, client: OpenSearch, index: str, keep_retired: 
                 changes.uploaded.append(model.name)
         except (ArtifactError, FeatureStoreError, OSError) as exc:
             changes.failed.append(f"{model.name}: {exc}")
-    try:
-        changes.template = sync_search_template(session, client, index, default_index or index, window).reason
-    except (ArtifactError, OSError, TransportError) as exc:
-        changes.failed.append(f"search template: {exc}")
+    changes.template = rewrite_template(session, client, index, default_index or index, window, changes.failed)
     return changes
 
 
@@ -156,6 +153,19 @@ def sync_search_template(session: Session, client: OpenSearch, index: str, defau
     return plan
 
 
+def rewrite_template(session: Session, client: OpenSearch, index: str, default_index: str, window: int,
+                     failed: list[str] | None = None) -> str:
+    """:func:`sync_search_template` for the callers whose own work stands even if the template cannot be
+    written (the switch, the repair, the behaviour refresh): what it serves now, or why it was not rewritten
+    (also appended to ``failed``)."""
+    try:
+        return sync_search_template(session, client, index, default_index, window).reason
+    except (ArtifactError, OSError, TransportError) as exc:
+        if failed is not None:
+            failed.append(f"search template: {exc}")
+        return f"not rewritten: {exc}"
+
+
 #: The template's k-NN clause: as deep as the storefront's, and boosted so that its (1 + cosine) / 2 scores
 #: weigh like a BM25 score in the window the model reranks.
 TEMPLATE_KNN_K = 100
@@ -166,11 +176,8 @@ def after_switch(session: Session, client: OpenSearch, index: str, settings: Set
     """What follows a change of the served model (promotion, rollback): the store pruned to the retention
     count, the search template pointed at the model now served."""
     changes = prune_store(session, client, index, settings.ltr_keep_retired_models)
-    try:
-        changes.template = sync_search_template(session, client, index, settings.default_index,
-                                                settings.rerank_window).reason
-    except (ArtifactError, OSError, TransportError) as exc:
-        changes.failed.append(f"search template: {exc}")
+    changes.template = rewrite_template(session, client, index, settings.default_index, settings.rerank_window,
+                                        changes.failed)
     return changes
 
 

@@ -95,13 +95,12 @@ def sltr_params(featureset: FeatureSet, query: str, candidates: Sequence[Candida
         columns = np.column_stack([stage[name] for name in stage_names])
     behaviour = behaviour or document_behaviour({})
     product_names = [spec.name for spec in featureset.of_source("product")]
-    product_values = {} if behaviour.in_documents else {
-        pid: _f32([behaviour.get(pid, name) for name in product_names]) for pid in ids}
     params: dict[str, Any] = {"keywords": query}
     if stage_names:
         params["stage"] = {pid: _f32(row) for pid, row in zip(ids, columns)}
     if product_names:
-        params["product_values"] = product_values
+        params["product_values"] = {} if behaviour.in_documents else {
+            pid: _f32([behaviour.get(pid, name) for name in product_names]) for pid in ids}
         params["product_priors"] = _f32([behaviour.defaults.get(name, 0.0) for name in product_names])
     if featureset.of_source("user"):
         params.update({
