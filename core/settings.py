@@ -183,6 +183,14 @@ class Settings(BaseSettings):
     rerank_engine: Literal["opensearch", "python"] = Field(
         "opensearch", description="Where the active model scores the rerank window: inside OpenSearch (the LTR "
         "plugin's sltr, one request) or in this process (LightGBM on logged features: the reference).")
+    cross_encoder_path: Path | None = Field(
+        None, description="A cross-encoder folder (`shelfrank encoder train-cross`) that rescores the top of every "
+        "ranked list: an optional last stage, off when empty (it costs a transformer pass per candidate, beyond the "
+        "default path's latency budget on CPU).")
+    cross_encoder_top: int = Field(20, ge=2, le=200, description="Candidates the cross-encoder stage rescores.")
+    cross_encoder_prior_weight: float | None = Field(
+        None, ge=0, description="Weight of the previous stage's standardised score added to the cross-encoder's; "
+        "empty: the weight its training run chose on validation queries.")
     tuning_refresh_seconds: float = Field(
         5.0, ge=0, description="How often a running storefront checks for a search tuning put live in the console.")
     tuning_preview_queries: int = Field(

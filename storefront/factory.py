@@ -54,4 +54,15 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
         default_config=settings.search_config,
         recorder=recorder,
         tuning=live_tuning(settings),
+        last_stage=cross_encoder_stage(settings),
     )
+
+
+def cross_encoder_stage(settings: Settings):  # type: ignore[no-untyped-def]
+    """The optional cross-encoder stage, or None when ``cross_encoder_path`` is empty (the default)."""
+    if settings.cross_encoder_path is None:
+        return None
+    from storefront.cross_encoder_stage import load_stage  # torch only when the stage is on
+
+    return load_stage(settings.cross_encoder_path, settings.cross_encoder_top, settings.cross_encoder_prior_weight,
+                      device=settings.encoder_device, cpu_threads=settings.encoder_cpu_threads)

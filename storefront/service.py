@@ -1,4 +1,5 @@
-"""The storefront search path: query -> vector -> one OpenSearch round trip -> fusion -> rerank -> page.
+"""The storefront search path: query -> vector -> one OpenSearch round trip -> fusion -> rerank
+(-> the optional cross-encoder stage) -> page.
 
 I/O is kept at the edges (the OpenSearch call and the impression recorder); the steps in
 between are the pure functions of :mod:`storefront.fusion` and :mod:`storefront.retrieval`.
@@ -12,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
@@ -31,6 +32,9 @@ from storefront.retrieval import (
     query_vector_param,
 )
 from storefront.tuning import ServedTuning
+
+if TYPE_CHECKING:  # the stage loads torch; a service without it never needs the import
+    from storefront.cross_encoder_stage import CrossEncoderStage
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +77,13 @@ class TuningSource(Protocol):
 
 class SearchService:
     """``configs`` and ``default_config`` are the tuning served unless ``tuning`` (the live, versioned
-    tuning of :mod:`storefront.tuning_store`) is given; then each search reads that one."""
+    tuning of :mod:`storefront.tuning_store`) is given; then each search reads that one.
+    ``last_stage`` (off by default) rescores the top of the reranked list with a cross-encoder."""
 
     def __init__(self, client: OpenSearch, index: str, encoder: QueryEncoder, configs: dict[str, RetrievalConfig],
                  default_config: str, reranker: Reranker | RerankerSource | None = None,
-                 recorder: ImpressionRecorder | None = None, tuning: TuningSource | None = None) -> None:
+                 recorder: ImpressionRecorder | None = None, tuning: TuningSource | None = None,
+                 last_stage: CrossEncoderStage | None = None) -> None:
         if default_config not in configs:
             raise ValueError(f"unknown default retrieval config {default_config!r}")
         self.client = client
@@ -87,6 +93,7 @@ class SearchService:
         self.tuning_source = tuning
         self.reranker: Reranker | RerankerSource = reranker or NoopReranker()
         self.recorder = recorder
+        self.last_stage = last_stage
 
     def current_tuning(self) -> ServedTuning:
         return self.tuning_source.current() if self.tuning_source is not None else self._static_tuning
@@ -119,6 +126,10 @@ class SearchService:
         else:
             candidates = self._rerank(reranker, request.query, candidates, context)
         timings["rerank_ms"] = (time.perf_counter() - mark) * 1000
+        if rerank and self.last_stage is not None:
+            mark = time.perf_counter()
+            candidates = self.last_stage.rerank(request.query, candidates)
+            timings["cross_encoder_ms"] = (time.perf_counter() - mark) * 1000
 
         page = candidates[request.offset : request.offset + request.size]
         self._fill_missing_titles(page, timings)
@@ -143,6 +154,7 @@ class SearchService:
                     result["explanation"] = explanation
             timings["explain_ms"] = (time.perf_counter() - mark) * 1000
             debug = {"latency_ms": {k: round(v, 2) for k, v in timings.items()}, "reranker": reranker.name,
+                     "last_stage": None if not rerank or self.last_stage is None else self.last_stage.name,
                      "bm25_total_hits": total_hits, "tuning_version": tuning.version}
         return SearchResult(search_id, request.query, config.name, len(candidates), results, facets,
                             request.page, request.size, debug)

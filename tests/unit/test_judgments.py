@@ -35,3 +35,18 @@ def test_split_is_fixed_and_about_a_fifth() -> None:
     assert 0.17 < len(test) / len(judgments) < 0.23
     assert split_of("Cordless  DRILL") == split_of("cordless drill")
     assert all(0.0 <= g <= 2.0 for grades in judgments.values() for g in grades.values())
+
+
+def test_train_and_test_split_are_disjoint_on_the_real_judgments() -> None:
+    """No test query (after normalisation) and so none of its judgments can reach training or a choice:
+    the validation slice that early stopping and gates use is carved out of train only."""
+    from core.queries import normalize_query
+    from ltr.ranker.job import is_validation_query
+
+    judgments = load_homedepot(HOMEDEPOT)
+    train, test = select_split(judgments, "train"), select_split(judgments, "test")
+    assert train and test and len(train) + len(test) == len(judgments)
+    assert not {normalize_query(q) for q in train} & {normalize_query(q) for q in test}
+    validation = [q for q in train if is_validation_query(q)]
+    assert 0.10 < len(validation) / len(train) < 0.20
+    assert all(split_of(q) == "train" for q in validation)
