@@ -22,6 +22,7 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from encoders.cross_encoder import METADATA
+from encoders.finetune import optimise, warmup_linear_decay
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,7 @@ def train_cross_encoder(base: Path, items: Sequence[TrainingQuery], out: Path,
     model = model.to(target).train()
     steps = step_groups(items, params, rng)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
-    warmup = max(1, int(params.warmup_fraction * len(steps)))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup)
-                                                 * max(0.0, (len(steps) - s) / max(1, len(steps) - warmup)))
+    schedule = warmup_linear_decay(optimizer, len(steps), params.warmup_fraction)
     started = time.perf_counter()
     losses: list[float] = []
     bar = tqdm(steps, desc="training the cross-encoder", unit="step", disable=not progress)
@@ -126,12 +125,7 @@ def train_cross_encoder(base: Path, items: Sequence[TrainingQuery], out: Path,
                           return_tensors="pt").to(target)
         logits = model(**batch).logits[:, 0].view(len(step), params.group_size)
         loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(step), dtype=torch.long, device=target))
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(float(loss.detach()))
+        losses.append(optimise(model, optimizer, schedule, loss))
         bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

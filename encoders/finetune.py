@@ -178,6 +178,26 @@ def in_batch_loss(queries: torch.Tensor, titles: torch.Tensor, scale: float) -> 
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(queries), device=logits.device))
 
 
+def warmup_linear_decay(optimizer: torch.optim.Optimizer, total: int,
+                        warmup_fraction: float) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning rate ramped up over the first ``warmup_fraction`` of ``total`` steps, then down to 0:
+    the schedule both of the project's encoder trainings use."""
+    warmup = max(1, int(warmup_fraction * total))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / max(1, total - warmup)))
+
+
+def optimise(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+             schedule: torch.optim.lr_scheduler.LambdaLR, loss: torch.Tensor) -> float:
+    """One step on ``loss`` (gradients clipped at norm 1); returns the loss as a float."""
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    schedule.step()
+    return float(loss.detach())
+
+
 def fine_tune(base: Path, positive: Mapping[str, Sequence[str]], out: Path, params: FineTuneParams = FineTuneParams(),
               device: str | None = None, progress: bool = False,
               negative: Mapping[str, Sequence[str]] | None = None) -> dict:
@@ -202,21 +222,14 @@ def fine_tune(base: Path, positive: Mapping[str, Sequence[str]], out: Path, para
     steps_per_epoch = len(epochs[0])
     total = sum(map(len, epochs))
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
-    warmup = max(1, int(params.warmup_fraction * total))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / max(1, total - warmup)))
+    schedule = warmup_linear_decay(optimizer, total, params.warmup_fraction)
     losses: list[float] = []
     bar = tqdm(total=total, desc="fine-tuning", unit="batch", disable=not progress)
     for batches in epochs:
         for batch in batches:
             titles = [t for _, t, _ in batch] + [n for _, _, n in batch if n is not None]
             loss = in_batch_loss(embed([q for q, _, _ in batch]), embed(titles), params.scale)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(float(loss.detach()))
+            losses.append(optimise(model, optimizer, schedule, loss))
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     bar.close()
