@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.db.models import Judgment, utcnow
 from core.db.searches import chunks
 from core.queries import normalize_query
-from evaluation.judgments import Judgments, JudgmentsError, split_of
+from evaluation.judgments import Judgments, JudgmentsError, length_problem, split_of
 
 MAX_GRADE = 100.0
 
@@ -32,7 +32,13 @@ class ImportReport:
 
 def import_judgments(session: Session, judgments: Judgments, source: str, by: str, replace: bool = False,
                      ) -> ImportReport:
-    """Upsert every pair (a pair already stored gets the new grade); ``replace`` first clears all stored."""
+    """Upsert every pair (a pair already stored gets the new grade); ``replace`` first clears all stored.
+    Every pair is checked before anything is written (the file loaders already name the offending line)."""
+    for query, grades in judgments.items():
+        for product in grades:
+            problem = length_problem(query, product)
+            if problem is not None:
+                raise JudgmentsError(f"{problem[0]} {problem[1]}, in query {query[:60]!r}")
     if replace:
         session.execute(delete(Judgment))
     existing: dict[tuple[str, str], Judgment] = {}
@@ -58,9 +64,12 @@ def grade(session: Session, query: str, product_id: str, value: float, by: str) 
     """Set one grade (the console's grading); the query is normalised as imported ones are."""
     query, product_id = normalize_query(query), product_id.strip()
     if not query or not product_id:
-        raise JudgmentsError("query and product id must not be empty")
+        raise JudgmentsError("must not be empty", field="query" if not query else "product_id")
+    problem = length_problem(query, product_id)
+    if problem is not None:
+        raise JudgmentsError(problem[1], field=problem[0])
     if not math.isfinite(value) or not 0 <= value <= MAX_GRADE:
-        raise JudgmentsError(f"grade: must be from 0 to {MAX_GRADE:g}")
+        raise JudgmentsError(f"must be from 0 to {MAX_GRADE:g}", field="grade")
     row = session.scalar(select(Judgment).where(Judgment.query == query, Judgment.product_id == product_id))
     if row is None:
         row = Judgment(query=query, product_id=product_id, grade=value, source="console", updated_by=by)

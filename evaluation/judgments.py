@@ -12,12 +12,36 @@ from collections import defaultdict
 from pathlib import Path
 
 from core.queries import normalize_query
+from storefront.request import MAX_QUERY_CHARS
 
 Judgments = dict[str, dict[str, float]]
+#: As long as a catalogue id may be (``indexer.catalog``) and the judgments table stores.
+MAX_PRODUCT_ID_CHARS = 512
 
 
 class JudgmentsError(ValueError):
-    """The judgments file cannot be used; the message names the line and the problem."""
+    """The judgments cannot be used; the message names the line (or the ``field``) and the problem."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field, self.message = field, message
+
+
+def length_problem(query: str, product_id: str) -> tuple[str, str] | None:
+    """(field, message) when a normalised query or a product id is too long to judge: a query longer than
+    the storefront searches, an id longer than the column. Refused, never cut (a cut query is another
+    query); on PostgreSQL a huge query would also overflow the unique index and fail the whole import."""
+    if len(query) > MAX_QUERY_CHARS:
+        return "query", f"must be at most {MAX_QUERY_CHARS} characters (this one has {len(query):,})"
+    if len(product_id) > MAX_PRODUCT_ID_CHARS:
+        return "product_id", f"must be at most {MAX_PRODUCT_ID_CHARS} characters (this one has {len(product_id):,})"
+    return None
+
+
+def _checked(query: str, product_id: str, where: str) -> None:
+    problem = length_problem(query, product_id)
+    if problem is not None:
+        raise JudgmentsError(f"{where}: {problem[0]} {problem[1]}")
 
 
 def split_of(query: str) -> str:
@@ -52,7 +76,9 @@ def load_csv(path: Path, query_column: str = "query", product_column: str = "pro
             query, product = (row[query_column] or "").strip(), (row[product_column] or "").strip()
             if not query or not product:
                 raise JudgmentsError(f"{where}: empty query or product id")
-            judgments[normalize_query(query)][product] = _grade(row[grade_column], where)
+            query = normalize_query(query)
+            _checked(query, product, where)
+            judgments[query][product] = _grade(row[grade_column], where)
     return dict(judgments)
 
 
@@ -66,6 +92,7 @@ def load_trec(qrels: Path, topics: Path) -> Judgments:
             raise JudgmentsError(f"{topics}:{number}: expected 'qid<TAB>query'")
         qid, text = line.split("\t", 1)
         texts[qid.strip()] = normalize_query(text)
+        _checked(texts[qid.strip()], "", f"{topics}:{number}")
     judgments: dict[str, dict[str, float]] = defaultdict(dict)
     for number, line in enumerate(Path(qrels).read_text().splitlines(), start=1):
         if not line.strip():
@@ -76,6 +103,7 @@ def load_trec(qrels: Path, topics: Path) -> Judgments:
         qid, _iteration, doc, grade = parts
         if qid not in texts:
             raise JudgmentsError(f"{qrels}:{number}: query id {qid!r} is not in {topics}")
+        _checked(texts[qid], doc, f"{qrels}:{number}")
         judgments[texts[qid]][doc] = _grade(grade, f"{qrels}:{number}")
     return dict(judgments)
 

@@ -36,17 +36,22 @@ def _parse_upload(fmt: str) -> judgment_files.Judgments:
     upload, topics = request.files.get("file"), request.files.get("topics")
     if upload is None or not upload.filename:
         raise judgment_files.JudgmentsError("choose a file to import")
+    if fmt == "trec" and (topics is None or not topics.filename):
+        raise judgment_files.JudgmentsError("TREC qrels need the topics file (lines of 'qid<TAB>query')")
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "judgments"
+        path, topics_path = Path(folder) / "judgments", Path(folder) / "topics"
         upload.save(path)
-        if fmt == "trec":
-            if topics is None or not topics.filename:
-                raise judgment_files.JudgmentsError("TREC qrels need the topics file (lines of 'qid<TAB>query')")
-            topics_path = Path(folder) / "topics"
-            topics.save(topics_path)
-            loaded = judgment_files.load_trec(path, topics_path)
-        else:
-            loaded = judgment_files.load_csv(path)
+        try:
+            if fmt == "trec":
+                topics.save(topics_path)  # type: ignore[union-attr]
+                loaded = judgment_files.load_trec(path, topics_path)
+            else:
+                loaded = judgment_files.load_csv(path)
+        except judgment_files.JudgmentsError as exc:
+            # The temporary paths mean nothing to the person who uploaded: name their files (and lines) instead.
+            message = str(exc).replace(str(path), upload.filename[:100])
+            raise judgment_files.JudgmentsError(message.replace(str(topics_path), (
+                topics.filename if topics and topics.filename else "topics")[:100])) from None
     if not loaded:
         raise judgment_files.JudgmentsError("the file holds no judgments")
     return loaded
@@ -61,9 +66,7 @@ def upload():  # type: ignore[no-untyped-def]
     try:
         loaded = _parse_upload(fmt)
     except judgment_files.JudgmentsError as exc:
-        # The temporary path means nothing to the person who uploaded: name their file instead.
-        message = str(exc).replace(tempfile.gettempdir(), "").lstrip("/")
-        return _page({"file": message}, status=400)
+        return _page({"file": str(exc)}, status=400)
     except UnicodeDecodeError:
         return _page({"file": "the file is not UTF-8 text"}, status=400)
     name = (request.files["file"].filename or "upload")[:100]
@@ -94,36 +97,54 @@ def export_topics():  # type: ignore[no-untyped-def]
     return Response(topics, mimetype="text/plain", headers={"Content-Disposition": "attachment; filename=topics.tsv"})
 
 
+def _grade_page(query: str, errors: dict | None = None, status: int = 200, product: str = "",
+                entered: str = ""):  # type: ignore[no-untyped-def]
+    """The live top 20 of ``query`` and their grades; a refused grade is shown next to its product's field,
+    with what was typed (or above the list when that product is not in it)."""
+    try:
+        parsed = parse_search_request({"query": query})
+    except InvalidRequest as exc:
+        return _page({"q": exc.message}, status=400)
+    try:
+        results = context.search_service().search(SearchRequest(query=parsed.query, size=20), record=False).results
+    except SearchUnavailable as exc:
+        if not errors:
+            return render_template("error.html", title="Search unavailable", message=str(exc)), 503
+        results = []  # the refusal still deserves its message
+    inline = "grade" in (errors or {}) and any(row["id"] == product for row in results)
+    return render_template("grade.html", query=parsed.query, results=results, errors=errors or {},
+                           grades=judgment_store.for_query(context.db(), parsed.query),
+                           failed=product if inline else None, entered=entered[:50]), status
+
+
 @blueprint.get("/judgments/grade")
 def grade_page():  # type: ignore[no-untyped-def]
     query = request.args.get("q", "")
     if not query:
         return redirect(url_for("judgments.index"))
-    try:
-        parsed = parse_search_request({"query": query})
-        results = context.search_service().search(SearchRequest(query=parsed.query, size=20), record=False).results
-    except InvalidRequest as exc:
-        return _page({"q": exc.message}, status=400)
-    except SearchUnavailable as exc:
-        return render_template("error.html", title="Search unavailable", message=str(exc)), 503
-    grades = judgment_store.for_query(context.db(), parsed.query)
-    return render_template("grade.html", query=parsed.query, results=results, grades=grades)
+    return _grade_page(query)
 
 
 @blueprint.post("/judgments/grade")
 @requires("tuner")
 def grade():  # type: ignore[no-untyped-def]
-    query, product = request.form.get("q", ""), request.form.get("product_id", "")
+    query, product, entered = (request.form.get(name, "") for name in ("q", "product_id", "grade"))
+    db = context.db()
     try:
-        value = float(request.form.get("grade", ""))
-        judgment = judgment_store.grade(context.db(), query, product, value, context.actor())
-    except (ValueError, judgment_files.JudgmentsError) as exc:
-        message = "grade: must be a number" if not isinstance(exc, judgment_files.JudgmentsError) else str(exc)
-        return render_template("error.html", title="Not graded", message=message), 400
+        value = float(entered)
+    except ValueError:
+        return _grade_page(query, {"grade": "must be a number"}, 400, product, entered)
+    try:
+        judgment = judgment_store.grade(db, query, product, value, context.actor())
+    except judgment_files.JudgmentsError as exc:
+        db.rollback()
+        if exc.field == "query":  # a forged form: the grading page never offers a query it refuses
+            return _page({"q": exc.message}, status=400)
+        return _grade_page(query, {exc.field or "form": exc.message}, 400, product, entered)
     except IntegrityError:  # the same pair graded by someone else at the same moment
-        context.db().rollback()
+        db.rollback()
         return render_template("error.html", title="Not graded", message="Someone graded this product for this "
                                "query at the same moment; reload and check."), 409
     context.audit("judgments.grade", f"{judgment.query} / {judgment.product_id}", {"grade": value})
-    context.db().commit()
+    db.commit()
     return redirect(url_for("judgments.grade_page", q=judgment.query))
