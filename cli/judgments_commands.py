@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cli.errors import fail, user_errors
+from core.access import audit
 from core.db import migrate
 from core.db.session import session_scope
 from core.settings import get_settings
@@ -37,9 +38,15 @@ def import_command(
         loaded = judgments_io.load(path, fmt, topics)
     except (OSError, UnicodeDecodeError, judgments_io.JudgmentsError) as exc:
         raise fail(str(exc)) from None
-    with session_scope(_url()) as session:
-        report = judgment_store.import_judgments(session, loaded, f"file:{path.name}", "cli", replace=replace)
-        totals = judgment_store.totals(session)
+    who = audit.command_line_actor()
+    try:
+        with session_scope(_url()) as session:
+            report = judgment_store.import_judgments(session, loaded, f"file:{path.name}", who, replace=replace)
+            audit.record(session, who, "judgments.import", path.name[:100], {
+                "queries": report.queries, "pairs": report.pairs, "replaced": report.replaced})
+            totals = judgment_store.totals(session)
+    except judgments_io.JudgmentsError as exc:  # a pair no loader checked (the store checks every one)
+        raise fail(str(exc)) from None
     typer.echo(f"imported {report.pairs} judgments for {report.queries} queries; stored now: {totals['pairs']} "
                f"for {totals['queries']} queries")
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import typer
 from cli.errors import fail, user_errors
+from core.access import audit
 from core.db import migrate
 from core.db.models import RankingModel
 from core.db.session import session_scope
@@ -132,6 +133,8 @@ def promote(
             before = registry.active_model(session)
             previous = before.name if before else None
             promoted = registry.promote(session, name, by=user, gate=gate).name
+            audit.record(session, audit.command_line_actor(user), "model.promote", promoted,
+                         {"previous": previous, "gate": results[-1].summary()})
     except RegistryError as exc:
         raise fail(str(exc)) from None
     settings = get_settings()
@@ -157,6 +160,8 @@ def rollback(by: str = typer.Option(None, "--by", help="Who rolls back (default:
             retired = current.name if current else None
             restored = promotion.rollback(session, by=user, upload=store_upload)
             restored_name = restored.name if restored else None
+            audit.record(session, audit.command_line_actor(user), "model.rollback", retired or "",
+                         {"restored": restored_name})
     except RegistryError as exc:
         raise fail(str(exc)) from None
     settings = get_settings()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core.access import audit
 from core.db import migrate
 from core.db.session import session_scope
 from core.settings import Settings
@@ -85,7 +86,11 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "
     with session_scope(url) as session:
         if promoted:
             try:
+                previous = registry.active_model(session)
                 registry.promote(session, name, by=by, gate=promotion.settings_gate(settings, index))
+                # No person clicked this: the entry names the job and who started it (beat, console:ada...).
+                audit.record(session, by if by.startswith("retrain") else f"retrain:{by}", "model.promote", name,
+                             {"previous": previous.name if previous else None, "quality_gate": reason})
                 promotion.after_switch(session, service.client, service.index, settings)
             except PromotionRefused as exc:
                 promoted, reason = False, f"{reason}; but the parity gate failed: {exc.gate_result.summary()}"
