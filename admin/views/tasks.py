@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 
 from admin import context
@@ -24,6 +24,15 @@ def _page(message: str = "", error: str = "", status: int = 200):  # type: ignor
 @blueprint.get("/tasks")
 def index():  # type: ignore[no-untyped-def]
     return _page()
+
+
+@blueprint.get("/tasks/<int:run_id>")
+def show(run_id: int):  # type: ignore[no-untyped-def]
+    """One run in full (the list squeezes it into a row): parameters, timings, progress, result, the whole error."""
+    run = context.db().get(TaskRun, run_id)
+    if run is None:
+        abort(404)
+    return render_template("task.html", run=run)
 
 
 @blueprint.post("/tasks/run")
