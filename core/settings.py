@@ -239,7 +239,9 @@ class Settings(BaseSettings):
     admin_workers: int = Field(2, ge=1, description="Gunicorn worker processes of `shelfrank admin serve`.")
     admin_cookie_secure: bool = Field(
         True, description="Send the console's session cookie over HTTPS only (browsers also accept it from "
-        "http://localhost; set false only behind a TLS-terminating proxy that talks plain HTTP to other hosts).")
+        "http://localhost). Keep it true behind a TLS-terminating proxy: the browser sees HTTPS, so the cookie "
+        "works however the proxy reaches the console (set SHELFRANK_ADMIN_PROXY_HOPS for the real scheme and "
+        "address). False only for a console served over plain HTTP to a browser on another host.")
     admin_proxy_hops: int = Field(
         0, ge=0, description="Reverse proxies in front of the console whose X-Forwarded-For/-Proto/-Host it trusts "
         "(0: none; behind one proxy, 1), so the login limit and the audit log see the shopper's real address.")
