@@ -221,17 +221,22 @@ def test_a_viewer_sees_but_cannot_promote_or_tune(console, browser: WebDriver) -
     assert not browser.find_elements(By.ID, "tuning-form")
     browser.get(f"{base}/users")
     assert "needs the admin role" in text(browser, "error-message")
-    # A forged form posted from the viewer's own session is refused by the server, not just hidden.
-    browser.get(f"{base}/models")
-    token = browser.execute_script("return document.querySelector('input[name=csrf_token]').value")
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.execute_script(
-        "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
-        "for (const [k, v] of Object.entries(arguments[1])) { const i = document.createElement('input');"
-        " i.name = k; i.value = v; f.appendChild(i); } document.body.appendChild(f); f.submit();",
-        f"{base}/models/console-model-1/promote", {"confirm": "yes", "csrf_token": token})
-    WebDriverWait(browser, 60).until(_replaced(page))
-    assert "needs the admin role" in text(browser, "error-message")
+    # Forged forms posted from the viewer's own session (with its valid token) are refused by the server,
+    # not just hidden: a promotion and a rollback.
+    for action in ("models/console-model-1/promote", "models/rollback"):
+        browser.get(f"{base}/models")
+        token = browser.execute_script("return document.querySelector('input[name=csrf_token]').value")
+        page = browser.find_element(By.TAG_NAME, "html")
+        browser.execute_script(
+            "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
+            "for (const [k, v] of Object.entries(arguments[1])) { const i = document.createElement('input');"
+            " i.name = k; i.value = v; f.appendChild(i); } document.body.appendChild(f); f.submit();",
+            f"{base}/{action}", {"confirm": "yes", "csrf_token": token})
+        WebDriverWait(browser, 60).until(_replaced(page))
+        status = browser.execute_script("return performance.getEntriesByType('navigation')[0].responseStatus")
+        assert status == 403 and "needs the admin role" in text(browser, "error-message"), (action, status)
     shot(browser, "viewer-refused")
     with session_scope(url) as session:
         assert registry.active_model(session) is None
+        assert not session.scalars(select(AuditEntry).where(AuditEntry.actor == "vic",
+                                                            AuditEntry.action.startswith("model."))).all()

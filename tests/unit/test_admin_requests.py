@@ -7,9 +7,12 @@ validation, escaping.
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -19,9 +22,10 @@ from sqlalchemy import func, select
 from admin.app import create_app
 from core.access import users
 from core.db import migrate
-from core.db.models import ApiKey, AuditEntry, ConsoleUser, Judgment, SearchTuningVersion
+from core.db.models import ApiKey, AuditEntry, ConsoleUser, Judgment, SearchTuningVersion, TaskRun, utcnow
 from core.db.session import session_scope
 from core.settings import Settings
+from evaluation.judgments import split_of
 from storefront.tuning import SearchTuning
 from storefront.tuning_store import LiveTuning
 
@@ -38,6 +42,18 @@ def app(tmp_path: Path) -> Flask:
             users.create_user(session, name, PASSWORD, role)
     settings = Settings(database_url=url, state_dir=tmp_path, opensearch_url=UNREACHABLE, search_timeout_s=0.5)
     return create_app(settings)
+
+
+class FixedResults:
+    """The storefront service as the grading page uses it: the same three products for every query."""
+
+    def search(self, request, record=True, tuning=None, rerank=True):  # type: ignore[no-untyped-def]
+        return SimpleNamespace(results=[{"position": i, "id": f"p{i}", "title": f"Drill {i}"} for i in (1, 2, 3)])
+
+
+def path_of(rule) -> str:  # type: ignore[no-untyped-def]
+    """A concrete path for a URL rule: ``1`` for an int argument, ``x`` for any other."""
+    return re.sub(r"<(?:int:)?(\w+)>", lambda m: "1" if "int:" in m.group(0) else "x", rule.rule)
 
 
 def db_url(app: Flask) -> str:
@@ -72,7 +88,7 @@ def test_every_route_refuses_an_anonymous_request(app: Flask) -> None:
         if rule.endpoint == "health":  # public on purpose (the health check), and it tells nothing else
             assert client.get("/health").get_json() == {"status": "ok"} and rule.methods - {"HEAD", "OPTIONS"} == {"GET"}
             continue
-        path = re.sub(r"<(?:int:)?(\w+)>", lambda m: "1" if "int:" in m.group(0) else "x", rule.rule)
+        path = path_of(rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = client.open(path, method=method, data={"csrf_token": csrf} if method == "POST" else None)
             checked += 1
@@ -102,6 +118,16 @@ def test_a_state_change_without_the_csrf_token_is_rejected(app: Flask) -> None:
     assert client.post("/keys", data={"name": "frontend", "csrf_token": "forged"}).status_code == 400
     assert client.post("/login", data={"username": "ada", "password": PASSWORD}).status_code == 400
     assert count(app, ApiKey) == 0
+    # Every POST route, as an admin (whom no role check stops): refused before the view runs.
+    posts = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
+    for rule in posts:
+        for data in ({"confirm": "yes"}, {"confirm": "yes", "csrf_token": "forged"}):
+            response = client.post(path_of(rule), data=data)
+            assert response.status_code == 400, (rule.rule, response.status_code)
+            assert "security token" in response.text, rule.rule
+    assert len(posts) >= 12
+    assert client.get("/").status_code == 200  # still logged in: the refused logout did nothing
+    assert count(app, ApiKey) == 0 and count(app, ConsoleUser) == 3 and count(app, Judgment) == 0
 
 
 def test_a_viewer_changes_nothing_and_only_an_admin_manages(app: Flask) -> None:
@@ -138,6 +164,23 @@ def test_failed_logins_are_audited_and_rate_limited(app: Flask) -> None:
     other = app.test_client()
     assert other.post("/login", data={"username": "tess", "password": PASSWORD, "csrf_token": token(other)},
                       environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 302
+
+
+def test_one_address_is_throttled_past_its_limit_whatever_usernames_it_tries(app: Flask) -> None:
+    limit = 4 * app.config["SHELFRANK_SETTINGS"].admin_login_max_failures  # per address
+    attacker = app.test_client()
+    csrf = token(attacker)
+    here = {"REMOTE_ADDR": "10.1.1.1"}
+    for i in range(limit):  # one failure per username: no username reaches its own limit
+        assert attacker.post("/login", data={"username": f"guess{i}", "password": "wrong password!",
+                                             "csrf_token": csrf}, environ_base=here).status_code == 401
+    for username, password in (("guess-next", "wrong password!"), ("ada", PASSWORD)):
+        response = attacker.post("/login", data={"username": username, "password": password, "csrf_token": csrf},
+                                 environ_base=here)
+        assert response.status_code == 429 and "Too many failed logins" in response.text, username
+    elsewhere = app.test_client()
+    assert elsewhere.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token(elsewhere)},
+                          environ_base={"REMOTE_ADDR": "10.2.2.2"}).status_code == 302
 
 
 def test_login_never_redirects_off_site(app: Flask) -> None:
@@ -280,3 +323,133 @@ def test_an_empty_username_cannot_lock_everyone_out(app: Flask) -> None:
     response = someone.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token(someone)},
                             environ_base={"REMOTE_ADDR": "10.0.0.1"})
     assert response.status_code == 302
+
+
+def upload(client: FlaskClient, csrf: str, fmt: str, **files: tuple[bytes, str]):  # type: ignore[no-untyped-def]
+    return client.post("/judgments/import", data={"format": fmt, "csrf_token": csrf, **{
+        field: (io.BytesIO(content), name) for field, (content, name) in files.items()}},
+        content_type="multipart/form-data")
+
+
+def test_a_judged_query_longer_than_the_storefront_searches_is_refused_and_nothing_saved(app: Flask) -> None:
+    client, csrf = logged_in(app, "tess")
+    long_query = "drill " * 1000  # 6,000 characters: on PostgreSQL it would overflow the unique index
+    csv_file = f"query,product_id,grade\ncordless drill,p1,2\n{long_query},p2,1\n".encode()
+    refused = upload(client, csrf, "csv", file=(csv_file, "mine.csv"))
+    assert refused.status_code == 400
+    assert "mine.csv:3: query must be at most 500 characters" in refused.text  # their file and row, no temp path
+    topics = f"1\tcordless drill\n2\t{long_query}\n".encode()
+    refused = upload(client, csrf, "trec", file=(b"1 0 p1 2\n2 0 p2 1\n", "mine.qrels"), topics=(topics, "mine.topics"))
+    assert refused.status_code == 400 and "mine.topics:2: query must be at most 500 characters" in refused.text
+    refused = upload(client, csrf, "trec", file=(b"1 0 " + b"p" * 600 + b" 2\n", "ids.qrels"),
+                     topics=(b"1\tcordless drill\n", "t.tsv"))
+    assert refused.status_code == 400 and "ids.qrels:1: product_id must be at most 512 characters" in refused.text
+    app.extensions["shelfrank_search"] = FixedResults()
+    forged = client.post("/judgments/grade", data={"q": long_query, "product_id": "p1", "grade": "2",
+                                                  "csrf_token": csrf})
+    assert forged.status_code == 400 and "at most 500 characters" in forged.text
+    assert count(app, Judgment) == 0
+    with session_scope(db_url(app)) as session:
+        assert not session.scalars(select(AuditEntry).where(AuditEntry.action.startswith("judgments."))).all()
+
+
+def test_a_bad_grade_is_named_next_to_its_field_and_nothing_saved(app: Flask) -> None:
+    app.extensions["shelfrank_search"] = FixedResults()
+    client, csrf = logged_in(app, "tess")
+    for entered, message in (("lots", "must be a number"), ("-1", "must be from 0 to 100"),
+                             ("nan", "must be from 0 to 100"), ("1e400", "must be from 0 to 100")):
+        response = client.post("/judgments/grade", data={"q": "Cordless  Drill", "product_id": "p2", "grade": entered,
+                                                        "csrf_token": csrf})
+        assert response.status_code == 400, entered
+        row = re.search(r'<tr><td>2</td>.*?</tr>', response.text, re.S).group(0)  # p2's row holds the message
+        assert f'value="{entered}"' in row and 'id="error-grade"' in row and message in row, entered
+        assert 'id="grading"' in response.text and "error.html" not in response.text
+    outside = client.post("/judgments/grade", data={"q": "drill", "product_id": "p9", "grade": "-1",
+                                                   "csrf_token": csrf})
+    assert outside.status_code == 400 and "Not graded: grade must be from 0 to 100" in outside.text
+    assert count(app, Judgment) == 0
+
+
+def test_grading_in_the_console_shows_in_the_coverage_row(app: Flask) -> None:
+    app.extensions["shelfrank_search"] = FixedResults()
+    client, csrf = logged_in(app, "tess")
+    page = client.get("/judgments/grade", query_string={"q": "Cordless Drill"})
+    assert page.status_code == 200 and page.text.count('name="grade"') == 3
+    for product, grade in (("p1", "2"), ("p2", "0"), ("p1", "1.5")):  # p1 graded twice: the last grade holds
+        saved = client.post("/judgments/grade", data={"q": "Cordless Drill", "product_id": product, "grade": grade,
+                                                     "csrf_token": csrf})
+        assert saved.status_code == 302 and "q=cordless+drill" in saved.headers["Location"]
+    assert 'value="1.5"' in client.get("/judgments/grade", query_string={"q": "cordless drill"}).text
+    coverage = client.get("/judgments", query_string={"search": "cordless"}).text
+    row = re.search(r'<tr><td><a href="[^"]*">cordless drill</a></td>.*?</tr>', coverage, re.S)
+    assert row, coverage[:2000]
+    assert re.findall(r"<td>([^<]*)</td>", row.group(0)) == [split_of("cordless drill"), "2", "1"]  # judged, relevant
+    viewer, _csrf = logged_in(app, "vic")
+    assert 'name="grade"' not in viewer.get("/judgments/grade", query_string={"q": "cordless drill"}).text
+    with session_scope(db_url(app)) as session:
+        grades = session.scalars(select(AuditEntry).where(AuditEntry.action == "judgments.grade")).all()
+        assert [(e.actor, e.target, e.detail["grade"]) for e in grades] == [
+            ("tess", "cordless drill / p1", 2.0), ("tess", "cordless drill / p2", 0.0),
+            ("tess", "cordless drill / p1", 1.5)]
+
+
+def test_trec_qrels_are_imported_and_exported_through_the_console(app: Flask) -> None:
+    client, csrf = logged_in(app, "tess")
+    qrels, topics = b"7 0 p1 2\n7 0 p2 0\n9 0 p3 1\n", b"7\tCordless  Drill\n9\thammer\n"
+    missing = upload(client, csrf, "trec", file=(qrels, "run.qrels"))
+    assert missing.status_code == 400 and "need the topics file" in missing.text and count(app, Judgment) == 0
+    imported = upload(client, csrf, "trec", file=(qrels, "run.qrels"), topics=(topics, "run.topics"))
+    assert imported.status_code == 200 and "Imported 3 judgments for 2 queries from run.qrels" in imported.text
+    exported_qrels = client.get("/judgments/export.qrels")
+    assert exported_qrels.headers["Content-Disposition"] == "attachment; filename=judgments.qrels"
+    # Query ids are renumbered in query order; the texts are the normalised queries.
+    assert exported_qrels.text == "1 0 p1 2\n1 0 p2 0\n2 0 p3 1\n"
+    assert client.get("/judgments/export.topics").text == "1\tcordless drill\n2\thammer\n"
+    # What was exported imports again (replacing everything) to the same judgments.
+    again = upload(client, csrf, "trec", file=(exported_qrels.data, "judgments.qrels"),
+                   topics=(client.get("/judgments/export.topics").data, "topics.tsv"))
+    assert again.status_code == 200 and count(app, Judgment) == 3
+    assert client.get("/judgments/export.csv").text.splitlines() == [
+        "query,product_id,grade", "cordless drill,p1,2.0", "cordless drill,p2,0.0", "hammer,p3,1.0"]
+    with session_scope(db_url(app)) as session:
+        imports = session.scalars(select(AuditEntry).where(AuditEntry.action == "judgments.import")).all()
+        assert [(e.target, e.detail["pairs"]) for e in imports] == [("run.qrels", 3), ("judgments.qrels", 3)]
+
+
+def test_the_events_page_plots_the_fitted_click_models_propensities(app: Flask) -> None:
+    client, _csrf = logged_in(app, "vic")
+    assert 'id="no-fit"' in client.get("/events").text
+    fit = app.config["SHELFRANK_SETTINGS"].state_dir / "clickmodels" / "20240101-pbm"
+    fit.mkdir(parents=True)
+    # The shape ltr.click_labels.ClickModelFit.summary() saves; a position never shown is null.
+    (fit / "summary.json").write_text(json.dumps({
+        "model": "pbm", "examination": [1.0, 0.61, 0.42, None], "sessions": 1234, "labelled_pairs": 87}))
+    page = client.get("/events")
+    assert page.status_code == 200 and 'id="no-fit"' not in page.text
+    plot = re.search(r'<img class="plot" id="propensity-plot" alt="[^"]+" src="data:image/svg\+xml;base64,([^"]+)"',
+                     page.text)
+    assert plot, page.text[:2000]
+    svg = base64.b64decode(plot.group(1)).decode()
+    assert svg.lstrip().startswith("<?xml") and "P(examined) by position (pbm, 1234 searches)" in svg
+    assert "pbm chosen on held-out log-likelihood over\n  1234 searches (87 labelled pairs)" in page.text
+
+
+def test_a_task_run_has_its_own_page_linked_from_the_list(app: Flask) -> None:
+    with session_scope(db_url(app)) as session:
+        run = TaskRun(task="retrain", status="failed", started_at=utcnow(), started_by="console:ada",
+                      params={"labels": "clickmodel", "days": 28.0}, detail="training on 28 days", progress=0.8,
+                      task_id="c0ffee", error="Traceback (most recent call last):\n  ...\nNotEnoughClicks: <none>")
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    client, _csrf = logged_in(app, "vic")  # any role may look
+    listing = client.get("/tasks").text
+    assert f'href="/tasks/{run_id}"' in listing
+    page = client.get(f"/tasks/{run_id}")
+    assert page.status_code == 200
+    for shown in ('id="run-status">failed', "console:ada", "c0ffee", "80%", "training on 28 days",
+                  '"labels": "clickmodel"',
+                  "NotEnoughClicks: &lt;none&gt;", "Traceback (most recent call last):\n  ...\n"):
+        assert shown in page.text, shown
+    assert client.get("/tasks/999").status_code == 404
+    assert app.test_client().get(f"/tasks/{run_id}").status_code == 302  # anonymous: to the login form
