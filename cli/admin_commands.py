@@ -64,7 +64,7 @@ def create_user(
     try:
         with session_scope(_url()) as session:
             user = users.create_user(session, username, password, role)
-            audit.record(session, "cli", "user.create", user.username, {"role": user.role})
+            audit.record(session, audit.command_line_actor(), "user.create", user.username, {"role": user.role})
     except AccountError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"created {role} {username}; log in at http://{get_settings().admin_host}:{get_settings().admin_port}/login")
@@ -74,10 +74,11 @@ def create_user(
 @user_errors
 def create_key(name: str = typer.Argument(..., help="Who uses it, e.g. 'storefront-events'.")) -> None:
     """Create a shop API key for the events API and the write endpoints. It is printed once: store it."""
+    who = audit.command_line_actor()
     try:
         with session_scope(_url()) as session:
-            issued = api_keys.create_key(session, name, by="cli")
-            audit.record(session, "cli", "api_key.create", issued.record.name, {"prefix": issued.record.prefix})
+            issued = api_keys.create_key(session, name, by=who)
+            audit.record(session, who, "api_key.create", issued.record.name, {"prefix": issued.record.prefix})
     except ValueError as exc:
         raise fail(str(exc)) from None
     typer.echo(issued.key)
@@ -87,10 +88,11 @@ def create_key(name: str = typer.Argument(..., help="Who uses it, e.g. 'storefro
 @user_errors
 def revoke_key(key_id: int = typer.Argument(..., help="The key's id (see the console's API keys page).")) -> None:
     """Revoke a key: requests carrying it are refused from now on."""
+    who = audit.command_line_actor()
     try:
         with session_scope(_url()) as session:
-            record = api_keys.revoke_key(session, key_id, by="cli")
-            audit.record(session, "cli", "api_key.revoke", record.name, {"prefix": record.prefix})
+            record = api_keys.revoke_key(session, key_id, by=who)
+            audit.record(session, who, "api_key.revoke", record.name, {"prefix": record.prefix})
     except LookupError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"revoked key {key_id} ({record.name})")
