@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.access import audit
 from core.db import migrate
 from core.db.session import session_scope
 from core.settings import Settings
@@ -41,11 +42,16 @@ def test_a_candidate_must_beat_what_is_served_on_held_out_queries(
     held_out = [q for q in judged_queries if is_holdout_query(q)]
     assert len(held_out) >= 10  # enough for the gate to decide
 
-    first = retrain(shop, request(judged_queries), min_gain=-1.0)  # any candidate beats "hybrid - 1"
+    # Started by the beat schedule, as the workers' retrain task does.
+    first = retrain(shop, request(judged_queries), by="beat", min_gain=-1.0)  # any candidate beats "hybrid - 1"
     assert first.promoted and first.served_by == "hybrid" and "parity" not in first.reason
     assert first.holdout_queries == len(held_out) and first.trained_queries <= len(judged_queries) - len(held_out)
     with session_scope(shop.effective_database_url) as session:
         assert registry.active_model(session).name == first.model
+        # No person clicked the promotion: the audit log names the job and who started it.
+        [entry] = audit.recent(session)
+        assert (entry.actor, entry.action, entry.target) == ("retrain:beat", "model.promote", first.model)
+        assert entry.detail == {"previous": None, "quality_gate": first.reason}
 
     second = retrain(shop, request(judged_queries), min_gain=1.0)  # nothing gains a full nDCG point
     assert not second.promoted and second.served_by == first.model  # compared with the active model
@@ -54,6 +60,7 @@ def test_a_candidate_must_beat_what_is_served_on_held_out_queries(
         assert registry.active_model(session).name == first.model  # what was served stays served
         rejected = registry.get_model(session, second.model)
         assert rejected.status == "rejected" and "does not beat" in rejected.notes
+        assert [e.target for e in audit.recent(session, action_prefix="model.")] == [first.model]  # none new
 
 
 def test_the_gate_grades_by_the_shops_stored_judgments_when_it_has_them(

@@ -1,6 +1,7 @@
 """Changes made outside the console are in its audit log too: the ``shelfrank`` command's promotions,
 rollbacks and judgment imports name ``cli:<user>``. (The retrain job's automatic promotion, recorded by
-ltr.retrain as ``retrain:<who started it>``, needs the node and a trained model to run at all.)"""
+ltr.retrain as ``retrain:<who started it>``, needs the node and a trained model to run at all:
+tests/integration/test_retrain_gate.py checks it.)"""
 
 from __future__ import annotations
 
