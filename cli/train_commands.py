@@ -14,7 +14,7 @@ from core.settings import get_settings
 from evaluation import judgments as judgments_io
 from ltr.click_labels import NotEnoughClicks
 from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
-from ltr.ranker.featureset import FEATURESETS
+from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS
 from ltr.ranker.profiles import CatalogTraits
 from ltr.ranker.search_dataset import DEBIAS
 from ltr.ranker.job import LABEL_SOURCES, TrainingRequest, train_and_register
@@ -36,7 +36,7 @@ def train(
     judgments: Path = typer.Option(None, "--judgments", help="With --labels judgments: the judgments file."),
     fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
     split: str = typer.Option("train", help="With judgments: which fixed split to train on (train or all)."),
-    featureset: str = typer.Option("shelfrank-v1", "--featureset", help=f"One of: {', '.join(FEATURESETS)}."),
+    featureset: str = typer.Option(DEFAULT_FEATURESET, "--featureset", help=f"One of: {', '.join(FEATURESETS)}."),
     days: float = typer.Option(28.0, "--days", help="Label window: searches of the last N days; behaviour "
                                "features are computed from the events before it."),
     window: int = typer.Option(None, "--window", help="Fused candidates per query (default: SHELFRANK_RERANK_WINDOW)."),
@@ -90,7 +90,7 @@ def retrain_command(
     labels: str = typer.Option("clickmodel", "--labels", help="clickmodel, ctr or judgments (see `train`)."),
     judgments: Path = typer.Option(None, "--judgments", help="With --labels judgments: the judgments file."),
     fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
-    featureset: str = typer.Option("shelfrank-v1", "--featureset", help=f"One of: {', '.join(FEATURESETS)}."),
+    featureset: str = typer.Option(DEFAULT_FEATURESET, "--featureset", help=f"One of: {', '.join(FEATURESETS)}."),
     days: float = typer.Option(28.0, "--days", help="Label window in days."),
     min_gain: float = typer.Option(None, "--min-gain", help="Held-out nDCG@10 gain needed over what is served "
                                    "(default: SHELFRANK_RETRAIN_MIN_GAIN)."),

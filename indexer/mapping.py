@@ -20,7 +20,7 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
     shingles = {"type": "text", "analyzer": "shelf_shingles"}
     # The title as doc values: result pages read it (and the product id) from doc values, never
     # from stored fields, whose per-hit block decompression dominated fetching 100 candidates.
-    display = {"type": "keyword", "index": False, "doc_values": True, "ignore_above": 2048}
+    display = {"type": "keyword", "index": False, "doc_values": True, "ignore_above": schema.TITLE_DISPLAY_MAX_CHARS}
     return {
         "settings": {
             "index": {

@@ -10,6 +10,7 @@ TITLE = "title"
 TITLE_EXACT = "title.exact"  # lower-cased, unstemmed
 TITLE_SHINGLES = "title.shingles"  # word pairs and triples
 TITLE_DISPLAY = "title.display"  # doc values: result pages read the title from here
+TITLE_DISPLAY_MAX_CHARS = 2048  # longer titles have no doc values (the keyword's ignore_above)
 DESCRIPTION = "description"
 BRAND = "brand"
 BRAND_KEYWORD = "brand.keyword"

@@ -22,7 +22,7 @@ from evaluation import judgment_store
 from ltr.quality_gate import QualityVerdict, holdout_ndcg, is_holdout_query, judged_slice, verdict
 from ltr.ranker.artifacts import load_artifact
 from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
-from ltr.ranker.featureset import FEATURESETS
+from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS
 from ltr.ranker.job import TrainingRequest, train_and_register
 from ltr.ranker.profiles import CatalogTraits
 from ltr.registry import PromotionRefused
@@ -44,7 +44,7 @@ class RetrainReport:
         return asdict(self)
 
 
-def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = "shelfrank-v1",
+def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = DEFAULT_FEATURESET,
             index: str | None = None, by: str = "retrain", min_gain: float | None = None,
             progress: Callable[[float], None] | None = None) -> RetrainReport:
     """Train a candidate and promote it only if both gates pass; returns what happened and why.

@@ -27,6 +27,7 @@ from core.settings import Settings
 from ltr.events.retention import purge_expired
 from ltr.maintenance import cleanup, refresh_served_behaviour
 from ltr.served_evaluation import evaluate_served
+from ltr.ranker.featureset import DEFAULT_FEATURESET
 from ltr.ranker.job import TrainingRequest
 from ltr.ranker.train import TrainParams
 from ltr.retrain import retrain
@@ -80,7 +81,7 @@ def events_purge(self, days: int | None = None, started_by: str = "unknown") -> 
 
 
 @celery_app.task(bind=True, name="shelfrank.retrain", **RETRY)
-def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featureset: str = "shelfrank-v1",  # type: ignore[no-untyped-def]
+def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featureset: str = DEFAULT_FEATURESET,  # type: ignore[no-untyped-def]
                  started_by: str = "unknown") -> dict[str, Any]:
     """Retrain on the stored events; promote only past the quality and parity gates (``shelfrank retrain``)."""
     settings = _settings(self)

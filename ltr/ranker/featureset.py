@@ -14,6 +14,9 @@ so the engine computes it at query time (``sltr``) exactly as training logs it (
   ``product_priors`` stands in for products without history.
 - ``user``: user x product features; the shopper's affinity maps travel as params and script
   features match them against the product's trait fields.
+- ``match``: query-title matching that BM25 misses (sizes and units normalised, plurals, typos, the
+  query's head noun, its numbers): painless script features over the query text and the title's doc
+  values, :mod:`ltr.ranker.title_match` (which also holds the Python reference they are checked against).
 - ``vector``: the cosine of the query vector (the param ``query_vector``) and the product's, computed
   by a script feature, so a featureset without ``stage`` features needs nothing the first stage
   alone knows: ``shelfrank-v1-engine`` can rerank inside a plain search (the stored search template,
@@ -36,8 +39,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from indexer import schema
+from ltr.ranker import title_match
 
-Source = Literal["text", "stage", "product", "user", "vector"]
+Source = Literal["text", "match", "stage", "product", "user", "vector"]
 
 #: Params every stored featureset's features may read (all must be present in each ``sltr``).
 PARAMS = ("keywords", "stage", "product_values", "product_priors", "user_brands", "user_departments",
@@ -92,6 +96,16 @@ TEXT_FEATURES = (
     FeatureSpec("brand_bm25", "text", _match(schema.BRAND), "BM25 of the brand"),
     FeatureSpec("category_bm25", "text", _match(schema.CATEGORY_TEXT), "BM25 of the category path"),
     FeatureSpec("description_bm25", "text", _match(schema.DESCRIPTION), "BM25 of the description"),
+)
+MATCH_FEATURES = (
+    FeatureSpec("title_coverage", "match", {"source": title_match.PAINLESS["coverage"]},
+                "share of the query's tokens in the title (sizes normalised, typo-tolerant)"),
+    FeatureSpec("title_head_match", "match", {"source": title_match.PAINLESS["head_match"]},
+                "1 if the query's head noun (its last word) is in the title"),
+    FeatureSpec("title_numbers_missing", "match", {"source": title_match.PAINLESS["numbers_missing"]},
+                "how many of the query's numbers (sizes, counts) the title lacks"),
+    FeatureSpec("title_tokens", "match", {"source": title_match.PAINLESS["title_tokens"]},
+                "the title's length in tokens"),
 )
 STAGE_FEATURES = (
     _stage("bm25_score", 0, "first-stage multi_match score (0 if BM25 did not find it)"),
@@ -163,7 +177,7 @@ def plugin_feature(spec: FeatureSpec) -> dict:
     if spec.source == "text":
         return {"name": spec.name, "params": ["keywords"], "template_language": "mustache",
                 "template": spec.template}
-    params = {"stage": ["stage"], "product": ["product_values", "product_priors"], "vector": ["query_vector"],
+    params = {"match": ["keywords"], "stage": ["stage"], "product": ["product_values", "product_priors"], "vector": ["query_vector"],
               "user": ["user_brands", "user_departments", "user_price_band", "session_departments"]}[spec.source]
     return {"name": spec.name, "params": params, "template_language": "script_feature",
             "template": {"lang": "painless", "source": (spec.template or {})["source"], "params": {}}}
@@ -175,7 +189,16 @@ PERSONAL_FEATURES = FeatureSet("shelfrank-v1-personal", SHOP_FEATURES.features +
 #: Everything computed by the engine from the query text, its vector and the documents: servable by a
 #: stored search template with no Shelfrank code in the request path.
 ENGINE_FEATURES = FeatureSet("shelfrank-v1-engine", TEXT_FEATURES + ENGINE_QUERY_FEATURES + PRODUCT_FEATURES)
-FEATURESETS = {fs.name: fs for fs in (QUERY_FEATURES, SHOP_FEATURES, PERSONAL_FEATURES, ENGINE_FEATURES)}
+#: Version 2 adds the query-title matching features; version 1 stays servable for the models trained on it.
+QUERY_FEATURES_V2 = FeatureSet("shelfrank-v2-query", TEXT_FEATURES + MATCH_FEATURES + STAGE_FEATURES)
+SHOP_FEATURES_V2 = FeatureSet("shelfrank-v2", QUERY_FEATURES_V2.features + PRODUCT_FEATURES)
+PERSONAL_FEATURES_V2 = FeatureSet("shelfrank-v2-personal", SHOP_FEATURES_V2.features + USER_FEATURES)
+ENGINE_FEATURES_V2 = FeatureSet("shelfrank-v2-engine",
+                                TEXT_FEATURES + MATCH_FEATURES + ENGINE_QUERY_FEATURES + PRODUCT_FEATURES)
+FEATURESETS = {fs.name: fs for fs in (QUERY_FEATURES, SHOP_FEATURES, PERSONAL_FEATURES, ENGINE_FEATURES,
+                                      QUERY_FEATURES_V2, SHOP_FEATURES_V2, PERSONAL_FEATURES_V2, ENGINE_FEATURES_V2)}
+#: What a retrain trains on unless told otherwise.
+DEFAULT_FEATURESET = SHOP_FEATURES_V2.name
 
 
 def engine_only(featureset: FeatureSet) -> bool:

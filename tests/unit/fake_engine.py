@@ -1,6 +1,6 @@
 """A pure stand-in for the LTR plugin's feature logging, for unit tests of the ranking logic.
 
-Text features come from a rule the test chooses; stage and product features are read from the
+Text and match features come from a rule the test chooses; stage and product features are read from the
 ``sltr`` params the way the stored script features read them (the real scripts are checked
 against the engine in tests/integration/test_engine_ranking.py). User features match the
 shopper's maps against ``traits`` (the documents' trait fields), 0 for products it does not know.
@@ -39,7 +39,7 @@ class FakeEngineLogger:
         product_names = [f.name for f in featureset.of_source("product")]
         for i, pid in enumerate(product_ids):
             for j, spec in enumerate(featureset.features):
-                if spec.source == "text":
+                if spec.source in ("text", "match"):
                     values[i, j] = self.text(spec.name, pid)
                 elif spec.source == "stage":
                     values[i, j] = params["stage"][pid][stage_names.index(spec.name)]

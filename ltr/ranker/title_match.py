@@ -1,0 +1,231 @@
+"""Query-title matching a product search engineer adds to BM25: sizes, plurals and typos.
+
+BM25 over the english analyzer misses what shop queries are full of: sizes written three ways
+("1/2 in." / "1/2 inch" / 1/2"), "2x4" against "2 in. x 4 in.", "18v" against "18-Volt", plurals the
+stemmer leaves alone on unstemmed fields, and typos ("drils"). And it cannot say whether *all* of the
+query is in the title, or whether the head noun (the last word: "battery" in "cordless drill battery",
+the kind of product wanted) is.
+
+These features are computed in the engine: painless script features (source ``match``) over the query
+text (the ``keywords`` param) and the title's doc values, one tokenizer shared by both sides, so a
+stored featureset serves them with nothing in a Python process. This module is the same tokenizer and
+features in Python: the reference the engine is checked against (tests/integration) and what unit
+tests use. The two are written line by line alike; change both or neither.
+
+Tokens: lower-cased runs of letters, and numbers (digits with inner ``.`` or ``/``: "1.5", "3/4");
+a digit-letter boundary splits ("18v" -> 18, v; "2x4" -> 2, x, 4); a ``"`` (or ``''``) after a number
+is "in" and a ``'`` is "ft"; unit words map to one spelling (inches -> in, volts -> v...); common
+stop words go, except "in" right after a number; a trailing "s" goes from words of four letters or
+more ("drills" -> drill, but not "glass").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexer import schema
+
+#: One spelling per unit, both in queries and titles.
+UNITS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "gallon": "gal", "gallons": "gal",
+         "lbs": "lb", "pound": "lb", "pounds": "lb", "ounce": "oz", "ounces": "oz", "volt": "v", "volts": "v",
+         "watt": "w", "watts": "w", "amps": "amp", "quart": "qt", "quarts": "qt", "cubic": "cu", "square": "sq"}
+#: Words of sizes ("10 ft", "2 x 4"): never a query's head noun.
+SIZE_WORDS = tuple(sorted(set(UNITS.values()) | {"in", "x"}))
+STOP_WORDS = ("for", "with", "and", "the", "a", "an", "of", "to", "in", "on", "by", "or")
+
+
+def _digit(c: str) -> bool:
+    return "0" <= c <= "9"
+
+
+def tokens(text: str) -> list[str]:
+    """The normalised tokens of a query or a title, in order (see the module docstring)."""
+    s = text.lower()
+    out: list[str] = []
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if _digit(c):
+            j = i + 1
+            while j < n and (_digit(s[j]) or (s[j] in "./" and j + 1 < n and _digit(s[j + 1]))):
+                j += 1
+            out.append(s[i:j])
+            k = j
+            while k < n and s[k] == " ":
+                k += 1
+            if k < n and s[k] == '"':
+                out.append("in")
+                j = k + 1
+            elif k + 1 < n and s[k] == "'" and s[k + 1] == "'":
+                out.append("in")
+                j = k + 2
+            elif k < n and s[k] == "'":
+                out.append("ft")
+                j = k + 1
+            i = j
+        elif c.isalpha():
+            j = i + 1
+            while j < n and s[j].isalpha():
+                j += 1
+            word = UNITS.get(s[i:j], s[i:j])
+            after_number = bool(out) and _digit(out[-1][0])
+            if word in STOP_WORDS and not (after_number and word == "in"):
+                i = j
+                continue
+            if len(word) > 3 and word[-1] == "s" and word[-2] != "s":
+                word = word[:-1]
+            out.append(word)
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def close(a: str, b: str) -> bool:
+    """Typo-tolerant equality of two tokens: equal; or both of 4+ characters and one a prefix of the
+    other ("cordles" / "cordless"); or of 5+ characters and one edit apart (a substitution, an
+    insertion or deletion, or two swapped neighbours)."""
+    if a == b:
+        return True
+    if len(a) >= 4 and len(b) >= 4 and (a.startswith(b) or b.startswith(a)):
+        return True
+    if len(a) < 5 or len(b) < 5 or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        first, second, differences = -1, -1, 0
+        for k in range(len(a)):
+            if a[k] != b[k]:
+                differences += 1
+                if first < 0:
+                    first = k
+                else:
+                    second = k
+        if differences <= 1:
+            return True
+        return (differences == 2 and second == first + 1 and a[first] == b[second]
+                and a[second] == b[first])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    k = 0
+    while k < len(short) and short[k] == long_[k]:
+        k += 1
+    return short[k:] == long_[k + 1:]
+
+
+def _found(word: str, title: list[str]) -> bool:
+    return any(close(word, t) for t in title)
+
+
+@dataclass(frozen=True)
+class TitleMatch:
+    """The matching features of one (query, title) pair; 0 for an empty query or title."""
+
+    coverage: float  # share of the query's tokens found in the title (typo-tolerant)
+    head_match: float  # 1 if the query's head noun (its last word, sizes aside) is found in the title
+    numbers_missing: float  # how many of the query's numbers the title lacks
+    title_tokens: float  # the title's length in tokens: a short title that matches says more
+
+
+def title_match(query: str, title: str) -> TitleMatch:
+    q, t = tokens(query), tokens(title if len(title) <= schema.TITLE_DISPLAY_MAX_CHARS else "")
+    if not q or not t:
+        return TitleMatch(0.0, 0.0, 0.0, float(len(t)))
+    words = [w for w in q if not _digit(w[0]) and w not in SIZE_WORDS]
+    head = words[-1] if words else q[-1]
+    numbers = [w for w in q if _digit(w[0])]
+    return TitleMatch(
+        coverage=sum(_found(w, t) for w in q) / len(q),
+        head_match=float(_found(head, t)),
+        numbers_missing=float(sum(w not in t for w in numbers)),
+        title_tokens=float(len(t)),
+    )
+
+
+# --- The same in painless (the engine's side). Character.isLetter stands for str.isalpha. ---------------
+
+def _painless_units() -> str:
+    by_spelling: dict[str, list[str]] = {}
+    for word, spelling in UNITS.items():
+        by_spelling.setdefault(spelling, []).append(word)
+    lines = [f"if ({' || '.join(f'w == {word!r}' for word in words)}) return {spelling!r};"
+             for spelling, words in by_spelling.items()]
+    return "String shelfUnit(String w) { " + " ".join(lines) + " return w; }"
+
+
+_PRELUDE = " ".join((
+    "boolean shelfDigit(char c) { return c >= (char) '0' && c <= (char) '9'; }",
+    _painless_units(),
+    "boolean shelfSize(String w) { return " + " || ".join(f"w == {w!r}" for w in SIZE_WORDS) + "; }",
+    "boolean shelfStop(String w) { return " + " || ".join(f"w == {w!r}" for w in STOP_WORDS) + "; }",
+    """List shelfTokens(String text) {
+      String s = text.toLowerCase(); List out = new ArrayList(); int i = 0; int n = s.length();
+      while (i < n) {
+        char c = s.charAt(i);
+        if (shelfDigit(c)) {
+          int j = i + 1;
+          while (j < n && (shelfDigit(s.charAt(j)) || ((s.charAt(j) == (char) '.' || s.charAt(j) == (char) '/')
+                 && j + 1 < n && shelfDigit(s.charAt(j + 1))))) { j++; }
+          out.add(s.substring(i, j));
+          int k = j;
+          while (k < n && s.charAt(k) == (char) ' ') { k++; }
+          if (k < n && s.charAt(k) == (char) '"') { out.add('in'); j = k + 1; }
+          else if (k + 1 < n && s.charAt(k) == (char) "'" && s.charAt(k + 1) == (char) "'") { out.add('in'); j = k + 2; }
+          else if (k < n && s.charAt(k) == (char) "'") { out.add('ft'); j = k + 1; }
+          i = j;
+        } else if (Character.isLetter(c)) {
+          int j = i + 1;
+          while (j < n && Character.isLetter(s.charAt(j))) { j++; }
+          String w = shelfUnit(s.substring(i, j));
+          boolean afterNumber = out.size() > 0 && shelfDigit(((String) out.get(out.size() - 1)).charAt(0));
+          if (shelfStop(w) && !(afterNumber && w == 'in')) { i = j; continue; }
+          if (w.length() > 3 && w.charAt(w.length() - 1) == (char) 's' && w.charAt(w.length() - 2) != (char) 's') {
+            w = w.substring(0, w.length() - 1);
+          }
+          out.add(w); i = j;
+        } else { i++; }
+      }
+      return out;
+    }""",
+    """boolean shelfClose(String a, String b) {
+      if (a == b) { return true; }
+      int la = a.length(); int lb = b.length();
+      if (la >= 4 && lb >= 4 && (a.startsWith(b) || b.startsWith(a))) { return true; }
+      if (la < 5 || lb < 5 || Math.abs(la - lb) > 1) { return false; }
+      if (la == lb) {
+        int first = -1; int second = -1; int differences = 0;
+        for (int k = 0; k < la; k++) {
+          if (a.charAt(k) != b.charAt(k)) { differences++; if (first < 0) { first = k; } else { second = k; } }
+        }
+        if (differences <= 1) { return true; }
+        return differences == 2 && second == first + 1 && a.charAt(first) == b.charAt(second)
+               && a.charAt(second) == b.charAt(first);
+      }
+      String s = la < lb ? a : b; String l = la < lb ? b : a; int k = 0;
+      while (k < s.length() && s.charAt(k) == l.charAt(k)) { k++; }
+      return s.substring(k) == l.substring(k + 1);
+    }""",
+    "boolean shelfFound(String w, List t) { for (def x : t) { if (shelfClose(w, (String) x)) { return true; } } "
+    "return false; }",
+))
+
+#: The shared start of every feature: the query's and the title's tokens (0 for a product without a
+#: title in doc values, as in :func:`title_match` for an empty title).
+_TOKENS = (f" if (!doc.containsKey('{schema.TITLE_DISPLAY}') || doc['{schema.TITLE_DISPLAY}'].size() == 0) "
+           "{ return 0.0; } "
+           f"List q = shelfTokens(params.keywords); List t = shelfTokens(doc['{schema.TITLE_DISPLAY}'].value); ")
+_EMPTY = "if (q.size() == 0 || t.size() == 0) { return 0.0; } "
+
+#: Feature name -> its painless script (the same values as :class:`TitleMatch`'s fields).
+PAINLESS = {
+    "coverage": _PRELUDE + _TOKENS + _EMPTY
+    + "int found = 0; for (def w : q) { if (shelfFound((String) w, t)) { found++; } } "
+      "return (double) found / q.size();",
+    "head_match": _PRELUDE + _TOKENS + _EMPTY
+    + "String head = (String) q.get(q.size() - 1); "
+      "for (int k = q.size() - 1; k >= 0; k--) { String w = (String) q.get(k); "
+      "if (!shelfDigit(w.charAt(0)) && !shelfSize(w)) { head = w; break; } } "
+      "return shelfFound(head, t) ? 1.0 : 0.0;",
+    "numbers_missing": _PRELUDE + _TOKENS + _EMPTY
+    + "int missing = 0; for (def w : q) { String s = (String) w; "
+      "if (shelfDigit(s.charAt(0)) && !t.contains(s)) { missing++; } } return (double) missing;",
+    "title_tokens": _PRELUDE + _TOKENS + "return (double) t.size();",
+}
