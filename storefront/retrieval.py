@@ -43,6 +43,9 @@ class RetrievalConfig:
     #: carry exact cosines, so the k-NN query only has to add the products BM25 missed, and its
     #: graph search costs grow with k (see docs/measurements.md). 0 sends no k-NN query at all.
     vector_candidates: int | None = None
+    #: How deep the k-NN graph search looks (lucene's ``ef_search``); ``None``: the engine's default, k.
+    #: Deeper finds the true nearest neighbours more often at a latency cost; below k it changes nothing.
+    ef_search: int | None = None
     fields: tuple[str, ...] = BM25_FIELDS  # the BM25 multi_match fields with their boosts
     #: Groups of interchangeable terms; a query containing one is also searched with the others.
     synonyms: tuple[tuple[str, ...], ...] = ()
@@ -181,8 +184,10 @@ def knn_score_to_cosine(score: float) -> float:
     return 2.0 * score - 1.0
 
 
-def knn_body(vector: list[float], filters: Filters, size: int) -> dict:
+def knn_body(vector: list[float], filters: Filters, size: int, ef_search: int | None = None) -> dict:
     knn: dict = {"vector": vector, "k": size}
+    if ef_search is not None:  # the node then matches ef_search products; ``size`` still returns the best k
+        knn["method_parameters"] = {"ef_search": ef_search}
     clauses = filter_clauses(filters)
     if clauses:
         # Lucene k-NN applies the filter while searching the graph, so k results still come back.

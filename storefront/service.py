@@ -240,7 +240,7 @@ class SearchService:
             bodies.append(("bm25", bm25_body(request.query, request.filters, config.candidates, vector=vector,
                                              fields=config.fields, synonyms=config.synonyms)))
         if vector is not None and config.knn_k > 0:
-            bodies.append(("vector", knn_body(vector, request.filters, config.knn_k)))
+            bodies.append(("vector", knn_body(vector, request.filters, config.knn_k, config.ef_search)))
         if not config.bm25:  # facets still come from a (cheap) filtered BM25 aggregation
             facet_body = bm25_body(request.query, request.filters, 0, fields=config.fields,
                                    synonyms=config.synonyms)

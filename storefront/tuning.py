@@ -1,9 +1,9 @@
 """The storefront's search tuning: what a search engineer may change without a deploy (pure).
 
 A tuning is a small, validated value: the served retrieval configuration, fusion weight and RRF k,
-BM25 field boosts, retrieval depths, the rerank window and query-time synonyms. Versions of it are
-stored by :mod:`storefront.tuning_store`; this module only parses, validates and turns one into the
-retrieval configurations a search uses.
+BM25 field boosts, retrieval depths (BM25 candidates; the k-NN query's k and graph search depth), the
+rerank window and query-time synonyms. Versions of it are stored by :mod:`storefront.tuning_store`;
+this module only parses, validates and turns one into the retrieval configurations a search uses.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ DEFAULT_BOOSTS: dict[str, float] = {"title": 3.0, "title_exact": 1.5, "title_shi
 _FIELD_OF = {"title": schema.TITLE, "title_exact": schema.TITLE_EXACT, "title_shingles": schema.TITLE_SHINGLES,
              "brand": schema.BRAND, "category": schema.CATEGORY_TEXT, "description": schema.DESCRIPTION}
 SERVED_CONFIGS = ("bm25", "vector", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore")
+#: Deepest k-NN graph search a tuning may ask for, like the other depths' 1000: the node matches that many
+#: products on every search before it returns k.
+MAX_EF_SEARCH = 1000
 MAX_SYNONYM_GROUPS = 500
 _TERM = re.compile(r"^[\w][\w\- ./&']{0,59}$")
 
@@ -42,6 +45,8 @@ class SearchTuning:
     rrf_k: float = 60.0
     candidates: int = 100
     vector_candidates: int = 30
+    #: The k-NN graph search depth (lucene's ef_search, see RetrievalConfig.ef_search); None: k.
+    vector_ef_search: int | None = None
     rerank_window: int = 200
     boosts: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BOOSTS))
     synonyms: tuple[tuple[str, ...], ...] = ()
@@ -49,8 +54,8 @@ class SearchTuning:
     def as_dict(self) -> dict:
         return {"config": self.config, "vector_weight": self.vector_weight, "rrf_k": self.rrf_k,
                 "candidates": self.candidates, "vector_candidates": self.vector_candidates,
-                "rerank_window": self.rerank_window, "boosts": dict(self.boosts),
-                "synonyms": [list(group) for group in self.synonyms]}
+                "vector_ef_search": self.vector_ef_search, "rerank_window": self.rerank_window,
+                "boosts": dict(self.boosts), "synonyms": [list(group) for group in self.synonyms]}
 
     def changes_from(self, other: SearchTuning) -> dict[str, tuple[object, object]]:
         """What differs, as ``{name: (other's value, this value)}``: the diff a person reviews."""
@@ -87,6 +92,19 @@ def _number(values: Mapping, name: str, low: float, high: float, integer: bool =
     if not low <= value <= high:
         raise TuningError(name, f"must be from {low:g} to {high:g}")
     return int(value) if integer else float(value)
+
+
+def _ef_search(values: Mapping, vector_candidates: int) -> int | None:
+    """The graph search depth: empty means the engine's default (k). One below the hybrid's k is refused, as
+    the node searches at least k deep anyway: the setting would do nothing."""
+    value = values["vector_ef_search"]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    depth = int(_number({"vector_ef_search": value}, "vector_ef_search", 1, MAX_EF_SEARCH, integer=True))
+    if depth < vector_candidates:
+        raise TuningError("vector_ef_search", f"must be at least the k-NN candidates ({vector_candidates}): the "
+                          "graph search always looks that deep; leave it empty for the engine's default")
+    return depth
 
 
 def parse_synonyms(text: str) -> tuple[tuple[str, ...], ...]:
@@ -134,12 +152,14 @@ def parse_tuning(values: Mapping, base: SearchTuning | None = None) -> SearchTun
         synonyms = parse_synonyms("\n".join(", ".join(str(t) for t in group) for group in synonyms_in))
     else:
         raise TuningError("synonyms", "must be lines of comma-separated terms")
+    vector_candidates = int(_number(merged, "vector_candidates", 0, 1000, integer=True))
     tuning = SearchTuning(
         config=merged["config"],
         vector_weight=_number(merged, "vector_weight", 0, 1),
         rrf_k=_number(merged, "rrf_k", 1, 1000),
         candidates=int(_number(merged, "candidates", 10, 1000, integer=True)),
-        vector_candidates=int(_number(merged, "vector_candidates", 0, 1000, integer=True)),
+        vector_candidates=vector_candidates,
+        vector_ef_search=_ef_search(merged, vector_candidates),
         rerank_window=int(_number(merged, "rerank_window", 2, 1000, integer=True)),
         boosts=boosts, synonyms=synonyms)
     return tuning
@@ -148,7 +168,8 @@ def parse_tuning(values: Mapping, base: SearchTuning | None = None) -> SearchTun
 def served(tuning: SearchTuning, version: int | None = None) -> ServedTuning:
     """The retrieval configurations a search uses under this tuning."""
     fields = tuple(f"{_FIELD_OF[name]}^{boost:g}" for name, boost in tuning.boosts.items() if boost > 0)
-    configs = {name: dataclasses.replace(config, rrf_k=tuning.rrf_k, fields=fields, synonyms=tuning.synonyms)
+    configs = {name: dataclasses.replace(config, rrf_k=tuning.rrf_k, fields=fields, synonyms=tuning.synonyms,
+                                         ef_search=tuning.vector_ef_search if config.vector else None)
                for name, config in default_configs(tuning.vector_weight, tuning.candidates,
                                                    tuning.vector_candidates).items()}
     return ServedTuning(configs, tuning.config, tuning.rerank_window, version)

@@ -30,6 +30,7 @@ def _from_form(form, base: SearchTuning) -> SearchTuning:  # type: ignore[no-unt
     values: dict = {name: form.get(name, "").strip() or None for name in ("config", *NUMBERS)}
     values["boosts"] = {name: form.get(f"boosts.{name}", "").strip() or base.boosts[name] for name in DEFAULT_BOOSTS}
     values["synonyms"] = form.get("synonyms")  # absent: kept; empty: cleared
+    values["vector_ef_search"] = form.get("vector_ef_search")  # absent: kept; empty: the engine's default
     return parse_tuning(values, base)
 
 
@@ -44,6 +45,7 @@ def _page(form_values: dict, errors: dict | None = None, status: int = 200):  # 
 def _form_values(tuning: SearchTuning) -> dict:
     values = tuning.as_dict()
     values["synonyms"] = "\n".join(", ".join(group) for group in tuning.synonyms)
+    values["vector_ef_search"] = "" if tuning.vector_ef_search is None else tuning.vector_ef_search
     return values
 
 

@@ -1,9 +1,10 @@
-"""A tuning put live is served by a running storefront at its next search: synonyms and boosts reach the
-real node, and a rollback restores the earlier results."""
+"""A tuning put live is served by a running storefront at its next search: synonyms, boosts and the k-NN
+depth reach the real node, and a rollback restores the earlier results."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
@@ -12,6 +13,7 @@ from core.db import migrate
 from core.db.session import session_scope
 from encoders.bert import BertEncoder
 from encoders.cache import QueryVectorCache
+from indexer import schema
 from storefront import tuning_store
 from storefront.request import SearchRequest
 from storefront.retrieval import default_configs
@@ -55,3 +57,48 @@ def test_a_live_tuning_is_served_without_a_restart(tmp_path: Path, os_client: Op
     with session_scope(url) as session:
         tuning_store.activate(session, first, "test")  # the rollback
     assert service.search(request, record=False).results == before.results
+
+
+class RecordingClient:
+    """The real client, keeping each _msearch's request and the node's answer."""
+
+    def __init__(self, client: OpenSearch) -> None:
+        self.client, self.calls = client, []
+
+    def msearch(self, body: list[dict], **kwargs: Any) -> dict:
+        response = self.client.msearch(body=body, **kwargs)
+        self.calls.append((body, response))
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def last_knn(self) -> tuple[dict, dict]:
+        """The last search's k-NN query and the node's answer to it."""
+        body, response = self.calls[-1]
+        [(query, answer)] = [(q, a) for q, a in zip(body[1::2], response["responses"]) if "knn" in q["query"]]
+        return query["query"]["knn"][schema.VECTOR], answer
+
+
+def test_a_live_knn_depth_reaches_the_knn_query(tmp_path: Path, os_client: OpenSearch, sample_index: str,
+                                                bert_encoder: BertEncoder) -> None:
+    """The node searches the graph ef_search deep (it matches that many products) and still returns k."""
+    url = f"sqlite:///{tmp_path / 'tuning.db'}"
+    migrate.upgrade(url)
+    client = RecordingClient(os_client)
+    hybrid = SearchTuning(config="hybrid-minmax", candidates=50, vector_candidates=20)
+    service = SearchService(client, sample_index, QueryVectorCache(bert_encoder), default_configs(candidates=50),
+                            "hybrid-minmax", tuning=LiveTuning(url, hybrid, refresh_s=0))
+    request = SearchRequest(query="cordless drill", size=10)
+    service.search(request, record=False)
+    knn, answer = client.last_knn()
+    assert knn["k"] == 20 and "method_parameters" not in knn  # the engine's default depth: k
+    assert answer["hits"]["total"]["value"] == 20 and len(answer["hits"]["hits"]) == 20
+    with session_scope(url) as session:
+        deep = tuning_store.save_version(session, parse_tuning({"vector_ef_search": "200"}, hybrid), "test").id
+        tuning_store.activate(session, deep, "test")
+    served = service.search(request, record=False)
+    knn, answer = client.last_knn()
+    assert knn["k"] == 20 and knn["method_parameters"] == {"ef_search": 200}
+    assert "error" not in answer and answer["hits"]["total"]["value"] == 200  # searched 200 deep
+    assert len(answer["hits"]["hits"]) == 20 and served.results  # k products back, fused as before

@@ -195,11 +195,13 @@ def test_bad_tuning_input_is_named_and_nothing_is_saved(app: Flask) -> None:
     cases = {"vector_weight": ("2", "must be from 0 to 1"), "candidates": ("ten", "must be an integer"),
              "boosts.title": ("-1", "must be from 0 to 100"),
              "synonyms": ("fridge", "a group needs at least two terms"),
-             "config": ("<b>x</b>", "must be one of")}
+             "config": ("<b>x</b>", "must be one of"),
+             "vector_ef_search": ("10", "must be at least the k-NN candidates (30)")}
     for field, (value, message) in cases.items():
         response = client.post("/tuning", data={field: value, "csrf_token": csrf})
         assert response.status_code == 400, field
         assert message in response.text, (field, response.text[:300])
+        assert f'id="error-{field.replace(".", "-")}"' in response.text, field  # next to its field
         assert "<b>x</b>" not in response.text
     assert count(app, SearchTuningVersion) == 0
 
@@ -226,6 +228,28 @@ def test_tuning_versions_go_live_and_roll_back_and_the_storefront_follows(app: F
     with session_scope(db_url(app)) as session:
         actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions.count("tuning.save") == 2 and "tuning.rollback" in actions and "tuning.activate" in actions
+
+
+def test_the_knn_depth_is_a_versioned_setting_the_storefront_serves(app: Flask) -> None:
+    """Empty is the engine's default (k); a depth saved, put live and served, then cleared again."""
+    client, csrf = logged_in(app, "tess")
+    live = LiveTuning(db_url(app), fallback=SearchTuning(), refresh_s=0)
+    page = client.get("/tuning").text
+    assert 'name="vector_ef_search" id="vector_ef_search" value=""' in page and "ef_search" in page
+    assert client.post("/tuning", data={"vector_ef_search": "", "csrf_token": csrf}).status_code == 400  # no change
+    assert client.post("/tuning", data={"vector_ef_search": "150", "csrf_token": csrf}).status_code == 302
+    assert "<td>vector_ef_search</td><td>default</td><td>150</td>" in client.get("/tuning/1").text
+    client.post("/tuning/1/activate", data={"csrf_token": csrf})
+    served = live.current()
+    assert served.configs["hybrid-minmax"].ef_search == 150 and served.configs["bm25"].ef_search is None
+    assert 'id="vector_ef_search" value="150"' in client.get("/tuning").text
+    assert client.post("/tuning", data={"vector_ef_search": " ", "csrf_token": csrf}).status_code == 302
+    client.post("/tuning/2/activate", data={"csrf_token": csrf})
+    assert live.current().version == 2 and live.current().configs["hybrid-minmax"].ef_search is None
+    with session_scope(db_url(app)) as session:
+        stored = [v.values["vector_ef_search"] for v in session.scalars(
+            select(SearchTuningVersion).order_by(SearchTuningVersion.id))]
+    assert stored == [150, None]
 
 
 def test_admins_manage_users_and_keys_with_validation(app: Flask) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from storefront.retrieval import BM25_FIELDS, bm25_body, default_configs, synonym_variants, text_query
+from indexer import schema
+from storefront.retrieval import BM25_FIELDS, bm25_body, default_configs, knn_body, synonym_variants, text_query
 from storefront.request import Filters
 from storefront.tuning import SearchTuning, TuningError, parse_synonyms, parse_tuning, served
 
@@ -64,3 +65,34 @@ def test_changes_from_lists_what_a_reviewer_must_see() -> None:
     live = SearchTuning()
     changed = parse_tuning({"vector_weight": 0.7, "synonyms": "a, b"}, live)
     assert changed.changes_from(live) == {"vector_weight": (0.4, 0.7), "synonyms": ([], [["a", "b"]])}
+
+
+def test_the_knn_depth_is_empty_for_the_engine_default_and_never_below_k() -> None:
+    assert SearchTuning().vector_ef_search is None and "vector_ef_search" in SearchTuning().as_dict()
+    old = {key: value for key, value in SearchTuning().as_dict().items() if key != "vector_ef_search"}
+    assert parse_tuning(old).vector_ef_search is None  # a version stored before the setting existed
+    deep = parse_tuning({"vector_ef_search": "200"})
+    assert deep.vector_ef_search == 200 and deep.changes_from(SearchTuning()) == {"vector_ef_search": (None, 200)}
+    assert parse_tuning({"vector_ef_search": " "}, deep).vector_ef_search is None  # cleared
+    assert parse_tuning({"vector_ef_search": None}, deep).vector_ef_search == 200  # missing: kept
+    assert parse_tuning({"vector_candidates": 0, "vector_ef_search": 5}).vector_ef_search == 5  # no hybrid k
+    for value, message in (("0", "must be from 1 to 1000"), (1001, "must be from 1 to 1000"),
+                           ("deep", "must be an integer"), (True, "must be an integer"),
+                           (10, "must be at least the k-NN candidates (30)")):
+        with pytest.raises(TuningError) as bad:
+            parse_tuning({"vector_ef_search": value})
+        assert bad.value.field == "vector_ef_search" and message in bad.value.message, value
+
+
+def test_the_knn_depth_reaches_every_knn_query_and_only_those() -> None:
+    configs = served(parse_tuning({"vector_ef_search": 120})).configs
+    assert {name: c.ef_search for name, c in configs.items()} == {
+        "bm25": None, "vector": 120, "hybrid-rrf": 120, "hybrid-minmax": 120, "hybrid-zscore": 120}
+    hybrid = configs["hybrid-minmax"]
+    knn = knn_body([0.1, 0.2], Filters(brands=("acme",)), hybrid.knn_k, hybrid.ef_search)
+    assert knn["size"] == 30 and knn["query"]["knn"][schema.VECTOR]["k"] == 30  # still k products back
+    assert knn["query"]["knn"][schema.VECTOR]["method_parameters"] == {"ef_search": 120}
+    assert "filter" in knn["query"]["knn"][schema.VECTOR]
+    default = served(SearchTuning()).configs["hybrid-minmax"]
+    assert "method_parameters" not in knn_body([0.1], Filters(), default.knn_k, default.ef_search)["query"]["knn"][
+        schema.VECTOR]
