@@ -38,12 +38,26 @@ from evaluation.metrics import METRICS, evaluate_query  # noqa: E402
 from ltr.clickmodels import ClickLog, make_model  # noqa: E402
 from ltr.events.clicklog import iter_click_sessions  # noqa: E402
 from ltr.features.loader import load_behaviour  # noqa: E402
-from ltr.ranker.dataset import build_dataset  # noqa: E402
+from evaluation.significance import paired_bootstrap  # noqa: E402
+from ltr.ranker.dataset import RankingData, build_dataset  # noqa: E402
 from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger, behaviour_snapshot  # noqa: E402
 from ltr.ranker.featureset import FEATURESETS  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import click_model_labels, judgment_labels, naive_ctr_labels  # noqa: E402
 from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
+
+
+class MemoisedExtractor:
+    """One logging pass per query: the three label sets train on the same candidates and features."""
+
+    def __init__(self, extractor: FeatureExtractor) -> None:
+        self.extractor, self.featureset, self.cache = extractor, extractor.featureset, {}
+
+    def matrix(self, query, candidates, behaviour=None):  # type: ignore[no-untyped-def]
+        key = (query, id(behaviour))
+        if key not in self.cache:
+            self.cache[key] = self.extractor.matrix(query, candidates, behaviour)
+        return self.cache[key]
 
 
 def main() -> None:
@@ -58,11 +72,14 @@ def main() -> None:
     parser.add_argument("--index", default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--featureset", default="shelfrank-v1-query", choices=sorted(FEATURESETS),
+    parser.add_argument("--featureset", default="shelfrank-v2-query", choices=sorted(FEATURESETS),
                         help="default: query features only. Only train queries are simulated, so a test query's "
                              "candidates carry product behaviour learned from other queries' sessions, while a "
                              "train query's carry its own: behaviour features would not transfer (with "
                              "shelfrank-v1 the oracle falls to 4.9%% below BM25)")
+    parser.add_argument("--also", nargs="*", default=["shelfrank-v1-query"], choices=sorted(FEATURESETS),
+                        help="featursets whose features are all in --featureset: trained on the same logged values "
+                             "(a column subset), so the comparison costs no second logging pass")
     parser.add_argument("--events-db", type=Path, default=None,
                         help="SQLite file of an earlier run's simulated events: skip the simulation and reuse them "
                              "(same --train-queries and --seed)")
@@ -108,7 +125,13 @@ def main() -> None:
 
     # 3. features, training, reranking
     featureset = FEATURESETS[args.featureset]
-    extractor = FeatureExtractor(featureset, EngineFeatureLogger(client, index))
+    extractor = MemoisedExtractor(FeatureExtractor(featureset, EngineFeatureLogger(client, index)))
+    subsets = {}
+    for name in args.also:
+        missing = set(FEATURESETS[name].names) - set(featureset.names)
+        if missing:
+            parser.error(f"--also {name}: features {sorted(missing)} are not in --featureset {featureset.name}")
+        subsets[name] = [featureset.names.index(n) for n in FEATURESETS[name].names]
     cache: dict[str, list] = {}
 
     def candidates(query: str):  # type: ignore[no-untyped-def]
@@ -116,16 +139,20 @@ def main() -> None:
             cache[query] = service.candidates(query, "hybrid-minmax")
         return cache[query]
 
-    models = {}
+    models: dict[str, tuple] = {}  # name -> (booster, feature columns)
     for name, labels in label_sets.items():
         data = build_dataset(train_queries, candidates, extractor, labels, behaviour=behaviour,
                              unlabelled_as_zero=True, window=args.window, progress=True)
         valid_mask = [is_validation_query(q) for q in data.queries]
-        booster = train_lambdamart(data.select([not v for v in valid_mask]), data.select(valid_mask),
-                                   featureset.names, TrainParams(seed=args.seed))
-        models[name] = booster
-        print(f"{name}: {len(data.groups)} queries, {len(data)} rows, {booster.best_iteration} trees, "
-              f"valid ndcg@10 {booster.best_score['valid']['ndcg@10']:.4f}")
+        variants = {f"{name} ({featureset.name})": list(range(len(featureset.names)))}
+        variants.update({f"{name} ({other})": columns for other, columns in subsets.items()})
+        for variant, columns in variants.items():
+            part = RankingData(data.features[:, columns], data.labels, data.groups, data.queries, data.product_ids)
+            booster = train_lambdamart(part.select([not v for v in valid_mask]), part.select(valid_mask),
+                                       [featureset.names[c] for c in columns], TrainParams(seed=args.seed))
+            models[variant] = (booster, columns)
+            print(f"{variant}: {len(data.groups)} queries, {len(data)} rows, {booster.best_iteration} trees, "
+                  f"valid ndcg@10 {booster.best_score['valid']['ndcg@10']:.4f}")
 
     rows: dict[str, list[dict]] = {name: [] for name in ["bm25", "hybrid-minmax", *models]}
     from tqdm import tqdm
@@ -139,9 +166,9 @@ def main() -> None:
         head = pool[: args.window]
         if len(head) > 1:
             matrix = extractor.matrix(query, head, serving_behaviour)
-        for name, booster in models.items():
+        for name, (booster, columns) in models.items():
             if len(head) > 1:
-                order = np.argsort(-booster.predict(matrix), kind="stable")
+                order = np.argsort(-booster.predict(matrix[:, columns]), kind="stable")
                 ranking = [head[int(i)].product_id for i in order] + fused[args.window:]
             else:
                 ranking = fused
@@ -149,20 +176,25 @@ def main() -> None:
     averages = {name: {m: float(np.mean([r[m] for r in rs])) for m in METRICS} for name, rs in rows.items()}
     base = averages["bm25"]["ndcg@10"]
     hybrid = averages["hybrid-minmax"]["ndcg@10"]
-    oracle_gain = averages["ltr-oracle"]["ndcg@10"] - hybrid
+    main = f"({featureset.name})"
+    oracle_gain = averages[f"ltr-oracle {main}"]["ndcg@10"] - hybrid
     print(f"\n{len(test)} Home Depot test queries; rerank window {args.window}")
-    print(f"{'ranker':15} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>7} {'vs BM25':>8}")
+    print(f"{'ranker':40} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>7} {'vs BM25':>8}  "
+          "nDCG@10 - BM25, paired bootstrap 95%")
+    comparisons = {}
     for name, avg in averages.items():
-        print(f"{name:15} {avg['ndcg@10']:8.4f} {avg['recall@100']:10.4f} {avg['mrr@10']:7.4f} "
-              f"{100 * (avg['ndcg@10'] / base - 1):+7.1f}%")
+        comparisons[name] = paired_bootstrap([r["ndcg@10"] for r in rows[name]], [r["ndcg@10"] for r in rows["bm25"]])
+        print(f"{name:40} {avg['ndcg@10']:8.4f} {avg['recall@100']:10.4f} {avg['mrr@10']:7.4f} "
+              f"{100 * (avg['ndcg@10'] / base - 1):+7.1f}%  {comparisons[name].describe()}")
     if oracle_gain > 0:
-        share = (averages["ltr-debiased"]["ndcg@10"] - hybrid) / oracle_gain
+        share = (averages[f"ltr-debiased {main}"]["ndcg@10"] - hybrid) / oracle_gain
         print(f"debiased recovers {100 * share:.0f}% of the oracle's gain over the hybrid")
     out = args.out or folder
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ltr_relevance.json").write_text(json.dumps({"averages": averages, "args": vars(args) | {
+    (out / "ltr_relevance.json").write_text(json.dumps({"averages": averages, "vs_bm25": {
+        name: vars(c) for name, c in comparisons.items()}, "args": vars(args) | {
         "out": str(out)}}, indent=2, default=str))
-    for name, booster in models.items():
+    for name, (booster, _) in models.items():
         booster.save_model(str(out / f"{name}.txt"))
     import matplotlib
 
