@@ -67,6 +67,7 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
                 "image_url": {"type": "keyword", "index": False},
                 "updated_at": {"type": "date"},
                 "text_sha256": {"type": "keyword", "index": False},
+                **title_terms_properties(),
                 **behaviour_properties(),
                 schema.VECTOR: {
                     "type": "knn_vector",
@@ -90,3 +91,10 @@ def behaviour_properties() -> dict:
     traits = {field: {"type": "keyword"} for field in
               (schema.TRAIT_BRAND, schema.TRAIT_DEPARTMENT, schema.TRAIT_PRICE_BAND)}
     return {**numbers, **traits}
+
+
+def title_terms_properties() -> dict:
+    """The title's tokens for the match features (:mod:`indexer.title_terms`), doc values only; put on an
+    older live index by :func:`indexer.pipeline.sync` before it writes them (a mapping update, no reindex)."""
+    return {schema.TITLE_TERMS: {"type": "keyword", "index": False, "doc_values": True},
+            schema.TITLE_LENGTH: {"type": "integer", "index": False}}

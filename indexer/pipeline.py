@@ -22,7 +22,7 @@ from core.settings import Settings
 from encoders.base import TextEncoder
 from indexer.catalog import Product
 from indexer.documents import from_document, to_document
-from indexer.mapping import index_body
+from indexer.mapping import index_body, title_terms_properties
 from indexer.versions import (
     IndexerError,
     check_alias_name,
@@ -222,6 +222,9 @@ def sync(client: OpenSearch, alias: str, upserts: Iterable[Product], deletes: It
     if index is None:
         raise IndexerError(f"index {alias!r} does not exist yet; create it with `shelfrank catalog import` first")
     ensure_same_model(client, index, encoder.identity)
+    # An index built before the title's tokens were stored gains their fields (additive, idempotent);
+    # the products this sync writes carry them, the others keep 0 for the match features until rewritten.
+    client.indices.put_mapping(index=index, body={"properties": title_terms_properties()})
     count, _ = write_products(client, index, upserts, encoder, settings, progress)
     delete_ids = list(dict.fromkeys(deletes))
     deleted = 0

@@ -7,16 +7,11 @@ query is in the title, or whether the head noun (the last word: "battery" in "co
 the kind of product wanted) is.
 
 These features are computed in the engine: painless script features (source ``match``) over the query
-text (the ``keywords`` param) and the title's doc values, one tokenizer shared by both sides, so a
-stored featureset serves them with nothing in a Python process. This module is the same tokenizer and
-features in Python: the reference the engine is checked against (tests/integration) and what unit
-tests use. The two are written line by line alike; change both or neither.
-
-Tokens: lower-cased runs of letters, and numbers (digits with inner ``.`` or ``/``: "1.5", "3/4");
-a digit-letter boundary splits ("18v" -> 18, v; "2x4" -> 2, x, 4); a ``"`` (or ``''``) after a number
-is "in" and a ``'`` is "ft"; unit words map to one spelling (inches -> in, volts -> v...); common
-stop words go, except "in" right after a number; a trailing "s" goes from words of four letters or
-more ("drills" -> drill, but not "glass").
+text (the ``keywords`` param), tokenized by :mod:`indexer.title_terms`'s rules written in painless, and
+the title's tokens, which the indexer stores as doc values (so no title is re-read at query time), so a
+stored featureset serves them with nothing in a Python process. This module holds the same features in
+Python: the reference the engine is checked against (tests/integration) and what unit tests use. The
+two are written line by line alike; change both or neither.
 """
 
 from __future__ import annotations
@@ -24,62 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from indexer import schema
-
-#: One spelling per unit, both in queries and titles.
-UNITS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "gallon": "gal", "gallons": "gal",
-         "lbs": "lb", "pound": "lb", "pounds": "lb", "ounce": "oz", "ounces": "oz", "volt": "v", "volts": "v",
-         "watt": "w", "watts": "w", "amps": "amp", "quart": "qt", "quarts": "qt", "cubic": "cu", "square": "sq"}
-#: Words of sizes ("10 ft", "2 x 4"): never a query's head noun.
-SIZE_WORDS = tuple(sorted(set(UNITS.values()) | {"in", "x"}))
-STOP_WORDS = ("for", "with", "and", "the", "a", "an", "of", "to", "in", "on", "by", "or")
-
-
-def _digit(c: str) -> bool:
-    return "0" <= c <= "9"
-
-
-def tokens(text: str) -> list[str]:
-    """The normalised tokens of a query or a title, in order (see the module docstring)."""
-    s = text.lower()
-    out: list[str] = []
-    i, n = 0, len(s)
-    while i < n:
-        c = s[i]
-        if _digit(c):
-            j = i + 1
-            while j < n and (_digit(s[j]) or (s[j] in "./" and j + 1 < n and _digit(s[j + 1]))):
-                j += 1
-            out.append(s[i:j])
-            k = j
-            while k < n and s[k] == " ":
-                k += 1
-            if k < n and s[k] == '"':
-                out.append("in")
-                j = k + 1
-            elif k + 1 < n and s[k] == "'" and s[k + 1] == "'":
-                out.append("in")
-                j = k + 2
-            elif k < n and s[k] == "'":
-                out.append("ft")
-                j = k + 1
-            i = j
-        elif c.isalpha():
-            j = i + 1
-            while j < n and s[j].isalpha():
-                j += 1
-            word = UNITS.get(s[i:j], s[i:j])
-            after_number = bool(out) and _digit(out[-1][0])
-            if word in STOP_WORDS and not (after_number and word == "in"):
-                i = j
-                continue
-            if len(word) > 3 and word[-1] == "s" and word[-2] != "s":
-                word = word[:-1]
-            out.append(word)
-            i = j
-        else:
-            i += 1
-    return out
-
+from indexer.title_terms import SIZE_WORDS, STOP_WORDS, UNITS, digit, tokens
 
 def close(a: str, b: str) -> bool:
     """Typo-tolerant equality of two tokens: equal; or both of 4+ characters and one a prefix of the
@@ -111,8 +51,8 @@ def close(a: str, b: str) -> bool:
     return short[k:] == long_[k + 1:]
 
 
-def _found(word: str, title: list[str]) -> bool:
-    return any(close(word, t) for t in title)
+def _found(word: str, title: set[str]) -> bool:
+    return word in title or any(close(word, t) for t in title)
 
 
 @dataclass(frozen=True)
@@ -126,17 +66,18 @@ class TitleMatch:
 
 
 def title_match(query: str, title: str) -> TitleMatch:
-    q, t = tokens(query), tokens(title if len(title) <= schema.TITLE_DISPLAY_MAX_CHARS else "")
+    q, words_of_title = tokens(query), tokens(title)
+    t = set(words_of_title)  # what the index keeps: the distinct tokens, and their count
     if not q or not t:
-        return TitleMatch(0.0, 0.0, 0.0, float(len(t)))
-    words = [w for w in q if not _digit(w[0]) and w not in SIZE_WORDS]
+        return TitleMatch(0.0, 0.0, 0.0, float(len(words_of_title)))
+    words = [w for w in q if not digit(w[0]) and w not in SIZE_WORDS]
     head = words[-1] if words else q[-1]
-    numbers = [w for w in q if _digit(w[0])]
+    numbers = [w for w in q if digit(w[0])]
     return TitleMatch(
         coverage=sum(_found(w, t) for w in q) / len(q),
         head_match=float(_found(head, t)),
         numbers_missing=float(sum(w not in t for w in numbers)),
-        title_tokens=float(len(t)),
+        title_tokens=float(len(words_of_title)),
     )
 
 
@@ -203,16 +144,16 @@ _PRELUDE = " ".join((
       while (k < s.length() && s.charAt(k) == l.charAt(k)) { k++; }
       return s.substring(k) == l.substring(k + 1);
     }""",
-    "boolean shelfFound(String w, List t) { for (def x : t) { if (shelfClose(w, (String) x)) { return true; } } "
-    "return false; }",
+    "boolean shelfFound(String w, List t) { if (t.contains(w)) { return true; } "
+    "for (def x : t) { if (shelfClose(w, (String) x)) { return true; } } return false; }",
 ))
 
-#: The shared start of every feature: the query's and the title's tokens (0 for a product without a
-#: title in doc values, as in :func:`title_match` for an empty title).
-_TOKENS = (f" if (!doc.containsKey('{schema.TITLE_DISPLAY}') || doc['{schema.TITLE_DISPLAY}'].size() == 0) "
+#: The shared start of the features: the query's tokens and the title's distinct tokens from doc values
+#: (0 for a product without them: an empty title, or an index built before they were stored).
+_TOKENS = (f" if (!doc.containsKey('{schema.TITLE_TERMS}') || doc['{schema.TITLE_TERMS}'].size() == 0) "
            "{ return 0.0; } "
-           f"List q = shelfTokens(params.keywords); List t = shelfTokens(doc['{schema.TITLE_DISPLAY}'].value); ")
-_EMPTY = "if (q.size() == 0 || t.size() == 0) { return 0.0; } "
+           f"List q = shelfTokens(params.keywords); List t = doc['{schema.TITLE_TERMS}']; ")
+_EMPTY = "if (q.size() == 0) { return 0.0; } "
 
 #: Feature name -> its painless script (the same values as :class:`TitleMatch`'s fields).
 PAINLESS = {
@@ -227,5 +168,6 @@ PAINLESS = {
     "numbers_missing": _PRELUDE + _TOKENS + _EMPTY
     + "int missing = 0; for (def w : q) { String s = (String) w; "
       "if (shelfDigit(s.charAt(0)) && !t.contains(s)) { missing++; } } return (double) missing;",
-    "title_tokens": _PRELUDE + _TOKENS + "return (double) t.size();",
+    "title_tokens": f"if (!doc.containsKey('{schema.TITLE_LENGTH}') || doc['{schema.TITLE_LENGTH}'].size() == 0) "
+                    f"{{ return 0.0; }} return (double) doc['{schema.TITLE_LENGTH}'].value;",
 }

@@ -20,6 +20,7 @@ from encoders.bert import BertEncoder
 from encoders.cache import CachedEncoder, EmbeddingCache
 from indexer import pipeline
 from indexer.catalog import Product
+from indexer.documents import to_document
 from indexer.mapping import index_body
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import IndexerError, ModelMismatchError, list_versions, live_index, point_alias
@@ -83,6 +84,32 @@ def test_incremental_update_reencodes_only_the_changed_product(
     assert stored["title"] == changed.title
     np.testing.assert_allclose(stored["embedding"], bert_encoder.encode([changed.embedding_text()])[0], atol=1e-6)
     assert not os_client.exists(index=index_name, id=products[0].id)
+
+
+def test_a_sync_into_an_index_built_before_the_title_terms_adds_their_fields(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade must not break the shop's incremental sync: the strict mapping of an older index lacks
+    ``title_terms`` / ``title_length``, so the sync puts them (additively) before writing."""
+    def older_body(*args, **kwargs):  # type: ignore[no-untyped-def]
+        body = index_body(*args, **kwargs)
+        for field in ("title_terms", "title_length"):
+            del body["mappings"]["properties"][field]
+        return body
+
+    products = homedepot_sample(10)
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline, "index_body", older_body)
+        patched.setattr(pipeline, "to_document", lambda p, v: {
+            k: x for k, x in to_document(p, v).items() if k not in ("title_terms", "title_length")})
+        pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    physical = live_index(os_client, index_name)
+    assert "title_terms" not in os_client.indices.get_mapping(index=physical)[physical]["mappings"]["properties"]
+    changed = products[3].model_copy(update={"title": "DEWALT 18-Volt Cordless Drills"})
+    pipeline.sync(os_client, index_name, [changed], [], cached_encoder, settings)
+    stored = os_client.get(index=index_name, id=changed.id)["_source"]
+    assert stored["title_terms"] == ["18", "cordless", "dewalt", "drill", "v"] and stored["title_length"] == 5
 
 
 def test_vectors_of_another_model_are_refused(

@@ -4,7 +4,8 @@ tests/integration/test_title_match_engine.py)."""
 import pytest
 
 from ltr.ranker.featureset import FEATURESETS, MATCH_FEATURES, plugin_feature
-from ltr.ranker.title_match import TitleMatch, close, title_match, tokens
+from indexer.title_terms import tokens
+from ltr.ranker.title_match import TitleMatch, close, title_match
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -61,17 +62,28 @@ def test_the_head_noun_is_the_last_word_not_a_trailing_size():
     assert title_match("pvc pipe 10 ft", "PVC Pipe").numbers_missing == 1.0
 
 
-def test_empty_queries_and_titles_and_titles_without_doc_values_score_zero():
+def test_empty_queries_and_titles_score_zero_and_long_titles_count_their_distinct_words():
     assert title_match("", "Cordless Drill") == TitleMatch(0.0, 0.0, 0.0, 2.0)
     assert title_match("drill", "") == TitleMatch(0.0, 0.0, 0.0, 0.0)
-    assert title_match("drill", "drill " * 500) == TitleMatch(0.0, 0.0, 0.0, 0.0)  # over ignore_above
+    assert title_match("drill", "drills " * 500) == TitleMatch(1.0, 1.0, 0.0, 500.0)
+
+
+def test_documents_carry_the_titles_distinct_tokens_and_their_count():
+    from indexer.catalog import Product
+    from indexer.documents import from_document, to_document
+    product = Product(id="p1", title="DEWALT 18-Volt Drill Drill Bits")
+    doc = to_document(product, [0.0, 1.0])
+    assert doc["title_terms"] == ["18", "bit", "dewalt", "drill", "v"] and doc["title_length"] == 6
+    assert from_document(doc) == product
 
 
 def test_match_features_are_script_features_over_the_query_text_in_every_v2_featureset():
     for spec in MATCH_FEATURES:
         stored = plugin_feature(spec)
         assert stored["template_language"] == "script_feature" and stored["params"] == ["keywords"]
-        assert "shelfTokens(params.keywords)" in stored["template"]["source"]
+        source = stored["template"]["source"]
+        assert "doc['title_terms']" in source or "doc['title_length']" in source  # titles are never re-read
+        assert "title.display" not in source
     for name, featureset in FEATURESETS.items():
         has = {spec.name for spec in featureset.of_source("match")}
         assert has == ({spec.name for spec in MATCH_FEATURES} if "-v2" in name else set())
