@@ -41,7 +41,7 @@ def fit(
         with session_scope(url) as session:
             result = fit_click_model(session, model, depth=settings.click_model_depth,
                                      min_support=settings.click_model_min_support, held_out=held_out, seed=seed,
-                                     since=since)
+                                     since=since, prior=settings.click_model_prior)
     except (NotEnoughClicks, ValueError) as exc:
         raise fail(str(exc)) from None
     folder = out or settings.state_dir / "clickmodels" / (
@@ -59,4 +59,4 @@ def fit(
         return
     typer.echo(json.dumps({k: summary[k] for k in ("model", "held_out_log_likelihood", "held_out_perplexity",
                                                     "examination", "sessions", "impressions", "pairs",
-                                                    "labelled_pairs")} | {"folder": str(folder)}))
+                                                    "labelled_pairs", "prior")} | {"folder": str(folder)}))

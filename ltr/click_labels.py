@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.settings import get_settings
 from ltr.clickmodels import MODELS, ClickLog, ModelSelection, graded_labels, select_model
+from ltr.clickmodels.prior import Prior
 from ltr.events.clicklog import iter_click_sessions
 
 AUTO = "auto"
@@ -47,6 +49,9 @@ class ClickModelFit:
             "pairs": len(self.selection.best.estimates()),
             "labelled_pairs": len(self.labels),
             "min_support": self.min_support,
+            "prior": {"kind": self.selection.best.prior,
+                      "alpha": round(self.selection.best.attractiveness_prior[0], 4),
+                      "beta": round(self.selection.best.attractiveness_prior[1], 4)},
             "candidates": {s.name: {"held_out_log_likelihood": round(s.log_likelihood, 6),
                                     "held_out_perplexity": round(s.perplexity, 6),
                                     "fit_seconds": round(s.fit_seconds, 3)} for s in self.selection.scores},
@@ -56,7 +61,9 @@ class ClickModelFit:
 
 def fit_click_model(session: Session, model: str = AUTO, *, depth: int = 10, min_support: int = 10,
                     held_out: float = 0.2, seed: int = 0, since: datetime | None = None,
-                    until: datetime | None = None) -> ClickModelFit:
+                    until: datetime | None = None, prior: Prior | None = None) -> ClickModelFit:
+    """Every click model the pipeline fits is built here; ``prior`` (default: the click_model_prior
+    setting) is the attractiveness prior, see :class:`ltr.clickmodels.ClickModel`."""
     if model != AUTO and model not in MODELS:
         raise ValueError(f"unknown click model {model!r}; use {AUTO} or one of {', '.join(MODELS)}")
     log = ClickLog.from_sessions(iter_click_sessions(session, depth, since, until), depth=depth)
@@ -65,7 +72,8 @@ def fit_click_model(session: Session, model: str = AUTO, *, depth: int = 10, min
     if not log.clicks.any():
         raise NotEnoughClicks(f"{log.n_sessions} searches are stored but none has a click")
     candidates = tuple(MODELS) if model == AUTO else (model,)
-    selection = select_model(log, candidates, held_out=held_out, seed=seed)
+    prior = get_settings().click_model_prior if prior is None else prior
+    selection = select_model(log, candidates, held_out=held_out, seed=seed, prior=prior)
     labels = graded_labels(selection.best.estimates(), min_support)
     return ClickModelFit(selection, log, labels, min_support, datetime.now(timezone.utc))
 

@@ -16,6 +16,7 @@ import numpy as np
 from ltr.clickmodels.data import ClickLog
 from ltr.clickmodels.estimates import PairEstimates
 from ltr.clickmodels.pairs import UNSEEN, PairIndex
+from ltr.clickmodels.prior import PRIORS, Prior
 
 if TYPE_CHECKING:
     from typing import Self
@@ -25,16 +26,30 @@ EPS = 1e-6  # click probabilities are clipped to [EPS, 1 - EPS] so a model that 
 
 
 class ClickModel(ABC):
-    """Attractiveness per (query, doc) pair with Beta(prior_alpha, prior_beta) pseudo-counts,
-    so that a pair shown twice and clicked twice is not estimated at 1.0."""
+    """Attractiveness per (query, doc) pair under a Beta prior, so that a pair shown twice and
+    clicked twice is not estimated at 1.0.
+
+    ``prior="fixed"``: Beta(prior_alpha, prior_beta) pseudo-counts. ``prior="empirical"`` (the
+    models whose ``priors`` name it): Beta(alpha, beta) fitted to the log by marginal likelihood, starting
+    from (prior_alpha, prior_beta); sparse pairs are then pulled towards the log's own spread of
+    attractiveness instead of towards 0.5. Either way examination keeps the fixed pseudo-counts,
+    and ``attractiveness_prior`` is the (alpha, beta) the last fit used.
+    """
 
     name: ClassVar[str]
+    priors: ClassVar[tuple[Prior, ...]] = ("fixed",)  # the priors the model can fit with
 
-    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0) -> None:
+    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0, prior: Prior = "fixed") -> None:
         if prior_alpha <= 0 or prior_beta <= 0:
             raise ValueError("prior pseudo-counts must be positive")
+        if prior not in PRIORS:
+            raise ValueError(f"unknown prior {prior!r}; valid: {', '.join(PRIORS)}")
+        if prior not in self.priors:
+            raise ValueError(f"{self.name} supports the prior(s) {', '.join(self.priors)}, not {prior!r}")
         self.prior_alpha = float(prior_alpha)
         self.prior_beta = float(prior_beta)
+        self.prior: Prior = prior
+        self.attractiveness_prior = (self.prior_alpha, self.prior_beta)
         self.examination: np.ndarray = np.empty(0)  # (depth,) per-position examination propensity
         self.n_iter = 0  # EM iterations run by the last fit
         self._pairs: PairIndex | None = None

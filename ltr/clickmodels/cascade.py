@@ -1,7 +1,8 @@
 """Cascade model: the shopper reads top down, clicks a result with probability attractiveness(q, d)
 and stops at the first click; results below the first click were never examined.
 
-Fitting is counting: attractiveness = first clicks / examinations, with Beta pseudo-counts.
+Fitting is counting: attractiveness = first clicks / examinations, with Beta pseudo-counts (or,
+with the empirical prior, the beta-binomial posterior mean under a Beta fitted to those counts).
 The model gives a second click in a session probability zero; the log-likelihood clips it to
 EPS, so multi-click logs score finite but (rightly) very poorly.
 """
@@ -12,6 +13,7 @@ import numpy as np
 
 from ltr.clickmodels.base import ClickModel, mean_over_shown, per_cell
 from ltr.clickmodels.data import ClickLog
+from ltr.clickmodels.prior import Prior, fit_binomial
 
 
 def _examined(clicks: np.ndarray, shown: np.ndarray) -> np.ndarray:
@@ -21,9 +23,10 @@ def _examined(clicks: np.ndarray, shown: np.ndarray) -> np.ndarray:
 
 class CascadeModel(ClickModel):
     name = "cascade"
+    priors = ("fixed", "empirical")
 
-    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0) -> None:
-        super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta)
+    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0, prior: Prior = "fixed") -> None:
+        super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta, prior=prior)
         self._attractiveness = np.empty(0)
         self._default_attractiveness = 0.5
 
@@ -31,10 +34,16 @@ class CascadeModel(ClickModel):
         examined = _examined(log.clicks, log.shown)
         n_pairs = len(self._fitted_pairs)
         trials = np.bincount(cells[examined], minlength=n_pairs)
-        self._attractiveness = self._beta_map(np.bincount(cells[examined & log.clicks], minlength=n_pairs),
-                                              trials)
+        successes = np.bincount(cells[examined & log.clicks], minlength=n_pairs)
+        n_iter = 1
+        if self.prior == "empirical":
+            self._attractiveness, alpha, beta, n_iter = fit_binomial(
+                successes, trials, alpha=self.prior_alpha, beta=self.prior_beta, max_iter=max_iter, tol=tol)
+            self.attractiveness_prior = (alpha, beta)
+        else:
+            self._attractiveness = self._beta_map(successes, trials)
         self._default_attractiveness = self._support_mean(self._attractiveness, trials)
-        return 1
+        return n_iter
 
     def _click_probabilities(self, log: ClickLog, cells: np.ndarray) -> np.ndarray:
         attractiveness = per_cell(self._attractiveness, cells, self._default_attractiveness)

@@ -9,6 +9,11 @@ Examination is a chain whose transitions depend on the observed clicks, so EM ru
 pass (P(clicks from r on | E_r)) over positions, vectorised over sessions. gamma is fitted unless
 fixed (gamma=1.0 is the simplified DBN). Satisfaction is learnt from clicked cells only; relevance
 is attractiveness x satisfaction.
+
+Only the fixed prior: a pair's clicks here say how attractive it is only through the examination
+chains of whole sessions, so integrating attractiveness out per pair (as PBM and UBM do with the
+empirical prior) would not be exact, and plugging the expected counts into a beta-binomial
+overshrinks (see :mod:`ltr.clickmodels.prior`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 
 from ltr.clickmodels.base import ClickModel, mean_over_shown, per_cell
 from ltr.clickmodels.data import ClickLog
+from ltr.clickmodels.prior import Prior
 
 _TINY = 1e-300
 
@@ -54,8 +60,8 @@ class DynamicBayesianNetwork(ClickModel):
     name = "dbn"
 
     def __init__(self, *, gamma: float | None = None, prior_alpha: float = 1.0, prior_beta: float = 1.0,
-                 init_gamma: float = 0.9) -> None:
-        super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta)
+                 init_gamma: float = 0.9, prior: Prior = "fixed") -> None:
+        super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta, prior=prior)
         for value in (gamma, init_gamma):
             if value is not None and not 0.0 < value <= 1.0:
                 raise ValueError("gamma must be in (0, 1]")

@@ -11,14 +11,16 @@ import numpy as np
 
 from ltr.clickmodels.base import ClickModel, per_cell
 from ltr.clickmodels.data import ClickLog
-from ltr.clickmodels.factored import fit_factored
+from ltr.clickmodels.factored import fit_slots
+from ltr.clickmodels.prior import Prior
 
 
 class PositionBasedModel(ClickModel):
     name = "pbm"
+    priors = ("fixed", "empirical")
 
-    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0) -> None:
-        super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta)
+    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0, prior: Prior = "fixed") -> None:
+        super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta, prior=prior)
         self.theta = np.empty(0)  # (depth,) fitted examination, before normalisation
         self._attractiveness = np.empty(0)
         self._default_attractiveness = 0.5
@@ -26,9 +28,10 @@ class PositionBasedModel(ClickModel):
     def _fit(self, log: ClickLog, cells: np.ndarray, *, max_iter: int, tol: float) -> int:
         shown = log.shown
         positions = np.broadcast_to(np.arange(log.depth), shown.shape)[shown]
-        fit = fit_factored(cells[shown], positions, log.clicks[shown], n_pairs=len(self._fitted_pairs),
-                           n_slots=log.depth, n_sessions=log.n_sessions, beta_map=self._beta_map,
-                           max_iter=max_iter, tol=tol)
+        fit = fit_slots(cells[shown], positions, log.clicks[shown], prior=self.prior, alpha=self.prior_alpha,
+                        beta=self.prior_beta, n_pairs=len(self._fitted_pairs), n_slots=log.depth,
+                        n_sessions=log.n_sessions, beta_map=self._beta_map, max_iter=max_iter, tol=tol)
+        self.attractiveness_prior = fit.prior or self.attractiveness_prior
         self.theta = fit.examination
         self._attractiveness = fit.attractiveness
         self._default_attractiveness = self._support_mean(fit.attractiveness)

@@ -15,6 +15,7 @@ from ltr.clickmodels.cascade import CascadeModel
 from ltr.clickmodels.data import ClickLog
 from ltr.clickmodels.dbn import DynamicBayesianNetwork
 from ltr.clickmodels.pbm import PositionBasedModel
+from ltr.clickmodels.prior import Prior
 from ltr.clickmodels.ubm import UserBrowsingModel
 
 MODELS: dict[str, type[ClickModel]] = {m.name: m for m in (PositionBasedModel, CascadeModel,
@@ -37,6 +38,7 @@ class CandidateScore:
     perplexity_at: tuple[float, ...]  # per position
     fit_seconds: float
     n_iter: int
+    prior: Prior = "fixed"  # the attractiveness prior the candidate was fitted with
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,21 +51,29 @@ class ModelSelection:
         return self.best.name
 
     def table(self) -> str:
-        lines = [f"{'model':8} {'held-out LL':>12} {'perplexity':>10} {'fit s':>7} {'iter':>5}"]
+        lines = [f"{'model':8} {'held-out LL':>12} {'perplexity':>10} {'fit s':>7} {'iter':>5} {'prior':>9}"]
         for s in self.scores:
             mark = " *" if s.name == self.name else ""
             lines.append(f"{s.name:8} {s.log_likelihood:12.4f} {s.perplexity:10.4f} {s.fit_seconds:7.2f} "
-                         f"{s.n_iter:5d}{mark}")
+                         f"{s.n_iter:5d} {s.prior:>9}{mark}")
         return "\n".join(lines)
 
 
+def prior_params(name: str, prior: Prior) -> dict[str, Any]:
+    """Constructor params for ``prior``; a model that cannot fit it (DBN: empirical) keeps the fixed one."""
+    if name not in MODELS:
+        raise ValueError(f"unknown click model {name!r}; valid names: {', '.join(MODELS)}")
+    return {"prior": prior if prior in MODELS[name].priors else "fixed"}
+
+
 def select_model(log: ClickLog, candidates: Sequence[str] = ("pbm", "cascade", "dbn", "ubm"),
-                 held_out: float = 0.2, seed: int = 0, **fit_kwargs: Any) -> ModelSelection:
+                 held_out: float = 0.2, seed: int = 0, prior: Prior = "fixed", **fit_kwargs: Any) -> ModelSelection:
     """Fit each candidate on a random (1 - held_out) of the sessions, score the rest, and refit the
-    one with the highest held-out log-likelihood on the whole log. ``fit_kwargs`` go to ``fit``."""
+    one with the highest held-out log-likelihood on the whole log. Candidates use the attractiveness
+    ``prior`` where they support it (see ``prior_params``); ``fit_kwargs`` go to ``fit``."""
     if not candidates:
         raise ValueError("no candidate models")
-    models = [make_model(name) for name in candidates]  # fail on a bad name before fitting anything
+    models = [make_model(name, **prior_params(name, prior)) for name in candidates]  # bad names fail first
     train, test = log.split(held_out, seed)
     scores = []
     for model in models:
@@ -72,6 +82,6 @@ def select_model(log: ClickLog, candidates: Sequence[str] = ("pbm", "cascade", "
         seconds = time.perf_counter() - started
         perplexity, per_position = model.perplexity(test)
         scores.append(CandidateScore(model.name, model.log_likelihood(test), perplexity,
-                                     tuple(float(p) for p in per_position), seconds, model.n_iter))
+                                     tuple(float(p) for p in per_position), seconds, model.n_iter, model.prior))
     best = scores[int(np.argmax([s.log_likelihood for s in scores]))].name
-    return ModelSelection(make_model(best).fit(log, **fit_kwargs), scores)
+    return ModelSelection(make_model(best, **prior_params(best, prior)).fit(log, **fit_kwargs), scores)

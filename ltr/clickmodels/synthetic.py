@@ -31,10 +31,14 @@ def default_theta(depth: int) -> np.ndarray:
 
 
 def _pages(rng: np.random.Generator, n_sessions: int, depth: int, n_queries: int, pool: int,
-           min_depth: int | None) -> tuple[np.ndarray, np.ndarray]:
+           min_depth: int | None, query_skew: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     if pool < depth:
         raise ValueError("the pool per query must be at least the page depth")
-    query_ids = rng.integers(n_queries, size=n_sessions).astype(np.int32)
+    if query_skew:  # Zipf: query q is searched in proportion to 1 / (q + 1)^skew
+        weights = 1.0 / np.arange(1, n_queries + 1) ** query_skew
+        query_ids = rng.choice(n_queries, size=n_sessions, p=weights / weights.sum()).astype(np.int32)
+    else:
+        query_ids = rng.integers(n_queries, size=n_sessions).astype(np.int32)
     local = np.argsort(rng.random((n_sessions, pool)), axis=1)[:, :depth]
     doc_ids = (query_ids[:, None] * pool + local).astype(np.int32)
     if min_depth is not None and min_depth < depth:
@@ -49,12 +53,14 @@ def _log(query_ids: np.ndarray, doc_ids: np.ndarray, clicks: np.ndarray, n_queri
 
 
 def simulate_pbm(n_sessions: int, depth: int = 10, *, n_queries: int = 100, pool: int = 20,
-                 theta: np.ndarray | None = None, min_depth: int | None = None, seed: int = 0) -> SyntheticClicks:
-    """Clicks with P(C_r = 1) = attractiveness(doc) x theta_r, attractiveness ~ Beta(1.2, 2)."""
+                 theta: np.ndarray | None = None, min_depth: int | None = None, seed: int = 0,
+                 attractiveness_beta: tuple[float, float] = (1.2, 2.0), query_skew: float = 0.0) -> SyntheticClicks:
+    """Clicks with P(C_r = 1) = attractiveness(doc) x theta_r, attractiveness ~ Beta(attractiveness_beta);
+    query_skew > 0 draws queries from a Zipf long tail instead of uniformly."""
     rng = np.random.default_rng(seed)
     theta = default_theta(depth) if theta is None else np.asarray(theta, dtype=float)
-    attractiveness = rng.beta(1.2, 2.0, size=n_queries * pool)
-    query_ids, doc_ids = _pages(rng, n_sessions, depth, n_queries, pool, min_depth)
+    attractiveness = rng.beta(*attractiveness_beta, size=n_queries * pool)
+    query_ids, doc_ids = _pages(rng, n_sessions, depth, n_queries, pool, min_depth, query_skew)
     clicks = rng.random(doc_ids.shape) < attractiveness[np.maximum(doc_ids, 0)] * theta
     return SyntheticClicks(_log(query_ids, doc_ids, clicks, n_queries, pool), attractiveness, None, theta)
 
@@ -92,3 +98,10 @@ def simulate_cascade(n_sessions: int, depth: int = 10, *, n_queries: int = 100, 
     """The cascade model: at most one click per session, nothing examined below it."""
     return simulate_dbn(n_sessions, depth, n_queries=n_queries, pool=pool, gamma=1.0, satisfaction=1.0,
                         min_depth=min_depth, seed=seed)
+
+
+def simulate_sparse_pbm(seed: int = 0) -> SyntheticClicks:
+    """The sparse randomised log of issue 14: 20,000 sessions over 400 Zipf-distributed queries, ~30
+    impressions per (query, doc) pair (median 9), attractive docs (Beta(2, 1)) as on a shop's
+    relevant first page. Fixed Beta(1, 1) pseudo-counts put every position's examination 10-14% high."""
+    return simulate_pbm(20_000, 10, n_queries=400, pool=17, attractiveness_beta=(2.0, 1.0), query_skew=1.0, seed=seed)

@@ -13,14 +13,16 @@ import numpy as np
 
 from ltr.clickmodels.base import ClickModel, mean_over_shown, per_cell, previous_click
 from ltr.clickmodels.data import ClickLog
-from ltr.clickmodels.factored import fit_factored
+from ltr.clickmodels.factored import fit_slots
+from ltr.clickmodels.prior import Prior
 
 
 class UserBrowsingModel(ClickModel):
     name = "ubm"
+    priors = ("fixed", "empirical")
 
-    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0) -> None:
-        super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta)
+    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0, prior: Prior = "fixed") -> None:
+        super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta, prior=prior)
         # gamma[r, 0]: no click above r; gamma[r, j]: last click above r at position j (1-based)
         self.gamma = np.empty((0, 0))
         self._attractiveness = np.empty(0)
@@ -29,9 +31,10 @@ class UserBrowsingModel(ClickModel):
     def _fit(self, log: ClickLog, cells: np.ndarray, *, max_iter: int, tol: float) -> int:
         depth, shown = log.depth, log.shown
         slots = (np.arange(depth) * depth + previous_click(log.clicks))[shown]
-        fit = fit_factored(cells[shown], slots, log.clicks[shown], n_pairs=len(self._fitted_pairs),
-                           n_slots=depth * depth, n_sessions=log.n_sessions, beta_map=self._beta_map,
-                           max_iter=max_iter, tol=tol)
+        fit = fit_slots(cells[shown], slots, log.clicks[shown], prior=self.prior, alpha=self.prior_alpha,
+                        beta=self.prior_beta, n_pairs=len(self._fitted_pairs), n_slots=depth * depth,
+                        n_sessions=log.n_sessions, beta_map=self._beta_map, max_iter=max_iter, tol=tol)
+        self.attractiveness_prior = fit.prior or self.attractiveness_prior
         self.gamma = fit.examination.reshape(depth, depth)
         self._attractiveness = fit.attractiveness
         self._default_attractiveness = self._support_mean(fit.attractiveness)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,7 +23,15 @@ from ltr.clickmodels import (
     make_model,
     select_model,
 )
-from ltr.clickmodels.synthetic import SyntheticClicks, simulate_cascade, simulate_dbn, simulate_pbm
+from ltr.clickmodels.selection import prior_params
+from ltr.clickmodels.squarem import squarem
+from ltr.clickmodels.synthetic import (
+    SyntheticClicks,
+    simulate_cascade,
+    simulate_dbn,
+    simulate_pbm,
+    simulate_sparse_pbm,
+)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -126,6 +135,98 @@ def test_dbn_recovers_its_parameters_and_beats_pbm_on_its_data(dbn_clicks: Synth
     assert spearman(est.satisfaction[clicked], truth_s[clicked]) > 0.7  # type: ignore[index]
     assert np.allclose(est.relevance, est.attractiveness * est.satisfaction)  # type: ignore[operator]
     assert dbn.log_likelihood(test) > PositionBasedModel().fit(train).log_likelihood(test) + 0.1
+
+
+# -- the empirical-Bayes attractiveness prior -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sparse_clicks() -> SyntheticClicks:
+    return simulate_sparse_pbm(seed=0)
+
+
+@pytest.mark.parametrize("name", ["pbm", "ubm"])
+def test_empirical_prior_recovers_examination_on_a_sparse_randomised_log(name: str,
+                                                                         sparse_clicks: SyntheticClicks) -> None:
+    """~30 impressions per pair, most far fewer: fixed Beta(1, 1) pseudo-counts bias every position."""
+    log, truth = sparse_clicks.log, sparse_clicks.examination
+    impressions = np.unique(log.doc_ids[log.shown], return_counts=True)[1]
+    assert 25 < impressions.mean() < 35 and np.median(impressions) < 15  # sparse, with a long tail
+    empirical = make_model(name, prior="empirical").fit(log)
+    fixed = make_model(name).fit(log)
+    empirical_error = np.abs(empirical.examination - truth)
+    fixed_error = np.abs(fixed.examination - truth)
+    assert empirical.examination[0] == pytest.approx(1.0) and empirical_error.max() <= 0.05
+    assert fixed_error.max() > 2 * empirical_error.max()
+    assert (fixed.examination[1:] > truth[1:]).all()  # the fixed prior's bias: every position too high
+
+
+def test_empirical_prior_gives_labels_closer_to_the_truth_on_a_sparse_log(sparse_clicks: SyntheticClicks) -> None:
+    """The graded LTR labels: with the fitted prior more of them are the grade of the true attractiveness."""
+    agreement, error = {}, {}
+    for prior in ("fixed", "empirical"):
+        est = PositionBasedModel(prior=prior).fit(sparse_clicks.log).estimates()
+        truth = sparse_clicks.attractiveness[est.pairs.doc_ids]
+        labels = graded_labels(est, min_support=10)
+        true_grades = graded_labels(replace(est, relevance=truth), min_support=10)
+        assert labels.keys() == true_grades.keys() and len(labels) > 1000
+        agreement[prior] = np.mean([labels[k] == true_grades[k] for k in labels])
+        error[prior] = np.abs(est.attractiveness - truth).mean()
+        assert spearman(est.attractiveness, truth) > 0.55
+    assert agreement["empirical"] > agreement["fixed"] + 0.03
+    assert error["empirical"] < error["fixed"]
+
+
+def test_empirical_prior_fitted_on_a_dense_log_is_the_generating_beta(pbm_clicks: SyntheticClicks) -> None:
+    """100 impressions per pair of attractiveness ~ Beta(1.2, 2): the fit finds that Beta, and the
+    examination stays as good as the fixed prior's."""
+    model = PositionBasedModel(prior="empirical").fit(pbm_clicks.log)
+    alpha, beta = model.attractiveness_prior
+    assert alpha == pytest.approx(1.2, rel=0.15) and beta == pytest.approx(2.0, rel=0.15)
+    assert alpha / (alpha + beta) * model.theta[0] == pytest.approx(1.2 / 3.2, abs=0.02)
+    assert np.abs(model.examination - pbm_clicks.examination).max() < 0.03
+    assert PositionBasedModel().fit(pbm_clicks.log).attractiveness_prior == (1.0, 1.0)
+
+
+def test_empirical_prior_for_the_cascade_model_and_where_it_is_refused(cascade_clicks: SyntheticClicks) -> None:
+    cascade = CascadeModel(prior="empirical").fit(cascade_clicks.log)
+    alpha, beta = cascade.attractiveness_prior
+    assert alpha == pytest.approx(1.2, rel=0.2) and beta == pytest.approx(2.0, rel=0.2)
+    assert np.abs(cascade.examination - cascade_clicks.examination).max() < 0.03
+    with pytest.raises(ValueError, match="dbn supports"):
+        make_model("dbn", prior="empirical")
+    with pytest.raises(ValueError, match="unknown prior"):
+        make_model("pbm", prior="flat")
+    assert prior_params("dbn", "empirical") == {"prior": "fixed"}
+    selection = select_model(cascade_clicks.log.subset(np.arange(4000)), held_out=0.2, seed=0, max_iter=20,
+                             prior="empirical")
+    assert {s.name: s.prior for s in selection.scores} == {"pbm": "empirical", "cascade": "empirical",
+                                                          "dbn": "fixed", "ubm": "empirical"}
+    assert selection.best.prior == prior_params(selection.name, "empirical")["prior"]
+    assert "empirical" in selection.table()
+
+
+def test_squarem_reaches_a_slow_fixed_point_in_few_steps() -> None:
+    """A contraction at rate 0.99 (plain EM: ~1,400 steps to 1e-6) against the accelerated one."""
+    target = np.array([1.0, -2.0, 0.5])
+    rates = np.array([0.99, 0.9, 0.5])
+
+    def step(x: np.ndarray) -> tuple[float, np.ndarray]:
+        return -float(((x - target) ** 2).sum()), target + rates * (x - target)
+
+    x, n_steps = squarem(step, np.zeros(3), max_steps=200, tol=1e-12)
+    assert np.abs(x - target).max() < 1e-4 and n_steps < 60
+    x, n_steps = squarem(step, np.zeros(3), max_steps=2, tol=1e-12)  # no room for a cycle: one plain step
+    assert n_steps == 1 and np.allclose(x, target * (1 - rates))
+
+
+@pytest.mark.parametrize("name", ["pbm", "ubm", "cascade"])
+def test_empirical_prior_on_a_tiny_log_stays_finite(name: str) -> None:
+    log = ClickLog.from_sessions(SESSIONS, depth=4)
+    model = make_model(name, prior="empirical").fit(log)
+    est = model.estimates()
+    assert ((est.attractiveness > 0) & (est.attractiveness < 1)).all()
+    assert all(math.isfinite(x) and x > 0 for x in model.attractiveness_prior)
+    assert math.isfinite(model.log_likelihood(log)) and model.examination[0] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(("data", "winners"), [("pbm_clicks", {"pbm", "ubm"}), ("dbn_clicks", {"dbn", "cascade"}),
@@ -233,3 +334,33 @@ def test_ipw_click_weights() -> None:
     assert weights.tolist() == [[1.0, 0.0, 10.0], [1.0, 0.0, 0.0]]
     with pytest.raises(ValueError):
         ipw_click_weights(log, np.array([1.0, 0.5]))
+
+
+# -- the pipeline's click-model job -----------------------------------------------------------------
+
+def test_the_click_model_job_takes_its_prior_from_the_setting(monkeypatch: pytest.MonkeyPatch,
+                                                              pbm_clicks: SyntheticClicks) -> None:
+    """ltr.click_labels.fit_click_model builds every model that retraining, the CLI and the demo fit."""
+    from core.settings import get_settings
+    from ltr import click_labels
+
+    log = pbm_clicks.log.subset(np.arange(3000))
+    sessions = [(log.queries[q], [log.docs[d] for d in row if d >= 0],
+                 {log.docs[d] for d, c in zip(row, clicked) if c}) for q, row, clicked in
+                zip(log.query_ids, log.doc_ids, log.clicks)]
+    monkeypatch.setattr(click_labels, "iter_click_sessions", lambda *args: iter(sessions))
+    fit = click_labels.fit_click_model
+    monkeypatch.delenv("SHELFRANK_CLICK_MODEL_PRIOR", raising=False)
+    get_settings.cache_clear()
+    try:
+        empirical = fit(None, "pbm")  # type: ignore[arg-type]  # the default
+        assert empirical.selection.best.prior == "empirical" and empirical.selection.scores[0].prior == "empirical"
+        assert empirical.summary()["prior"]["kind"] == "empirical" and empirical.summary()["prior"]["alpha"] != 1.0
+        monkeypatch.setenv("SHELFRANK_CLICK_MODEL_PRIOR", "fixed")
+        get_settings.cache_clear()
+        fixed = fit(None, "pbm")  # type: ignore[arg-type]
+        assert fixed.summary()["prior"] == {"kind": "fixed", "alpha": 1.0, "beta": 1.0}
+        assert fit(None, "pbm", prior="empirical").selection.best.prior == "empirical"  # type: ignore[arg-type]
+    finally:
+        monkeypatch.delenv("SHELFRANK_CLICK_MODEL_PRIOR", raising=False)
+        get_settings.cache_clear()
