@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,21 +30,9 @@ pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def postgres(settings: Settings) -> Iterator[LocalPostgres]:
-    server = LocalPostgres(settings)
-    started_here = not server.running()
-    server.start()
-    yield server
-    if started_here and not os.environ.get("SHELFRANK_KEEP_NODE"):
-        server.stop()
-
-
 @pytest.fixture
-def url(postgres: LocalPostgres) -> str:
-    database = postgres.create_database(f"shelfrank_test_{uuid.uuid4().hex[:8]}")
-    migrate.upgrade(database)
-    return database
+def url(postgres_url: str) -> str:
+    return postgres_url
 
 
 def test_every_migration_goes_up_and_down_and_up_again(postgres: LocalPostgres) -> None:

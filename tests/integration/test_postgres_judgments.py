@@ -3,19 +3,13 @@ storefront searches is refused before it reaches the unique index, which would f
 
 from __future__ import annotations
 
-import os
 import random
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from core.db import migrate
 from core.db.models import Judgment
 from core.db.session import session_scope
-from core.postgres_server import LocalPostgres
-from core.settings import Settings
 from evaluation import judgment_store
 from evaluation.judgments import MAX_PRODUCT_ID_CHARS, JudgmentsError
 from storefront.request import MAX_QUERY_CHARS
@@ -23,21 +17,9 @@ from storefront.request import MAX_QUERY_CHARS
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def postgres(settings: Settings) -> Iterator[LocalPostgres]:
-    server = LocalPostgres(settings)
-    started_here = not server.running()
-    server.start()
-    yield server
-    if started_here and not os.environ.get("SHELFRANK_KEEP_NODE"):
-        server.stop()
-
-
 @pytest.fixture
-def url(postgres: LocalPostgres) -> str:
-    database = postgres.create_database(f"shelfrank_test_{uuid.uuid4().hex[:8]}")
-    migrate.upgrade(database)
-    return database
+def url(postgres_url: str) -> str:
+    return postgres_url
 
 
 def test_a_query_too_long_for_the_unique_index_is_refused_before_it_gets_there(url: str) -> None:
