@@ -1,38 +1,58 @@
-"""Log the v2-query features of every train and test query's hybrid window once, for offline LTR experiments.
+"""Log one featureset's values for every train and test query's hybrid window, once, for offline LTR
+experiments (bench/offline/experiments.py) that then cost seconds instead of an engine pass each.
 
-Usage: .venv/bin/python bench/offline/dump_windows.py INDEX OUTDIR [FEATURESET]
-Needs the local node with the Home Depot catalogue. Writes OUTDIR/train.pkl and OUTDIR/test.pkl
-(candidate ids, feature matrix, grades); bench/offline/experiments.py reads them.
+Usage: .venv/bin/python bench/offline/dump_windows.py OUT [--index products] [--featureset shelfrank-v2-query]
+
+Needs the local node with the Home Depot catalogue indexed. Writes OUT/train.pkl and OUT/test.pkl: the
+featureset's names, per query the window's product ids (fused order) and feature matrix, and the grades.
 """
+
+from __future__ import annotations
+
+import argparse
 import pickle
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]; sys.path.insert(0, str(ROOT / "bench")); sys.path.insert(0, str(ROOT))
 import numpy as np
 from tqdm import tqdm
-from _data import HOMEDEPOT
-from _simulated_shop import recording_service
-from core.settings import get_settings
-from evaluation.judgments import load_homedepot, select_split
-from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
-from ltr.ranker.featureset import FEATURESETS
 
-index, out, fs_name = sys.argv[1], Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "shelfrank-v2-query"
-settings = get_settings()
-service, url = recording_service(settings, Path(tempfile.mkdtemp()) / "e.db", index)
-fs = FEATURESETS[fs_name]
-ext = FeatureExtractor(fs, EngineFeatureLogger(service.client, service.index), service.encoder if fs.of_source("vector") else None)
-j = load_homedepot(HOMEDEPOT)
-for split in ("train", "test"):
-    data = select_split(j, split)
-    rec = {}
-    for q in tqdm(sorted(data), desc=split):
-        pool = service.candidates(q, "hybrid-minmax")[:200]
-        if len(pool) < 2:
-            rec[q] = ([c.product_id for c in pool], None); continue
-        rec[q] = ([c.product_id for c in pool], ext.matrix(q, pool).astype(np.float32))
-    with open(out / f"{split}.pkl", "wb") as f:
-        pickle.dump({"names": fs.names, "rows": rec, "grades": {q: dict(g) for q, g in data.items()}}, f)
-print("done")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from _data import HOMEDEPOT  # noqa: E402
+from _simulated_shop import recording_service  # noqa: E402
+
+from core.settings import get_settings  # noqa: E402
+from evaluation.judgments import load_homedepot, select_split  # noqa: E402
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor  # noqa: E402
+from ltr.ranker.featureset import FEATURESETS  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--index", default=None, help="catalogue alias (default: the settings' index)")
+    parser.add_argument("--featureset", default="shelfrank-v2-query", choices=sorted(FEATURESETS))
+    parser.add_argument("--window", type=int, default=200)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    service, _ = recording_service(get_settings(), Path(tempfile.mkdtemp()) / "events.db", args.index)
+    featureset = FEATURESETS[args.featureset]
+    extractor = FeatureExtractor(featureset, EngineFeatureLogger(service.client, service.index),
+                                 service.encoder if featureset.of_source("vector") else None)
+    judgments = load_homedepot(HOMEDEPOT)
+    for split in ("train", "test"):
+        grades = select_split(judgments, split)
+        rows = {}
+        for query in tqdm(sorted(grades), desc=split, unit="query"):
+            pool = service.candidates(query, "hybrid-minmax")[: args.window]
+            matrix = extractor.matrix(query, pool).astype(np.float32) if len(pool) > 1 else None
+            rows[query] = ([c.product_id for c in pool], matrix)
+        with open(args.out / f"{split}.pkl", "wb") as f:
+            pickle.dump({"names": featureset.names, "rows": rows, "grades": {q: dict(g) for q, g in grades.items()}}, f)
+    print(f"saved {args.out}/train.pkl and test.pkl")
+
+
+if __name__ == "__main__":
+    main()

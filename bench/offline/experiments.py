@@ -1,156 +1,199 @@
-"""Offline LTR experiments on the windows bench/offline/dump_windows.py logged (no engine calls).
+"""Offline LTR experiments on the windows bench/offline/dump_windows.py logged: no engine calls, seconds each.
 
-Usage: .venv/bin/python bench/offline/experiments.py DUMPDIR judgments|clicks [SESSIONS]
-judgments: the judgments-trained model on a 3,000-query sample against all train queries, LightGBM
-parameters, and the columns an engine-only featureset could compute. clicks: simulated PBM shoppers
-(ltr.simulation.behaviour) over the windows' hybrid and BM25 top 10, labels from the empirical-prior PBM,
-unshown candidates as 0 or left out, with and without exploration slots in the logging pages.
-Choices read the validation slice; the test split is printed for the record only.
+Usage: .venv/bin/python bench/offline/experiments.py DUMP judgments
+       .venv/bin/python bench/offline/experiments.py DUMP clicks [--sessions 45000]
+
+judgments: the judgments-trained model on the engine bench's 3,000-query sample against all train
+queries, a few LightGBM parameter sets, and the columns an engine-only featureset could compute.
+clicks: PBM shoppers (ltr.simulation.behaviour, average shopper: no traits) over each window's hybrid and
+BM25 top 10, labels from the empirical-prior PBM; unshown candidates as 0 or left out; with and without
+exploration slots in the logged pages. Choices read the validation slice; test figures are only reported.
 """
+
+from __future__ import annotations
+
+import argparse
 import pickle
 import random
 import sys
 import time
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
-from evaluation.metrics import evaluate_query
-from ltr.ranker.dataset import RankingData
-from ltr.ranker.job import is_validation_query
-from ltr.ranker.labels import judgment_labels, click_model_labels, naive_ctr_labels
-from ltr.ranker.train import TrainParams, train_lambdamart
-from ltr.clickmodels import ClickLog, make_model
-from ltr.simulation.behaviour import EXAMINATION, base_attractiveness, relevance_of_grade
 
-def load(folder):
-    tr = pickle.load(open(f"{folder}/train.pkl", "rb")); te = pickle.load(open(f"{folder}/test.pkl", "rb"))
-    return tr, te
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from evaluation.metrics import evaluate_query  # noqa: E402
+from ltr.clickmodels import ClickLog, make_model  # noqa: E402
+from ltr.ranker.dataset import RankingData  # noqa: E402
+from ltr.ranker.job import is_validation_query  # noqa: E402
+from ltr.ranker.labels import Labels, click_model_labels, judgment_labels, naive_ctr_labels  # noqa: E402
+from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
+from ltr.simulation.behaviour import DEPTH, base_attractiveness, browse, relevance_of_grade  # noqa: E402
+from ltr.simulation.runner import query_popularity  # noqa: E402
 
-def dataset(rows, queries, labels, zero=True, cols=None, top=None):
-    X, y, g, qs, pid = [], [], [], [], []
-    for q in queries:
-        ids, M = rows[q]
-        if M is None: continue
-        lab = labels.get(q, {})
-        keep = [i for i, p in enumerate(ids) if (zero and (top is None or i < top)) or p in lab]
-        yy = np.array([lab.get(ids[i], 0) for i in keep])
-        if len(keep) < 2 or len(set(yy.tolist())) < 2: continue
-        X.append(M[keep] if cols is None else M[keep][:, cols]); y.append(yy); g.append(len(keep)); qs.append(q); pid.extend(ids[i] for i in keep)
-    return RankingData(np.vstack(X), np.concatenate(y), np.array(g), qs, pid)
+Rows = Mapping[str, tuple[list[str], np.ndarray | None]]
+MAX_GRADE = 2.0  # Home Depot relevance 1..3 as grades 0..2
+STAGE_ONLY = ("bm25_rank", "vector_rank", "fused_score", "fused_rank")  # what only the fused list knows
 
-def train(rows, queries, labels, names, params=TrainParams(), zero=True, cols=None, top=None):
-    d = dataset(rows, queries, labels, zero, cols, top)
-    v = [is_validation_query(q) for q in d.queries]
-    nm = names if cols is None else [names[c] for c in cols]
-    return train_lambdamart(d.select([not x for x in v]), d.select(v), nm, params)
 
-def evaluate(booster, rows, grades, queries, cols=None, metric="ndcg@10"):
-    out = []
-    for q in queries:
-        ids, M = rows[q]
-        if M is None or booster is None:
-            ranking = ids
-        else:
-            s = booster.predict(M if cols is None else M[:, cols])
-            ranking = [ids[i] for i in np.argsort(-s, kind="stable")]
-        out.append(evaluate_query(ranking[:100], grades[q])[metric])
-    return float(np.mean(out)), np.array(out)
+@dataclass(frozen=True)
+class Dump:
+    names: list[str]
+    train: Rows
+    train_grades: Mapping[str, Mapping[str, float]]
+    test: Rows
+    test_grades: Mapping[str, Mapping[str, float]]
 
-def pages(rows, names, q):
-    ids, M = rows[q]
-    hybrid = ids[:10]
-    if M is None: return {"hybrid": hybrid, "bm25": hybrid}
-    r, inb = M[:, names.index("bm25_rank")], M[:, names.index("in_bm25")]
-    order = [i for i in np.argsort(r, kind="stable") if inb[i] > 0][:10]
-    return {"hybrid": hybrid, "bm25": [ids[i] for i in order]}
+    @classmethod
+    def load(cls, folder: Path) -> Dump:
+        with open(folder / "train.pkl", "rb") as f:
+            train = pickle.load(f)
+        with open(folder / "test.pkl", "rb") as f:
+            test = pickle.load(f)
+        return cls(train["names"], train["rows"], train["grades"], test["rows"], test["grades"])
 
-def simulate(rows, names, queries, grades, sessions, seed=0, page_fn=None):
+    @property
+    def validation(self) -> list[str]:
+        return [q for q in sorted(self.train_grades) if is_validation_query(q)]
+
+    def sample(self, n: int = 3000, seed: int = 0) -> list[str]:
+        """The engine bench's (bench/ltr_relevance.py) sample of train queries."""
+        return sorted(random.Random(seed).sample(sorted(self.train_grades), n))
+
+
+def dataset(rows: Rows, queries: list[str], labels: Labels, unshown_as_zero: bool, columns: list[int]) -> RankingData:
+    """As ltr.ranker.dataset.build_dataset, from logged matrices."""
+    blocks, ys, groups, kept, ids = [], [], [], [], []
+    for query in queries:
+        pool, matrix = rows[query]
+        graded = labels.get(query, {})
+        keep = [i for i, p in enumerate(pool) if unshown_as_zero or p in graded]
+        y = np.array([graded.get(pool[i], 0) for i in keep])
+        if matrix is None or len(keep) < 2 or len(set(y.tolist())) < 2:
+            continue
+        blocks.append(matrix[np.ix_(keep, columns)])
+        ys.append(y)
+        groups.append(len(keep))
+        kept.append(query)
+        ids.extend(pool[i] for i in keep)
+    return RankingData(np.vstack(blocks), np.concatenate(ys), np.array(groups), kept, ids)
+
+
+def ndcg(rows: Rows, grades: Mapping[str, Mapping[str, float]], queries: list[str], score=None) -> float:
+    """Mean nDCG@10 of the window reordered by ``score`` (the fused order when None)."""
+    values = []
+    for query in queries:
+        pool, matrix = rows[query]
+        if score is not None and matrix is not None:
+            pool = [pool[i] for i in np.argsort(-score(matrix), kind="stable")]
+        values.append(evaluate_query(pool[:100], grades[query])["ndcg@10"])
+    return float(np.mean(values))
+
+
+def report(dump: Dump, tag: str, queries: list[str], labels: Labels, params: TrainParams = TrainParams(),
+           unshown_as_zero: bool = True, columns: list[int] | None = None) -> None:
+    started = time.perf_counter()
+    columns = columns if columns is not None else list(range(len(dump.names)))
+    data = dataset(dump.train, queries, labels, unshown_as_zero, columns)
+    valid = [is_validation_query(q) for q in data.queries]
+    booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid),
+                               [dump.names[c] for c in columns], params)
+
+    def score(matrix: np.ndarray) -> np.ndarray:
+        return booster.predict(matrix[:, columns])
+
+    print(f"{tag:62} trees {booster.best_iteration:4} valid {ndcg(dump.train, dump.train_grades, dump.validation, score):.4f} "
+          f"test {ndcg(dump.test, dump.test_grades, sorted(dump.test_grades), score):.4f} "
+          f"({time.perf_counter() - started:.0f}s)", flush=True)
+
+
+def judgments(dump: Dump) -> None:
+    labels = judgment_labels(dump.train_grades, MAX_GRADE)
+    everything = sorted(dump.train_grades)
+    report(dump, "judgments, 3,000 sampled train queries", dump.sample(), labels)
+    report(dump, "judgments, all train queries", everything, labels)
+    for leaves, min_data, rate in [(15, 50, 0.05), (63, 50, 0.05), (31, 100, 0.05), (31, 20, 0.1), (63, 200, 0.05),
+                                   (127, 100, 0.03)]:
+        report(dump, f"all, leaves {leaves} min_data {min_data} lr {rate}", everything, labels,
+               TrainParams(num_leaves=leaves, min_data_in_leaf=min_data, learning_rate=rate, max_rounds=1500))
+    report(dump, f"all, without {', '.join(STAGE_ONLY)}", everything, labels,
+           columns=[i for i, n in enumerate(dump.names) if n not in STAGE_ONLY])
+
+
+PageFn = Callable[[str, list[str], np.random.Generator], list[str]]
+
+
+def logged_pages(dump: Dump, query: str) -> dict[str, list[str]]:
+    """What the two logging rankers showed: the fused top 10 and BM25's top 10 (by its rank in the window)."""
+    pool, matrix = dump.train[query]
+    if matrix is None:
+        return {"hybrid": pool[:DEPTH], "bm25": pool[:DEPTH]}
+    rank, found = matrix[:, dump.names.index("bm25_rank")], matrix[:, dump.names.index("in_bm25")]
+    bm25 = [pool[i] for i in np.argsort(rank, kind="stable") if found[i] > 0][:DEPTH]
+    return {"hybrid": pool[:DEPTH], "bm25": bm25}
+
+
+def simulate(dump: Dump, queries: list[str], sessions: int, page_fn: PageFn | None = None,
+             seed: int = 0) -> ClickLog:
+    """PBM sessions as ltr.simulation.runner draws them (Zipf query traffic, 1+ queries per session)."""
     rng = np.random.default_rng(seed)
-    w = 1.0 / (np.arange(len(queries)) + 10.0); w = w[rng.permutation(len(queries))]; w /= w.sum()
-    maxg = 2.0
-    cache = {}
-    out = []
-    for s in range(sessions):
-        for k in range(int(rng.geometric(0.7))):
-            q = queries[int(rng.choice(len(queries), p=w))]
-            if q not in cache: cache[q] = pages(rows, names, q)
-            ranker = ["hybrid", "bm25"][int(rng.integers(2))]
-            page = page_fn(q, cache[q], rng) if page_fn else cache[q][ranker]
-            rel = np.array([relevance_of_grade(grades[q].get(p), maxg) for p in page])
-            att = np.minimum(0.95, np.array([base_attractiveness(r) for r in rel]))
-            ex = rng.random(len(page)) < EXAMINATION[:len(page)]
-            cl = set(page[i] for i in np.flatnonzero(ex & (rng.random(len(page)) < att)))
-            out.append((q, page, cl))
-    return out
+    popularity = query_popularity(len(queries), rng)
+    shown: dict[str, dict[str, list[str]]] = {}
+    log = []
+    for _ in range(sessions):
+        for _ in range(int(rng.geometric(0.7))):
+            query = queries[int(rng.choice(len(queries), p=popularity))]
+            pages = shown.setdefault(query, logged_pages(dump, query))
+            page = pages[("hybrid", "bm25")[int(rng.integers(2))]]
+            if page_fn is not None:
+                page = page_fn(query, page, rng)
+            relevance = np.array([relevance_of_grade(dump.train_grades[query].get(p), MAX_GRADE) for p in page])
+            attract = np.minimum(0.95, [base_attractiveness(r) for r in relevance])
+            log.append((query, page, {page[i] for i in browse("pbm", attract, relevance, rng)}))
+    return ClickLog.from_sessions(log, depth=DEPTH)
+
+
+def exploration(dump: Dump, rate: float, slots: int = 3, depth: int = 100) -> PageFn:
+    """With probability ``rate``, ``slots`` random candidates of the window's top ``depth`` replace
+    results in positions 4-10: a logging policy that puts deeper candidates in front of shoppers."""
+    def page_fn(query: str, page: list[str], rng: np.random.Generator) -> list[str]:
+        pool = [p for p in dump.train[query][0][:depth] if p not in page]
+        if rng.random() >= rate or not pool or len(page) < DEPTH:
+            return page
+        page = list(page)
+        picks = rng.choice(len(pool), min(slots, len(pool)), replace=False)
+        for slot, pick in zip(rng.choice(range(3, DEPTH), len(picks), replace=False), picks):
+            page[slot] = pool[pick]
+        return page
+    return page_fn
+
+
+def clicks(dump: Dump, sessions: int) -> None:
+    queries = dump.sample()
+    for tag, page_fn in [("fixed pages", None), ("explore 30% (3 of the top 100 in slots 4-10)", exploration(dump, 0.3))]:
+        log = simulate(dump, queries, sessions, page_fn)
+        pbm = make_model("pbm", prior="empirical").fit(log, max_iter=100)
+        labels = click_model_labels(pbm, 5)
+        print(f"{tag}: {log.n_sessions} searches, {sum(len(v) for v in labels.values())} labelled pairs, "
+              "examination " + " ".join(f"{x:.2f}" for x in pbm.examination), flush=True)
+        report(dump, f"{tag}: debiased, unshown = 0", queries, labels)
+        report(dump, f"{tag}: debiased, shown pairs only", queries, labels, unshown_as_zero=False)
+        if page_fn is None:
+            report(dump, f"{tag}: naive CTR, unshown = 0", queries, naive_ctr_labels(log, 5))
 
 
 def main() -> None:
-    mode = sys.argv[2]
-    if mode == "judgments":
-        folder = sys.argv[1]
-        tr, te = load(folder)
-        names, rows, grades = tr["names"], tr["rows"], tr["grades"]
-        trows, tgrades = te["rows"], te["grades"]
-        trainq = sorted(grades)
-        valq = [q for q in trainq if is_validation_query(q)]
-        sample = sorted(random.Random(0).sample(trainq, 3000))
-        oracle = judgment_labels(grades, 2.0)
-        testq = sorted(tgrades)
-        print("hybrid valid", round(evaluate(None, rows, grades, valq)[0], 4), "test", round(evaluate(None, trows, tgrades, testq)[0], 4))
-        def run(tag, queries, params=TrainParams(), cols=None, labels=oracle, zero=True, top=None):
-            t = time.time()
-            b = train(rows, [q for q in queries if q in rows], labels, names, params, zero=zero, cols=cols, top=top)
-            # validation for choice: the validation slice (early-stopping slice; the same for every variant)
-            v = evaluate(b, rows, grades, valq, cols)[0]
-            s = evaluate(b, trows, tgrades, testq, cols)[0]
-            print(f"{tag:50} trees {b.best_iteration:4} valid {v:.4f} test {s:.4f} ({time.time()-t:.0f}s)", flush=True)
-            return b
-        run("oracle, 3000 sample", sample)
-        run("oracle, all train", trainq)
-        for nl, md, lr in [(15, 50, 0.05), (63, 50, 0.05), (31, 100, 0.05), (31, 20, 0.1), (63, 200, 0.05), (127, 100, 0.03)]:
-            run(f"oracle all, leaves {nl} min_data {md} lr {lr}", trainq, TrainParams(num_leaves=nl, min_data_in_leaf=md, learning_rate=lr, max_rounds=1500))
-        stage = [n for n in names if n in ("bm25_rank","vector_rank","fused_score","fused_rank")]
-        cols = [i for i, n in enumerate(names) if n not in stage]
-        run("oracle all, engine-derivable columns only", trainq, cols=cols)
-    else:
-        folder = sys.argv[1]
-        tr, te = load(folder)
-        names, rows, grades = tr["names"], tr["rows"], tr["grades"]
-        trows, tgrades = te["rows"], te["grades"]
-        trainq = sorted(grades)
-        valq = [q for q in trainq if is_validation_query(q)]
-        sample = sorted(random.Random(0).sample(trainq, 3000))
-        testq = sorted(tgrades)
-        sessions = int(sys.argv[3]) if len(sys.argv) > 3 else 45000
-        def run(tag, labels, zero=True, top=None, queries=sample):
-            t = time.time()
-            b = train(rows, queries, labels, names, zero=zero, top=top)
-            v = evaluate(b, rows, grades, valq)[0]; s = evaluate(b, trows, tgrades, testq)[0]
-            print(f"{tag:55} trees {b.best_iteration:4} valid {v:.4f} test {s:.4f} ({time.time()-t:.0f}s)", flush=True)
-        def explore(rate):
-            def page_fn(q, pages, rng):
-                ranker = ["hybrid", "bm25"][int(rng.integers(2))]
-                page = list(pages[ranker])
-                if rng.random() < rate:
-                    ids = rows[q][0]
-                    pool = [p for p in ids[:100] if p not in page]
-                    if pool:
-                        k = min(len(pool), 3)
-                        picks = [pool[i] for i in rng.choice(len(pool), k, replace=False)]
-                        slots = rng.choice(range(3, 10), k, replace=False)
-                        for s, p in zip(slots, picks):
-                            if s < len(page): page[s] = p
-                return page
-            return page_fn
-        for tag, fn in [("fixed pages", None), ("explore 30% (3 random of top 100 into slots 4-10)", explore(0.3))]:
-            log = ClickLog.from_sessions(simulate(rows, names, sample, grades, sessions, page_fn=fn), depth=10)
-            pbm = make_model("pbm", prior="empirical").fit(log, max_iter=100)
-            print(tag, log.n_sessions, "exam", " ".join(f"{x:.2f}" for x in pbm.examination), flush=True)
-            deb = click_model_labels(pbm, 5)
-            print(" labelled pairs", sum(len(v) for v in deb.values()))
-            run(f"{tag}: debiased, unshown=0", deb)
-            run(f"{tag}: debiased, shown only", deb, zero=False)
-            if fn is None:
-                run(f"{tag}: naive, unshown=0", naive_ctr_labels(log, 5))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dump", type=Path, help="the folder bench/offline/dump_windows.py wrote")
+    parser.add_argument("experiment", choices=["judgments", "clicks"])
+    parser.add_argument("--sessions", type=int, default=45_000, help="clicks: simulated sessions")
+    args = parser.parse_args()
+    dump = Dump.load(args.dump)
+    print(f"hybrid, no rerank: valid {ndcg(dump.train, dump.train_grades, dump.validation):.4f} "
+          f"test {ndcg(dump.test, dump.test_grades, sorted(dump.test_grades)):.4f}")
+    judgments(dump) if args.experiment == "judgments" else clicks(dump, args.sessions)
 
 
 if __name__ == "__main__":
