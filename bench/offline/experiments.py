@@ -2,9 +2,11 @@
 
 Usage: .venv/bin/python bench/offline/experiments.py DUMP judgments
        .venv/bin/python bench/offline/experiments.py DUMP clicks [--sessions 45000]
+       .venv/bin/python bench/offline/experiments.py DUMP windows
 
 judgments: the judgments-trained model on the engine bench's 3,000-query sample against all train
 queries, a few LightGBM parameter sets, and the columns an engine-only featureset could compute.
+windows: the engine-only model scoring fewer candidates (the fused top k, or each retriever's own top).
 clicks: PBM shoppers (ltr.simulation.behaviour, average shopper: no traits) over each window's hybrid and
 BM25 top 10, labels from the empirical-prior PBM; unshown candidates as 0 or left out; with and without
 exploration slots in the logged pages. Choices read the validation slice; test figures are only reported.
@@ -81,13 +83,21 @@ def dataset(rows: Rows, queries: list[str], labels: Labels, unshown_as_zero: boo
     return RankingData(np.vstack(blocks), np.concatenate(ys), np.array(groups), kept, ids)
 
 
-def ndcg(rows: Rows, grades: Mapping[str, Mapping[str, float]], queries: list[str], score=None) -> float:
-    """Mean nDCG@10 of the window reordered by ``score`` (the fused order when None)."""
+Scored = Callable[[np.ndarray], np.ndarray]  # a window's matrix -> which candidates the model scores
+
+
+def ndcg(rows: Rows, grades: Mapping[str, Mapping[str, float]], queries: list[str], score=None,
+         scored: Scored | None = None) -> float:
+    """Mean nDCG@10 of the window reordered by ``score`` (the fused order when None). With ``scored``,
+    only those candidates are reordered, on top; the others follow in fused order (a smaller window)."""
     values = []
     for query in queries:
         pool, matrix = rows[query]
         if score is not None and matrix is not None:
-            pool = [pool[i] for i in np.argsort(-score(matrix), kind="stable")]
+            head = np.arange(len(pool)) if scored is None else np.flatnonzero(scored(matrix))
+            tail = np.setdiff1d(np.arange(len(pool)), head)
+            order = head[np.argsort(-score(matrix[head]), kind="stable")] if len(head) else head
+            pool = [pool[i] for i in [*order, *tail]]
         values.append(evaluate_query(pool[:100], grades[query])["ndcg@10"])
     return float(np.mean(values))
 
@@ -120,6 +130,36 @@ def judgments(dump: Dump) -> None:
                TrainParams(num_leaves=leaves, min_data_in_leaf=min_data, learning_rate=rate, max_rounds=1500))
     report(dump, f"all, without {', '.join(STAGE_ONLY)}", everything, labels,
            columns=[i for i, n in enumerate(dump.names) if n not in STAGE_ONLY])
+
+
+def windows(dump: Dump) -> None:
+    """How few candidates the engine-only model can score: the fused top k (a second request over the
+    fused window), or each retriever's own top (a rescore on each first-stage sub-request, one trip)."""
+    labels = judgment_labels(dump.train_grades, MAX_GRADE)
+    columns = [i for i, n in enumerate(dump.names) if n not in STAGE_ONLY]
+    data = dataset(dump.train, sorted(dump.train_grades), labels, True, columns)
+    valid = [is_validation_query(q) for q in data.queries]
+    booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid),
+                               [dump.names[c] for c in columns], TrainParams())
+
+    def score(matrix: np.ndarray) -> np.ndarray:
+        return booster.predict(matrix[:, columns])
+
+    column = {name: dump.names.index(name) for name in ("fused_rank", "bm25_rank", "in_bm25", "vector_rank")}
+
+    def fused_top(k: int) -> Scored:
+        return lambda m: m[:, column["fused_rank"]] <= k
+
+    def per_retriever(a: int, b: int) -> Scored:
+        return lambda m: ((m[:, column["in_bm25"]] > 0) & (m[:, column["bm25_rank"]] <= a)) | (m[:, column["vector_rank"]] <= b)
+
+    print(f"engine-only model, all train queries: {booster.best_iteration} trees", flush=True)
+    rows = [(f"fused top {k}", fused_top(k)) for k in (200, 100, 50, 30, 20)]
+    rows += [(f"BM25 top {a} + vector top {b}", per_retriever(a, b))
+             for a, b in ((100, 30), (50, 30), (30, 30), (30, 20), (20, 20), (20, 10))]
+    for tag, scored in rows:
+        print(f"{tag:40} valid {ndcg(dump.train, dump.train_grades, dump.validation, score, scored):.4f} "
+              f"test {ndcg(dump.test, dump.test_grades, sorted(dump.test_grades), score, scored):.4f}", flush=True)
 
 
 PageFn = Callable[[str, list[str], np.random.Generator], list[str]]
@@ -187,13 +227,18 @@ def clicks(dump: Dump, sessions: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dump", type=Path, help="the folder bench/offline/dump_windows.py wrote")
-    parser.add_argument("experiment", choices=["judgments", "clicks"])
+    parser.add_argument("experiment", choices=["judgments", "clicks", "windows"])
     parser.add_argument("--sessions", type=int, default=45_000, help="clicks: simulated sessions")
     args = parser.parse_args()
     dump = Dump.load(args.dump)
     print(f"hybrid, no rerank: valid {ndcg(dump.train, dump.train_grades, dump.validation):.4f} "
           f"test {ndcg(dump.test, dump.test_grades, sorted(dump.test_grades)):.4f}")
-    judgments(dump) if args.experiment == "judgments" else clicks(dump, args.sessions)
+    if args.experiment == "judgments":
+        judgments(dump)
+    elif args.experiment == "windows":
+        windows(dump)
+    else:
+        clicks(dump, args.sessions)
 
 
 if __name__ == "__main__":
