@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import HOMEDEPOT  # noqa: E402
+from _sltr import featureset_rescore, ids_search, timed  # noqa: E402
 
 from core.settings import get_settings  # noqa: E402
 from evaluation.judgments import load_homedepot, select_split  # noqa: E402
@@ -57,9 +57,7 @@ def main() -> None:
     written: list[str] = []
 
     def ids_only(query: str, window: int | None = None) -> dict:
-        ids = [c.product_id for c in pools[query][:window]]
-        return {"size": len(ids), "stored_fields": "_none_", "docvalue_fields": [schema.ID],
-                "track_total_hits": False, "query": {"ids": {"values": ids}}}
+        return ids_search([c.product_id for c in pools[query][:window]])
 
     def rescored(subset: FeatureSet, window: int | None = None) -> Body:
         stored = FeatureSet(f"bench-cost-{tag}-{len(written)}", subset.features)
@@ -71,36 +69,27 @@ def main() -> None:
             # The whole featureset's params: a product feature indexes the priors by its place in the whole.
             params = sltr_params(featureset, query, pools[query][:window], document_behaviour({}), None,
                                  service.encoder.vector(query))
-            request["rescore"] = {"window_size": request["size"], "query": {
-                "rescore_query": {"sltr": {"featureset": stored.store_name, "store": store.name, "params": params}},
-                "query_weight": 0.0, "rescore_query_weight": 1.0}}
+            request["rescore"] = featureset_rescore(stored.store_name, store.name, params, request["size"])
             return request
         return body
 
-    def timed(label: str, body: Body) -> None:
-        for _round in range(2):
-            wall, took = [], []
-            for query in queries:
-                request = body(query)
-                started = time.perf_counter()
-                response = client.search(index=index, body=request)
-                wall.append((time.perf_counter() - started) * 1000)
-                took.append(response["took"])
-        print(f"{label:34} {statistics.median(wall):8.2f} {statistics.fmean(took):10.2f}", flush=True)
+    def report(label: str, body: Body) -> None:
+        wall, took = timed(queries, lambda q: client.search(index=index, body=body(q)))
+        print(f"{label:34} {wall:8.2f} {took:10.2f}", flush=True)
 
     print(f"{'search':34} {'p50 ms':>8} {'took ms':>10}")
-    timed("ids only", ids_only)
-    timed("all features", rescored(featureset))
+    report("ids only", ids_only)
+    report("all features", rescored(featureset))
     for window in (30, 50, 100):
-        timed(f"all features, fused top {window}", rescored(featureset, window))
+        report(f"all features, fused top {window}", rescored(featureset, window))
     constant = FeatureSpec("constant", "match", {"source": "return 1.0;"})
-    timed("a constant script (control)", rescored(FeatureSet("control", (constant,))))
+    report("a constant script (control)", rescored(FeatureSet("control", (constant,))))
     terms = FeatureSpec("title_terms_read", "match", {"source": (
         f"if (!doc.containsKey('{schema.TITLE_TERMS}') || doc['{schema.TITLE_TERMS}'].size() == 0) {{ return 0.0; }} "
         f"List t = doc['{schema.TITLE_TERMS}']; return (double) t.size();")})
-    timed("a script reading title_terms only", rescored(FeatureSet("terms", (terms,))))
+    report("a script reading title_terms only", rescored(FeatureSet("terms", (terms,))))
     for spec in featureset.features:
-        timed(spec.name, rescored(FeatureSet(spec.name, (spec,))))
+        report(spec.name, rescored(FeatureSet(spec.name, (spec,))))
     for name in written:
         client.transport.perform_request("DELETE", f"/_ltr/{store.name}/_featureset/{name}")
 

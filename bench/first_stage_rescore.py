@@ -21,18 +21,16 @@ the features' cost, the same for any model on them. Speed only: no relevance is 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import HOMEDEPOT  # noqa: E402
+from _sltr import featureset_rescore, ids_search, timed  # noqa: E402
 
 from core.settings import get_settings  # noqa: E402
 from evaluation.judgments import load_homedepot, select_split  # noqa: E402
-from indexer import schema  # noqa: E402
 from ltr.ranker.extract import document_behaviour, sltr_params  # noqa: E402
 from ltr.ranker.featureset import FEATURESETS, engine_only  # noqa: E402
 from ltr.store import FeatureStore  # noqa: E402
@@ -59,9 +57,7 @@ def main() -> None:
 
     def rescore(query: str, window: int) -> dict:
         params = sltr_params(featureset, query, [], document_behaviour({}), None, vectors[query])
-        return {"window_size": window, "query": {
-            "rescore_query": {"sltr": {"featureset": featureset.store_name, "store": store.name, "params": params}},
-            "query_weight": 0.0, "rescore_query_weight": 1.0}}
+        return featureset_rescore(featureset.store_name, store.name, params, window)
 
     def first_stage(query: str) -> list[dict]:
         bm25 = bm25_body(query, Filters(), config.candidates, vector=vectors[query], fields=config.fields)
@@ -77,9 +73,7 @@ def main() -> None:
         response = msearch(first_stage(query))
         union = list(dict.fromkeys(hit_id(h) for part in response["responses"] for h in part["hits"]["hits"]))
         ids = union[:window]
-        client.search(index=index, body={"size": len(ids), "stored_fields": "_none_", "docvalue_fields": [schema.ID],
-                                         "track_total_hits": False, "query": {"ids": {"values": ids}},
-                                         "rescore": rescore(query, len(ids))})
+        client.search(index=index, body={**ids_search(ids), "rescore": rescore(query, len(ids))})
 
     def in_place(query: str, a: int, b: int) -> None:
         bm25, knn = first_stage(query)
@@ -94,27 +88,20 @@ def main() -> None:
         knn["script_fields"] = bm25["script_fields"]
         msearch([bm25, top, knn])
 
-    def timed(label: str, run: Callable[[str], object], baseline: float | None) -> float:
-        for _round in range(2):
-            wall = []
-            for query in queries:
-                started = time.perf_counter()
-                run(query)
-                wall.append((time.perf_counter() - started) * 1000)
-        p50 = statistics.median(wall)
-        ratio = p50 / baseline if baseline else 1.0
-        print(f"{label:44} {p50:8.2f} {statistics.fmean(wall):8.2f} {ratio:7.2f}", flush=True)
+    def report(label: str, run: Callable[[str], object], baseline: float | None) -> float:
+        p50, _took = timed(queries, run)
+        print(f"{label:44} {p50:8.2f} {p50 / baseline if baseline else 1.0:7.2f}", flush=True)
         return p50
 
     print(f"{len(queries)} test queries, index {index}, featureset {featureset.name}, config {config.name}")
-    print(f"{'variant':44} {'p50 ms':>8} {'mean ms':>8} {'ratio':>7}")
-    base = timed("hybrid _msearch", lambda q: msearch(first_stage(q)), None)
+    print(f"{'variant':44} {'p50 ms':>8} {'ratio':>7}")
+    base = report("hybrid _msearch", lambda q: msearch(first_stage(q)), None)
     for window in (200, 50):
-        timed(f"two trips, union top {window}", lambda q, w=window: two_trips(q, w), base)
+        report(f"two trips, union top {window}", lambda q, w=window: two_trips(q, w), base)
     for a, b in ((100, 30), (50, 30), (30, 30), (20, 20)):
-        timed(f"one trip in place, BM25 top {a}, k-NN top {b}", lambda q, a=a, b=b: in_place(q, a, b), base)
+        report(f"one trip in place, BM25 top {a}, k-NN top {b}", lambda q, a=a, b=b: in_place(q, a, b), base)
     for a, b in ((100, 30), (30, 30), (20, 20)):
-        timed(f"one trip, 3 sub-requests, {a} / {b}", lambda q, a=a, b=b: three(q, a, b), base)
+        report(f"one trip, 3 sub-requests, {a} / {b}", lambda q, a=a, b=b: three(q, a, b), base)
 
 
 if __name__ == "__main__":

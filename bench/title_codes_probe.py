@@ -27,6 +27,7 @@ from opensearchpy import helpers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import HOMEDEPOT  # noqa: E402
+from _sltr import featureset_rescore, ids_search, timed  # noqa: E402
 
 from core.settings import get_settings  # noqa: E402
 from evaluation.judgments import load_homedepot, select_split  # noqa: E402
@@ -96,21 +97,14 @@ def main() -> None:
                      "template": {"lang": "painless", "source": source, "params": {}}} for i in range(3)]
         client.transport.perform_request("PUT", f"/_ltr/{store.name}/_featureset/{name}",
                                          body={"featureset": {"name": name, "features": features}})
-        for _round in range(2):  # the first warms up
-            wall, took = [], []
-            for query in queries:
-                ids = pools[query]
-                params = {"keywords": query, "query_codes": [java_hash(t) for t in tokens(query)]}
-                body = {"size": len(ids), "stored_fields": "_none_", "docvalue_fields": [schema.ID],
-                        "track_total_hits": False, "query": {"ids": {"values": ids}},
-                        "rescore": {"window_size": len(ids), "query": {
-                            "rescore_query": {"sltr": {"featureset": name, "store": store.name, "params": params}},
-                            "query_weight": 0.0, "rescore_query_weight": 1.0}}}
-                mark = time.perf_counter()
-                response = client.search(index=args.index, body=body)
-                wall.append((time.perf_counter() - mark) * 1000)
-                took.append(response["took"])
-        print(f"{label:54} p50 {statistics.median(wall):6.2f} ms  took {statistics.fmean(took):6.2f} ms", flush=True)
+
+        def search(query: str, name: str = name) -> dict:
+            params = {"keywords": query, "query_codes": [java_hash(t) for t in tokens(query)]}
+            body = {**ids_search(pools[query]), "rescore": featureset_rescore(name, store.name, params, len(pools[query]))}
+            return client.search(index=args.index, body=body)
+
+        wall, took = timed(queries, search)
+        print(f"{label:54} p50 {wall:6.2f} ms  took {took:6.2f} ms", flush=True)
     for name in names:
         client.transport.perform_request("DELETE", f"/_ltr/{store.name}/_featureset/{name}")
 
