@@ -102,9 +102,10 @@ def ndcg(rows: Rows, grades: Mapping[str, Mapping[str, float]], queries: list[st
     return float(np.mean(values))
 
 
-def report(dump: Dump, tag: str, queries: list[str], labels: Labels, params: TrainParams = TrainParams(),
-           unshown_as_zero: bool = True, columns: list[int] | None = None) -> None:
-    started = time.perf_counter()
+def fit(dump: Dump, queries: list[str], labels: Labels, params: TrainParams = TrainParams(),
+        unshown_as_zero: bool = True, columns: list[int] | None = None) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
+    """LambdaMART on ``columns`` of those queries' windows (early-stopped on the validation slice):
+    its number of trees, and its score of a window's matrix."""
     columns = columns if columns is not None else list(range(len(dump.names)))
     data = dataset(dump.train, queries, labels, unshown_as_zero, columns)
     valid = [is_validation_query(q) for q in data.queries]
@@ -114,7 +115,14 @@ def report(dump: Dump, tag: str, queries: list[str], labels: Labels, params: Tra
     def score(matrix: np.ndarray) -> np.ndarray:
         return booster.predict(matrix[:, columns])
 
-    print(f"{tag:62} trees {booster.best_iteration:4} valid {ndcg(dump.train, dump.train_grades, dump.validation, score):.4f} "
+    return booster.best_iteration, score
+
+
+def report(dump: Dump, tag: str, queries: list[str], labels: Labels, params: TrainParams = TrainParams(),
+           unshown_as_zero: bool = True, columns: list[int] | None = None) -> None:
+    started = time.perf_counter()
+    trees, score = fit(dump, queries, labels, params, unshown_as_zero, columns)
+    print(f"{tag:62} trees {trees:4} valid {ndcg(dump.train, dump.train_grades, dump.validation, score):.4f} "
           f"test {ndcg(dump.test, dump.test_grades, sorted(dump.test_grades), score):.4f} "
           f"({time.perf_counter() - started:.0f}s)", flush=True)
 
@@ -135,16 +143,9 @@ def judgments(dump: Dump) -> None:
 def windows(dump: Dump) -> None:
     """How few candidates the engine-only model can score: the fused top k (a second request over the
     fused window), or each retriever's own top (a rescore on each first-stage sub-request, one trip)."""
-    labels = judgment_labels(dump.train_grades, MAX_GRADE)
     columns = [i for i, n in enumerate(dump.names) if n not in STAGE_ONLY]
-    data = dataset(dump.train, sorted(dump.train_grades), labels, True, columns)
-    valid = [is_validation_query(q) for q in data.queries]
-    booster = train_lambdamart(data.select([not v for v in valid]), data.select(valid),
-                               [dump.names[c] for c in columns], TrainParams())
-
-    def score(matrix: np.ndarray) -> np.ndarray:
-        return booster.predict(matrix[:, columns])
-
+    trees, score = fit(dump, sorted(dump.train_grades), judgment_labels(dump.train_grades, MAX_GRADE),
+                       columns=columns)
     column = {name: dump.names.index(name) for name in ("fused_rank", "bm25_rank", "in_bm25", "vector_rank")}
 
     def fused_top(k: int) -> Scored:
@@ -153,7 +154,7 @@ def windows(dump: Dump) -> None:
     def per_retriever(a: int, b: int) -> Scored:
         return lambda m: ((m[:, column["in_bm25"]] > 0) & (m[:, column["bm25_rank"]] <= a)) | (m[:, column["vector_rank"]] <= b)
 
-    print(f"engine-only model, all train queries: {booster.best_iteration} trees", flush=True)
+    print(f"engine-only model, all train queries: {trees} trees", flush=True)
     rows = [(f"fused top {k}", fused_top(k)) for k in (200, 100, 50, 30, 20)]
     rows += [(f"BM25 top {a} + vector top {b}", per_retriever(a, b))
              for a, b in ((100, 30), (50, 30), (30, 30), (30, 20), (20, 20), (20, 10))]
