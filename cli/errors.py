@@ -14,13 +14,15 @@ from core.localnode import NodeError
 from indexer.sources import CatalogSourceError
 from indexer.versions import IndexerError
 from ltr.behaviour_sync import BehaviourSyncError
+from ltr.ranker.extract import IndexLacksFields
 from ltr.store import FeatureStoreError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 USER_ERRORS: tuple[type[Exception], ...] = (NodeError, DatabaseNotReady, IndexerError, CatalogSourceError,
-                                            FeatureStoreError, BehaviourSyncError, ConnectionError, FileNotFoundError)
+                                            FeatureStoreError, BehaviourSyncError, IndexLacksFields, ConnectionError,
+                                            FileNotFoundError)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

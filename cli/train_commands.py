@@ -13,7 +13,7 @@ from core.db.session import session_scope
 from core.settings import get_settings
 from evaluation import judgments as judgments_io
 from ltr.click_labels import NotEnoughClicks
-from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, require_fields
 from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS
 from ltr.ranker.profiles import CatalogTraits
 from ltr.ranker.search_dataset import DEBIAS
@@ -61,6 +61,7 @@ def train(
     url = settings.effective_database_url
     migrate.ensure_current(url)
     service = build_search_service(settings, index, record=False)
+    require_fields(service.client, service.index, FEATURESETS[featureset])
     extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index),
                                  service.encoder.vector)
     request = TrainingRequest(labels=labels, click_model=click_model, days=days,

@@ -8,6 +8,7 @@ import numpy as np
 
 from indexer import schema
 from indexer.catalog import Product, text_hash
+from indexer.title_codes import title_codes
 from indexer.title_terms import tokens
 from ltr.traits import traits_of
 
@@ -25,12 +26,14 @@ def to_document(product: Product, vector: np.ndarray | Sequence[float]) -> dict:
     doc[schema.TRAIT_PRICE_BAND] = traits.price_band
     words = tokens(product.title)
     doc[schema.TITLE_TERMS], doc[schema.TITLE_LENGTH] = sorted(set(words)), len(words)
+    doc[schema.TITLE_CODES] = title_codes(words)
     doc[schema.VECTOR] = [float(x) for x in vector]
     return doc
 
 
 def from_document(source: dict) -> Product:
-    derived = {schema.VECTOR, "text_sha256", schema.TITLE_TERMS, schema.TITLE_LENGTH, schema.CATEGORY_LEAF, schema.TRAIT_BRAND, schema.TRAIT_DEPARTMENT,
+    derived = {schema.VECTOR, "text_sha256", schema.TITLE_TERMS, schema.TITLE_LENGTH, schema.TITLE_CODES,
+               schema.CATEGORY_LEAF, schema.TRAIT_BRAND, schema.TRAIT_DEPARTMENT,
                schema.TRAIT_PRICE_BAND, *schema.BEHAVIOUR_FIELDS.values()}
     fields = {k: v for k, v in source.items() if k not in derived}
     return Product.model_validate(fields)

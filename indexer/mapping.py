@@ -97,4 +97,5 @@ def title_terms_properties() -> dict:
     """The title's tokens for the match features (:mod:`indexer.title_terms`), doc values only; put on an
     older live index by :func:`indexer.pipeline.sync` before it writes them (a mapping update, no reindex)."""
     return {schema.TITLE_TERMS: {"type": "keyword", "index": False, "doc_values": True},
-            schema.TITLE_LENGTH: {"type": "integer", "index": False}}
+            schema.TITLE_LENGTH: {"type": "integer", "index": False},
+            schema.TITLE_CODES: {"type": "long", "index": False, "doc_values": True}}

@@ -13,6 +13,7 @@ TITLE_DISPLAY = "title.display"  # doc values: result pages read the title from 
 TITLE_DISPLAY_MAX_CHARS = 2048  # longer titles have no doc values (the keyword's ignore_above)
 TITLE_TERMS = "title_terms"  # the title's distinct tokens (indexer.title_terms), doc values for match features
 TITLE_LENGTH = "title_length"  # ... and how many tokens it has
+TITLE_CODES = "title_match_codes"  # ... and the codes of their spellings (indexer.title_codes), long doc values
 DESCRIPTION = "description"
 BRAND = "brand"
 BRAND_KEYWORD = "brand.keyword"

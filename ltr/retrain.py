@@ -21,7 +21,7 @@ from ltr import promotion, registry
 from evaluation import judgment_store
 from ltr.quality_gate import QualityVerdict, holdout_ndcg, is_holdout_query, judged_slice, verdict
 from ltr.ranker.artifacts import load_artifact
-from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, require_fields
 from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS
 from ltr.ranker.job import TrainingRequest, train_and_register
 from ltr.ranker.profiles import CatalogTraits
@@ -56,6 +56,7 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = D
     url = settings.effective_database_url
     migrate.ensure_current(url)
     service = build_search_service(settings, index, record=False)
+    require_fields(service.client, service.index, FEATURESETS[featureset])
     extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index),
                                  service.encoder.vector)
     with session_scope(url) as session:

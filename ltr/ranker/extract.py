@@ -23,7 +23,7 @@ from indexer import schema
 from ltr.features.product import default_product_features, product_features
 from ltr.features.records import BehaviourLog
 from ltr.features.user import UserProfile
-from ltr.ranker.featureset import FeatureSet
+from ltr.ranker.featureset import FeatureSet, document_fields
 from ltr.store import FeatureStore
 from storefront.rerank_stage import Candidate
 
@@ -118,6 +118,23 @@ class FeatureLogger(Protocol):
     def log(self, featureset: FeatureSet, product_ids: Sequence[str], params: Mapping[str, Any]) -> np.ndarray:
         """(len(product_ids), len(featureset)) float32 in featureset order."""
         ...
+
+
+class IndexLacksFields(ValueError):
+    """The index was built before a field the featureset reads was stored."""
+
+
+def require_fields(client: OpenSearch, index: str, featureset: FeatureSet) -> None:
+    """Refuse to train ``featureset`` on an index whose mapping lacks a field its scripts read: every value
+    of those features would be 0.0 and the model would learn nothing from them, silently."""
+    mappings = client.indices.get_mapping(index=index)
+    properties = next(iter(mappings.values()))["mappings"].get("properties", {})
+    missing = sorted(f for f in document_fields(featureset) if f.split(".")[0] not in properties)
+    if missing:
+        raise IndexLacksFields(
+            f"featureset {featureset.name} reads {', '.join(missing)}, which index {index} does not have (it was "
+            "built before they were stored): rebuild it with `shelfrank index rebuild`, or train an older "
+            "featureset (--featureset)")
 
 
 class EngineFeatureLogger:

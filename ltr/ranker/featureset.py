@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -107,6 +108,12 @@ MATCH_FEATURES = (
     FeatureSpec("title_tokens", "match", {"source": title_match.PAINLESS["title_tokens"]},
                 "the title's length in tokens"),
 )
+#: Version 3: the same four features with the same values, read from the title's codes (long doc values,
+#: :mod:`indexer.title_codes`) instead of its keyword tokens, whose dictionary lookups cost most of the
+#: rerank (docs/measurements.md). A v2 model keeps its featureset; a v3 one needs an index with codes.
+MATCH_FEATURES_V3 = tuple(FeatureSpec(spec.name, "match", {"source": title_match.PAINLESS_CODED[key]}, spec.doc)
+                          for spec, key in zip(MATCH_FEATURES, ("coverage", "head_match", "numbers_missing",
+                                                                "title_tokens")))
 STAGE_FEATURES = (
     _stage("bm25_score", 0, "first-stage multi_match score (0 if BM25 did not find it)"),
     _stage("bm25_rank", 1, "rank in the BM25 list (candidates + 1 if absent)"),
@@ -195,10 +202,23 @@ SHOP_FEATURES_V2 = FeatureSet("shelfrank-v2", QUERY_FEATURES_V2.features + PRODU
 PERSONAL_FEATURES_V2 = FeatureSet("shelfrank-v2-personal", SHOP_FEATURES_V2.features + USER_FEATURES)
 ENGINE_FEATURES_V2 = FeatureSet("shelfrank-v2-engine",
                                 TEXT_FEATURES + MATCH_FEATURES + ENGINE_QUERY_FEATURES + PRODUCT_FEATURES)
+QUERY_FEATURES_V3 = FeatureSet("shelfrank-v3-query", TEXT_FEATURES + MATCH_FEATURES_V3 + STAGE_FEATURES)
+SHOP_FEATURES_V3 = FeatureSet("shelfrank-v3", QUERY_FEATURES_V3.features + PRODUCT_FEATURES)
+PERSONAL_FEATURES_V3 = FeatureSet("shelfrank-v3-personal", SHOP_FEATURES_V3.features + USER_FEATURES)
+ENGINE_FEATURES_V3 = FeatureSet("shelfrank-v3-engine",
+                                TEXT_FEATURES + MATCH_FEATURES_V3 + ENGINE_QUERY_FEATURES + PRODUCT_FEATURES)
 FEATURESETS = {fs.name: fs for fs in (QUERY_FEATURES, SHOP_FEATURES, PERSONAL_FEATURES, ENGINE_FEATURES,
-                                      QUERY_FEATURES_V2, SHOP_FEATURES_V2, PERSONAL_FEATURES_V2, ENGINE_FEATURES_V2)}
+                                      QUERY_FEATURES_V2, SHOP_FEATURES_V2, PERSONAL_FEATURES_V2, ENGINE_FEATURES_V2,
+                                      QUERY_FEATURES_V3, SHOP_FEATURES_V3, PERSONAL_FEATURES_V3, ENGINE_FEATURES_V3)}
 #: What a retrain trains on unless told otherwise.
-DEFAULT_FEATURESET = SHOP_FEATURES_V2.name
+DEFAULT_FEATURESET = SHOP_FEATURES_V3.name
+
+
+def document_fields(featureset: FeatureSet) -> set[str]:
+    """The index fields its script features read (``doc['...']``): an index without one of them would
+    give that feature 0.0 on every product, silently."""
+    return {name for spec in featureset.features if spec.source != "text"
+            for name in re.findall(r"doc\['([^']+)'\]", (spec.template or {}).get("source", ""))}
 
 
 def engine_only(featureset: FeatureSet) -> bool:

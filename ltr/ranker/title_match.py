@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indexer import schema
+from indexer import schema, title_codes
 from indexer.title_terms import SIZE_WORDS, STOP_WORDS, UNITS, digit, tokens
 
 def close(a: str, b: str) -> bool:
@@ -92,7 +92,7 @@ def _painless_units() -> str:
     return "String shelfUnit(String w) { " + " ".join(lines) + " return w; }"
 
 
-_PRELUDE = " ".join((
+_TOKENIZER = (
     "boolean shelfDigit(char c) { return c >= (char) '0' && c <= (char) '9'; }",
     _painless_units(),
     "boolean shelfSize(String w) { return " + " || ".join(f"w == {w!r}" for w in SIZE_WORDS) + "; }",
@@ -126,6 +126,8 @@ _PRELUDE = " ".join((
       }
       return out;
     }""",
+)
+_PRELUDE = " ".join(_TOKENIZER + (
     """boolean shelfClose(String a, String b) {
       if (a == b) { return true; }
       int la = a.length(); int lb = b.length();
@@ -170,4 +172,84 @@ PAINLESS = {
       "if (shelfDigit(s.charAt(0)) && !t.contains(s)) { missing++; } } return (double) missing;",
     "title_tokens": f"if (!doc.containsKey('{schema.TITLE_LENGTH}') || doc['{schema.TITLE_LENGTH}'].size() == 0) "
                     f"{{ return 0.0; }} return (double) doc['{schema.TITLE_LENGTH}'].value;",
+}
+
+
+# --- Version 3: the same features over the title's codes (indexer.title_codes), long doc values. ---------
+
+def coded_title_match(query: str, codes: set[int] | frozenset[int], length: int) -> TitleMatch:
+    """:func:`title_match` computed the way the v3 featuresets' painless does: from the title's codes
+    (``title_codes(tokens(title))``) and token count instead of its text. Equal to :func:`title_match`
+    up to 64-bit collisions; the unit tests check it on real titles."""
+    q = tokens(query)
+    if not q or not codes:
+        return TitleMatch(0.0, 0.0, 0.0, float(length))
+    words = [w for w in q if not digit(w[0]) and w not in SIZE_WORDS]
+    head = words[-1] if words else q[-1]
+    numbers = [w for w in q if digit(w[0])]
+    return TitleMatch(
+        coverage=sum(title_codes.found(w, codes) for w in q) / len(q),
+        head_match=float(title_codes.found(head, codes)),
+        numbers_missing=float(sum(title_codes.code(title_codes.EXACT, title_codes.units(w)) not in codes
+                                  for w in numbers)),
+        title_tokens=float(length),
+    )
+
+
+_CODED = " ".join(_TOKENIZER + (
+    f"""long shelfCode(int tag, String s, int end, int skip, int swap) {{
+      long h = {title_codes.SEED}L; h = (h ^ tag) * {title_codes.PRIME}L;
+      for (int k = 0; k < end; k++) {{
+        if (k == skip) {{ continue; }}
+        int j = k; if (k == swap) {{ j = k + 1; }} else if (swap >= 0 && k == swap + 1) {{ j = k - 1; }}
+        h = (h ^ (long) s.charAt(j)) * {title_codes.PRIME}L;
+      }}
+      return h;
+    }}""",
+    """boolean shelfHas(def c, long x) {
+      int lo = 0; int hi = c.size() - 1;
+      while (lo <= hi) {
+        int m = (lo + hi) >>> 1; long v = c.get(m);
+        if (v < x) { lo = m + 1; } else if (v > x) { hi = m - 1; } else { return true; }
+      }
+      return false;
+    }""",
+    f"""boolean shelfFound(String w, def c) {{
+      int n = w.length();
+      if (shelfHas(c, shelfCode({title_codes.EXACT}, w, n, -1, -1))) {{ return true; }}
+      if (n >= 4) {{
+        if (shelfHas(c, shelfCode({title_codes.PREFIX}, w, n, -1, -1))) {{ return true; }}
+        for (int k = 4; k < n; k++) {{ if (shelfHas(c, shelfCode({title_codes.EXACT}, w, k, -1, -1))) {{ return true; }} }}
+      }}
+      if (n >= 5) {{
+        if (shelfHas(c, shelfCode({title_codes.SWAP}, w, n, -1, -1))
+            || shelfHas(c, shelfCode({title_codes.DROP}, w, n, -1, -1))) {{ return true; }}
+        for (int i = 0; i < n; i++) {{
+          if (shelfHas(c, shelfCode({title_codes.DELETED_AT} + i, w, n, i, -1))) {{ return true; }}
+          if (n >= 6 && shelfHas(c, shelfCode({title_codes.EXACT}, w, n, i, -1))) {{ return true; }}
+        }}
+      }}
+      return false;
+    }}""",
+))
+
+_CODES = (f" if (!doc.containsKey('{schema.TITLE_CODES}') || doc['{schema.TITLE_CODES}'].size() == 0) "
+          "{ return 0.0; } "
+          f"List q = shelfTokens(params.keywords); def t = doc['{schema.TITLE_CODES}']; ")
+
+#: Feature name -> its painless script over the title's codes (the values of :func:`coded_title_match`).
+PAINLESS_CODED = {
+    "coverage": _CODED + _CODES + _EMPTY
+    + "int found = 0; for (def w : q) { if (shelfFound((String) w, t)) { found++; } } "
+      "return (double) found / q.size();",
+    "head_match": _CODED + _CODES + _EMPTY
+    + "String head = (String) q.get(q.size() - 1); "
+      "for (int k = q.size() - 1; k >= 0; k--) { String w = (String) q.get(k); "
+      "if (!shelfDigit(w.charAt(0)) && !shelfSize(w)) { head = w; break; } } "
+      "return shelfFound(head, t) ? 1.0 : 0.0;",
+    "numbers_missing": _CODED + _CODES + _EMPTY
+    + "int missing = 0; for (def w : q) { String s = (String) w; "
+      f"if (shelfDigit(s.charAt(0)) && !shelfHas(t, shelfCode({title_codes.EXACT}, s, s.length(), -1, -1))) "
+      "{ missing++; } } return (double) missing;",
+    "title_tokens": PAINLESS["title_tokens"],
 }

@@ -74,6 +74,7 @@ def test_documents_carry_the_titles_distinct_tokens_and_their_count():
     product = Product(id="p1", title="DEWALT 18-Volt Drill Drill Bits")
     doc = to_document(product, [0.0, 1.0])
     assert doc["title_terms"] == ["18", "bit", "dewalt", "drill", "v"] and doc["title_length"] == 6
+    assert doc["title_match_codes"] == sorted(set(doc["title_match_codes"])) and len(doc["title_match_codes"]) > 5
     assert from_document(doc) == product
 
 
@@ -86,4 +87,4 @@ def test_match_features_are_script_features_over_the_query_text_in_every_v2_feat
         assert "title.display" not in source
     for name, featureset in FEATURESETS.items():
         has = {spec.name for spec in featureset.of_source("match")}
-        assert has == ({spec.name for spec in MATCH_FEATURES} if "-v2" in name else set())
+        assert has == ({spec.name for spec in MATCH_FEATURES} if "-v2" in name or "-v3" in name else set())
