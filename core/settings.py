@@ -185,6 +185,10 @@ class Settings(BaseSettings):
         "(max error 0.07 -> 0.01 on a 30-impressions-per-pair randomised log, 0.040 -> 0.023 on the simulated "
         "shoppers' real pages) at about the same fit time; fixed: Beta(1, 1) pseudo-counts, the earlier behaviour.")
     rerank_window: int = Field(200, ge=2, description="Fused candidates the active LTR model reranks per query.")
+    rerank_retriever_window: int = Field(
+        30, ge=0, description="For a model whose features the engine computes alone (an -engine featureset): rerank "
+        "each retriever's top N (BM25's and the vector search's) inside the first stage's own request, one round trip "
+        "instead of two (docs/measurements.md); 0: rerank the fused top rerank_window like the other models.")
     rerank_engine: Literal["opensearch", "python"] = Field(
         "opensearch", description="Where the active model scores the rerank window: inside OpenSearch (the LTR "
         "plugin's sltr, one request) or in this process (LightGBM on logged features: the reference).")

@@ -18,6 +18,8 @@ class Candidate:
     stages: dict[str, float] = field(default_factory=dict)  # per-stage scores, for debug and explanations
     fields: dict[str, Any] = field(default_factory=dict)  # what the hit brought back (its display title)
     features: Mapping[str, float] | None = None  # what a rerank model read for it (debug and explanations)
+    #: Its 1-based rank in each retriever's own hits ("bm25", "vector"), before fusion.
+    retriever_ranks: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,36 @@ class Reranker(Protocol):
 
     def explain(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[dict]:
         """Per-candidate explanations of the rerank score (debug mode), in the order given."""
+        ...
+
+
+def retriever_heads(candidates: list[Candidate], window: int) -> list[Candidate]:
+    """The candidates among some retriever's top ``window`` hits, in the order given (the fused one)."""
+    return [c for c in candidates if any(rank <= window for rank in c.retriever_ranks.values())]
+
+
+@dataclass(frozen=True)
+class FirstStageRescore:
+    """A rerank done inside the first stage's own round trip: each retriever's top ``window`` hits
+    rescored by ``rescore_query`` (the ``sltr`` of a model whose features need nothing that only the
+    fused list knows), so a reranked search costs one request instead of two."""
+
+    rescore_query: dict[str, Any]
+    window: int
+
+
+@runtime_checkable
+class RescoresInFirstStage(Protocol):
+    """A reranker that can score inside the first stage (see :class:`FirstStageRescore`)."""
+
+    def first_stage_rescore(self, query: str, context: SearchContext) -> FirstStageRescore | None:
+        """The rescore to attach to each retriever's request, or None to rerank afterwards as usual."""
+        ...
+
+    def rank_rescored(self, query: str, candidates: list[Candidate], scores: Mapping[str, float],
+                      context: SearchContext) -> list[Candidate]:
+        """The fused candidates reranked by the scores the first stage's rescore returned (product id ->
+        score, for each retriever's top window)."""
         ...
 
 

@@ -194,3 +194,16 @@ def knn_body(vector: list[float], filters: Filters, size: int, ef_search: int | 
         knn["filter"] = {"bool": {"filter": clauses}}
     return {"size": size, "stored_fields": "_none_", "docvalue_fields": list(HIT_FIELDS),
             "query": {"knn": {schema.VECTOR: knn}}}
+
+
+def rescored_body(body: dict, rescore_query: dict, window: int) -> dict:
+    """A retriever's top ``window`` hits scored by ``rescore_query`` alone (query weight 0), for a rerank
+    inside the first stage's ``_msearch``. The same query as ``body`` finds the same top hits; only their
+    ids and new scores come back, so the plain request still gives every retriever score (on 2.19 an
+    ``_msearch`` cannot return a rescored hit's first-pass score, ``include_named_queries_score``)."""
+    window = min(window, body["size"])
+    copy = {key: value for key, value in body.items() if key not in ("aggs", "script_fields")}
+    copy.update(size=window, track_total_hits=False, docvalue_fields=[schema.ID],
+                rescore={"window_size": window, "query": {"rescore_query": rescore_query, "query_weight": 0.0,
+                                                          "rescore_query_weight": 1.0}})
+    return copy

@@ -20,8 +20,8 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
 from storefront import fusion
-from storefront.rerank_stage import (Candidate, NoopReranker, Reranker, RerankerSource, SearchContext,
-                                    current_reranker)
+from storefront.rerank_stage import (Candidate, FirstStageRescore, NoopReranker, Reranker, RerankerSource,
+                                    RescoresInFirstStage, SearchContext, current_reranker)
 from storefront.request import SearchRequest
 from storefront.retrieval import (
     RetrievalConfig,
@@ -30,6 +30,7 @@ from storefront.retrieval import (
     knn_body,
     knn_score_to_cosine,
     query_vector_param,
+    rescored_body,
 )
 from storefront.tuning import ServedTuning
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the stage loads torch; a service without it never needs the
     from storefront.cross_encoder_stage import CrossEncoderStage
 
 log = logging.getLogger(__name__)
+RESCORED = "rescored:"  # the name prefix of a first-stage rescore's sub-requests
 
 
 class SearchUnavailable(RuntimeError):
@@ -117,14 +119,16 @@ class SearchService:
         config = tuning.configs[request.config or tuning.default_config]
         # Resolved once: a promotion during this search cannot rank with one model and record another.
         reranker = current_reranker(self.reranker) if rerank else NoopReranker()
-        candidates, facets, total_hits = self._first_stage(request, config, timings)
-        mark = time.perf_counter()
         context = SearchContext(request.user_id, request.session_id)
+        plan = self._rescore_plan(reranker, request.query, context)
+        candidates, facets, total_hits, rescored = self._first_stage(request, config, timings, plan)
+        mark = time.perf_counter()
         window = tuning.rerank_window
-        if window is not None and len(candidates) > window:
-            candidates = self._rerank(reranker, request.query, candidates[:window], context) + candidates[window:]
+        head, rest = (candidates[:window], candidates[window:]) if window is not None else (candidates, [])
+        if rescored is not None:  # the engine scored them inside the first stage's request
+            candidates = self._rank_rescored(reranker, request.query, head, rescored, context) + rest
         else:
-            candidates = self._rerank(reranker, request.query, candidates, context)
+            candidates = self._rerank(reranker, request.query, head, context) + rest
         timings["rerank_ms"] = (time.perf_counter() - mark) * 1000
         if rerank and self.last_stage is not None:
             mark = time.perf_counter()
@@ -165,6 +169,25 @@ class SearchService:
         gets results. (OpenSearch errors are already handled inside the LTR stage the same way.)"""
         try:
             return reranker.rerank(query, candidates, context)
+        except Exception:  # noqa: BLE001 - a failing rerank stage must not fail the search
+            log.exception("rerank stage %s failed; serving the fused ranking", reranker.name)
+            return candidates
+
+    @staticmethod
+    def _rescore_plan(reranker: Reranker, query: str, context: SearchContext) -> FirstStageRescore | None:
+        if not isinstance(reranker, RescoresInFirstStage):
+            return None
+        try:
+            return reranker.first_stage_rescore(query, context)
+        except Exception:  # noqa: BLE001 - then it reranks afterwards, the usual way
+            log.exception("rerank stage %s could not plan a first-stage rescore", reranker.name)
+            return None
+
+    @classmethod
+    def _rank_rescored(cls, reranker: Reranker, query: str, candidates: list[Candidate],
+                       scores: dict[str, float], context: SearchContext) -> list[Candidate]:
+        try:
+            return reranker.rank_rescored(query, candidates, scores, context)  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 - a failing rerank stage must not fail the search
             log.exception("rerank stage %s failed; serving the fused ranking", reranker.name)
             return candidates
@@ -212,24 +235,28 @@ class SearchService:
         request = SearchRequest(query=query, config=config)
         return self._first_stage(request, self.configs[config or self.default_config], {})[0]
 
-    def _first_stage(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float]):
-        lists, facets, sources, total_hits = self._retrieve(request, config, timings)
+    def _first_stage(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float],
+                     plan: FirstStageRescore | None = None):
+        """The fused candidates, the facets, BM25's total hits, and (with ``plan``) the rescore's scores
+        of each retriever's top window, or None when there is no plan or the rescore failed."""
+        lists, facets, sources, total_hits, ranks, rescored = self._retrieve(request, config, timings, plan)
         mark = time.perf_counter()
         fused = self._fuse(lists, config)
         candidates = [Candidate(pid, score, {name: scores[pid] for name, scores in lists.items() if pid in scores},
-                                sources.get(pid, {}))
+                                sources.get(pid, {}),
+                                retriever_ranks={name: r[pid] for name, r in ranks.items() if pid in r})
                       for pid, score in fusion.ranked(fused)]
         for candidate in candidates:
             candidate.stages["fused"] = candidate.score
         timings["fusion_ms"] = (time.perf_counter() - mark) * 1000
-        return candidates, facets, total_hits
+        return candidates, facets, total_hits, rescored
 
     def candidate_lists(self, query: str, config: str = "hybrid-rrf") -> dict[str, dict[str, float]]:
         """The per-retriever candidate scores before fusion (for tuning fusion offline)."""
-        lists, _facets, _sources, _total = self._retrieve(SearchRequest(query=query), self.configs[config], {})
-        return lists
+        return self._retrieve(SearchRequest(query=query), self.configs[config], {})[0]
 
-    def _retrieve(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float]):
+    def _retrieve(self, request: SearchRequest, config: RetrievalConfig, timings: dict[str, float],
+                  plan: FirstStageRescore | None = None):
         bodies: list[tuple[str, dict]] = []
         vector = None
         if config.vector:
@@ -245,6 +272,9 @@ class SearchService:
             facet_body = bm25_body(request.query, request.filters, 0, fields=config.fields,
                                    synonyms=config.synonyms)
             bodies.append(("facets", facet_body))
+        if plan is not None:  # each retriever's top window again, scored by the rerank model
+            bodies += [(RESCORED + name, rescored_body(body, plan.rescore_query, plan.window))
+                       for name, body in list(bodies) if name in ("bm25", "vector")]
         payload: list[dict] = []
         for _name, body in bodies:
             payload.extend([{"index": self.index}, body])
@@ -262,8 +292,13 @@ class SearchService:
         lists: dict[str, dict[str, float]] = {}
         sources: dict[str, dict[str, Any]] = {}
         facets: dict[str, list[dict]] = {}
+        ranks: dict[str, dict[str, int]] = {}
+        rescored: dict[str, float] | None = {} if plan is not None else None
         total_hits = 0
         for (name, _body), part in zip(bodies, response["responses"]):
+            if name.startswith(RESCORED):
+                rescored = self._rescored_scores(name, part, rescored)
+                continue
             if "error" in part:
                 error = part["error"]
                 reason = error.get("type") if isinstance(error, dict) else str(error)
@@ -271,6 +306,8 @@ class SearchService:
                     raise SearchUnavailable(f"index {self.index!r} does not exist")
                 raise SearchUnavailable(f"OpenSearch rejected the {name} query: {reason}")
             hits = [(hit_id(hit), hit) for hit in part["hits"]["hits"]]
+            if name in ("bm25", "vector"):
+                ranks[name] = {pid: rank for rank, (pid, _hit) in enumerate(hits, 1)}
             if name == "bm25":
                 lists["bm25"] = {pid: hit["_score"] for pid, hit in hits}
                 exact = {pid: hit["fields"]["vector_similarity"][0] for pid, hit in hits
@@ -288,7 +325,21 @@ class SearchService:
                 total_hits = part["hits"]["total"]["value"]
                 facets = {key: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"] if b["doc_count"]]
                           for key, agg in part["aggregations"].items()}
-        return lists, facets, sources, total_hits
+        return lists, facets, sources, total_hits, ranks, rescored
+
+    @staticmethod
+    def _rescored_scores(name: str, part: dict, scores: dict[str, float] | None) -> dict[str, float] | None:
+        """Add one rescored sub-request's scores; a failed one (a model the store lost, a script error)
+        drops them all, logged, and the search reranks the usual way, which reports it properly."""
+        if scores is None:
+            return None
+        if "error" in part:
+            error = part["error"]
+            log.warning("the first-stage rescore (%s) failed: %s; reranking afterwards instead", name,
+                        error.get("reason") or error.get("type") if isinstance(error, dict) else error)
+            return None
+        scores.update((hit_id(hit), hit["_score"]) for hit in part["hits"]["hits"])
+        return scores
 
     @staticmethod
     def _fuse(lists: dict[str, dict[str, float]], config: RetrievalConfig) -> dict[str, float]:

@@ -25,10 +25,11 @@ from opensearchpy.exceptions import TransportError
 from indexer import schema
 from ltr.features.user import UserProfile
 from ltr.ranker.extract import FeatureExtractor, ProductBehaviour, document_behaviour
+from ltr.ranker.featureset import engine_only
 from ltr.serving.contributions import BIAS_TERM, explain
 from ltr.store import FeatureStore
 from ltr.traits import ProductTraits, traits_of
-from storefront.rerank_stage import Candidate, SearchContext
+from storefront.rerank_stage import Candidate, FirstStageRescore, SearchContext, retriever_heads
 
 ProfileSource = Callable[[SearchContext], UserProfile | None]
 TraitsLookup = Callable[[Iterable[str]], Mapping[str, ProductTraits]]  # product ids -> catalogue traits
@@ -105,7 +106,8 @@ class LoggedRow(FeatureRow):
 
 class LtrReranker:
     def __init__(self, booster: lgb.Booster, extractor: FeatureExtractor, *, name: str, window: int = 200,
-                 behaviour: ProductBehaviour | None = None, profiles: ProfileSource | None = None) -> None:
+                 behaviour: ProductBehaviour | None = None, profiles: ProfileSource | None = None,
+                 retriever_window: int = 0) -> None:
         if booster.feature_name() != extractor.featureset.names:
             raise ValueError(f"model features {booster.feature_name()} differ from featureset "
                              f"{extractor.featureset.name} {extractor.featureset.names}")
@@ -117,6 +119,10 @@ class LtrReranker:
         self.profiles = profiles
         self.personal = bool(extractor.featureset.of_source("user"))
         self._columns = {name: j for j, name in enumerate(extractor.featureset.names)}
+        #: A model the engine can score alone reranks each retriever's top ``retriever_window`` (scored inside
+        #: the first stage's request by :class:`EngineReranker`); the others, whose stage features describe
+        #: the fused list, rerank its top ``window``. Both engines choose the same candidates.
+        self.retriever_window = retriever_window if engine_only(extractor.featureset) else 0
 
     def profile(self, context: SearchContext | None) -> UserProfile | None:
         return self.profiles(context) if self.personal and self.profiles and context else None
@@ -130,7 +136,7 @@ class LtrReranker:
     def rerank(self, query: str, candidates: list[Candidate], context: SearchContext) -> list[Candidate]:
         """The window by the model's score; on an OpenSearch error (a model the store lost, a failing
         script) the unreranked list, logged: live search keeps answering."""
-        head, tail = candidates[: self.window], candidates[self.window:]
+        head, tail = self.split(candidates)
         if len(head) < 2:
             return candidates
         params = self.extractor.params(query, head, self.behaviour, self.profile(context))
@@ -140,12 +146,25 @@ class LtrReranker:
             log.warning("model %s could not score in OpenSearch (%s: %s); serving the unreranked list (if the "
                         "store lost it: shelfrank models sync)", self.name, exc.status_code, exc.error)
             return candidates
+        return self._ranked(head, scores, rows) + tail
+
+    def split(self, candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+        """(what the model scores, what keeps its fused order underneath), both in fused order. Candidates
+        that do not say where their retrievers ranked them (built offline) get the fused window."""
+        if self.retriever_window and any(c.retriever_ranks for c in candidates):
+            head = retriever_heads(candidates, self.retriever_window)
+            chosen = {id(c) for c in head}
+            return head, [c for c in candidates if id(c) not in chosen]
+        return candidates[: self.window], candidates[self.window:]
+
+    @staticmethod
+    def _ranked(head: Sequence[Candidate], scores: np.ndarray, rows: Sequence[FeatureRow]) -> list[Candidate]:
         ranked = []
         for i in np.argsort(-scores, kind="stable"):  # ties keep the fused order, alike in both engines
             candidate, score = head[int(i)], float(scores[i])
             ranked.append(Candidate(candidate.product_id, score, {**candidate.stages, "ltr": score}, candidate.fields,
-                                    rows[int(i)]))
-        return ranked + tail
+                                    rows[int(i)], candidate.retriever_ranks))
+        return ranked
 
     def _score(self, ids: Sequence[str], params: Mapping) -> tuple[np.ndarray, list[FeatureRow]]:  # type: ignore[type-arg]
         """Scores and feature rows of the window: logged features, then LightGBM in this process."""
@@ -196,11 +215,34 @@ class EngineReranker(LtrReranker):
         params = self.extractor.params(query, candidates, self.behaviour, self.profile(context))
         return self._engine([c.product_id for c in candidates], params)
 
+    def first_stage_rescore(self, query: str, context: SearchContext) -> FirstStageRescore | None:
+        """The model as a rescore of each retriever's top window, when it needs no per-candidate params
+        (an engine-only featureset, behaviour read from the documents): one request per search."""
+        if not self.retriever_window or not self.behaviour.in_documents:
+            return None
+        params = self.extractor.params(query, [], self.behaviour, None)
+        return FirstStageRescore(self._sltr(params), self.retriever_window)
+
+    def rank_rescored(self, query: str, candidates: list[Candidate], scores: Mapping[str, float],
+                      context: SearchContext) -> list[Candidate]:
+        """Like :meth:`rerank`, with the scores the first stage's rescore already returned."""
+        head, tail = self.split(candidates)
+        if len(head) < 2:
+            return candidates
+        ids = [c.product_id for c in head]
+        window = LoggedWindow(self.extractor, ids, self.extractor.params(query, head, self.behaviour, None))
+        lowest = float(np.finfo(np.float32).min)  # not rescored (cannot happen unless a product was deleted)
+        values = np.array([scores.get(pid, lowest) for pid in ids], dtype=np.float64)
+        return self._ranked(head, values, [LoggedRow(self._columns, window, i) for i in range(len(ids))]) + tail
+
+    def _sltr(self, params: Mapping) -> dict:  # type: ignore[type-arg]
+        return {"sltr": {"model": self.store_model, "store": self.store.name, "params": params}}
+
     def _engine(self, ids: Sequence[str], params: Mapping) -> np.ndarray:  # type: ignore[type-arg]
         body = {"size": len(ids), "stored_fields": "_none_", "docvalue_fields": [schema.ID],
                 "track_total_hits": False, "query": {"ids": {"values": list(ids)}},
                 "rescore": {"window_size": len(ids), "query": {
-                    "rescore_query": {"sltr": {"model": self.store_model, "store": self.store.name, "params": params}},
+                    "rescore_query": self._sltr(params),
                     "query_weight": 0.0, "rescore_query_weight": 1.0}}}
         response = self.client.search(index=self.index, body=body)
         found = {hit["fields"][schema.ID][0]: hit["_score"] for hit in response["hits"]["hits"]}

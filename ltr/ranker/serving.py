@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 def reranker_for(folder: Path, name: str, client: OpenSearch, index: str, window: int, *,
                  engine: str = "opensearch", profiles: ProfileSource | None = None,
-                 query_vectors: QueryVectors | None = None) -> LtrReranker:
+                 query_vectors: QueryVectors | None = None, retriever_window: int = 0) -> LtrReranker:
     """The reranker of one model folder; ``engine`` opensearch needs the model in the feature store.
     ``query_vectors``: the storefront's query encoder, for featuresets that read the query vector."""
     artifact = load_artifact(folder)
@@ -53,24 +53,25 @@ def reranker_for(folder: Path, name: str, client: OpenSearch, index: str, window
     behaviour = served_behaviour(client, index)
     if engine == "python":
         return LtrReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
-                           profiles=profiles)
+                           profiles=profiles, retriever_window=retriever_window)
     if not store.has_model(name):
         raise FeatureStoreError(f"model {name} is active but missing from feature store {store.name} (a wiped "
                                 "node or a restored snapshot?); repair it with `shelfrank models sync`")
     return EngineReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
-                          profiles=profiles, client=client, index=index, store=store)
+                          profiles=profiles, client=client, index=index, store=store,
+                          retriever_window=retriever_window)
 
 
 def active_reranker(session: Session, client: OpenSearch, index: str, window: int, engine: str = "opensearch",
-                    profiles: ProfileSource | None = None,
-                    query_vectors: QueryVectors | None = None) -> LtrReranker | None:
+                    profiles: ProfileSource | None = None, query_vectors: QueryVectors | None = None,
+                    retriever_window: int = 0) -> LtrReranker | None:
     """The active model's reranker, or None (hybrid ranking) when none is active or it cannot load."""
     model = active_model(session)
     if model is None:
         return None
     try:
         return reranker_for(Path(model.artifact_path), model.name, client, index, window, engine=engine,
-                            profiles=profiles, query_vectors=query_vectors)
+                            profiles=profiles, query_vectors=query_vectors, retriever_window=retriever_window)
     except (ArtifactError, FeatureStoreError, OSError, TransportError) as exc:
         log.error("active model %s cannot be served (%s); serving the hybrid ranking", model.name, exc)
         return None
@@ -136,7 +137,8 @@ class ActiveModelReranker:
                 return
             reranker = active_reranker(session, self.client, self.index, self.settings.rerank_window,
                                        self.settings.rerank_engine,
-                                       self.profiles, self.query_vectors) if model is not None else None
+                                       self.profiles, self.query_vectors,
+                                       self.settings.rerank_retriever_window) if model is not None else None
         self._current = reranker or NoopReranker()
         # A model that could not be served is retried at the next check (after `models sync`, say).
         self._active_name = name if reranker is not None or model is None else None
