@@ -20,7 +20,7 @@ class TrainParams:
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.8
     lambda_l2: float = 1.0
-    early_stopping_rounds: int = 50
+    early_stopping_rounds: int = 50  # 0: train all max_rounds (benches that need a model of a given size)
     seed: int = 0
 
     def lightgbm(self, feature_names: list[str]) -> dict:
@@ -58,4 +58,5 @@ def train_lambdamart(train: RankingData, valid: RankingData, feature_names: list
     valid_set = lgb.Dataset(valid.features, valid.labels, group=valid.groups, reference=train_set)
     return lgb.train(params.lightgbm(feature_names), train_set, num_boost_round=params.max_rounds,
                      valid_sets=[valid_set], valid_names=["valid"],
-                     callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)])
+                     callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)]
+                     if params.early_stopping_rounds else [])

@@ -165,3 +165,19 @@ def test_behaviour_snapshot_lookup_falls_back_to_priors() -> None:
     behaviour = ProductBehaviour({"a": {"product_ctr": 0.3}}, {"product_ctr": 0.1})
     assert (behaviour.get("a", "product_ctr"), behaviour.get("b", "product_ctr")) == (0.3, 0.1)
     assert behaviour.get("a", "product_popularity") == 0.0  # no prior either: absent is 0.0
+
+
+def test_no_early_stopping_trains_every_round():
+    import numpy as np
+
+    from ltr.ranker.dataset import RankingData
+    from ltr.ranker.train import TrainParams, train_lambdamart
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 3)).astype(np.float32)
+    labels = (features[:, 0] > 0).astype(int) + (features[:, 1] > 1)
+    data = RankingData(features, labels, np.array([10] * 20), [f"q{i}" for i in range(20)],
+                       [f"p{i}" for i in range(200)])
+    booster = train_lambdamart(data, data, ["a", "b", "c"], TrainParams(max_rounds=37, early_stopping_rounds=0,
+                                                                      min_data_in_leaf=2))
+    assert booster.num_trees() == 37
