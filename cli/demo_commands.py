@@ -21,10 +21,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import select
 from tqdm import tqdm
-from werkzeug.serving import make_server
 
-from api.app import create_app
-from api.simulated_shoppers import http_simulator
 from cli.errors import fail, user_errors
 from core.access import api_keys, users
 from core.background import BackgroundService, ServiceDidNotStart
@@ -35,15 +32,10 @@ from core.localnode import LocalNode
 from core.opensearch_client import make_client
 from core.redis_server import LocalRedis
 from core.settings import Settings, get_settings
-from encoders.factory import load_cached_encoder
 from evaluation import judgment_store
 from evaluation.judgments import load_homedepot, select_split
-from evaluation.runner import evaluate
-from indexer import pipeline
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import live_index
-from ltr.click_labels import fit_click_model, save_fit
-from storefront.factory import build_search_service
 from storefront.request import SearchRequest
 
 HOMEDEPOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "homedepot" / "train.csv"
@@ -71,6 +63,11 @@ def demo(
                               "the node) and exit; their data stays."),
 ) -> None:
     """The shop's whole loop on the Home Depot data: index, serve, shoppers, the worker's retrain, evaluation."""
+    # The heavy parts (torch, LightGBM, Flask) load when the demo runs, not when the CLI starts.
+    from encoders.factory import load_cached_encoder
+    from indexer import pipeline
+    from storefront.factory import build_search_service
+
     settings = get_settings()
     if stop:
         _stop(settings)
@@ -204,6 +201,8 @@ def _worker_job(settings: Settings, name: str, title: str, timeout_s: float = 36
 
 def _relevance_table(settings: Settings, service, evaluated: dict) -> None:  # type: ignore[no-untyped-def]
     """nDCG@10 / recall@100 on the test split: BM25 here, the hybrid and the served ranking from the worker."""
+    from evaluation.runner import evaluate
+
     with session_scope(settings.effective_database_url) as session:
         test = judgment_store.load(session, "test")
     bm25 = evaluate(lambda q: service.ranking(q, "bm25", 100), test, "bm25", progress=True).averages
@@ -218,6 +217,13 @@ def _relevance_table(settings: Settings, service, evaluated: dict) -> None:  # t
 
 def _shoppers_and_click_models(settings: Settings, alias: str, catalog: Path, sessions: int) -> Path:
     """Simulated shoppers use the real APIs (served here on a free port), then click models are fitted."""
+    from werkzeug.serving import make_server
+
+    from api.app import create_app
+    from api.simulated_shoppers import http_simulator
+    from ltr.click_labels import fit_click_model, save_fit
+    from storefront.factory import build_search_service
+
     typer.secho(f"\nSimulated shoppers: {sessions} sessions over {DEMO_QUERIES} train queries, 4 rankers", bold=True)
     queries = select_split(load_homedepot(catalog), "train")
     names = sorted(random.Random(0).sample(sorted(queries), DEMO_QUERIES))

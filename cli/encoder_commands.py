@@ -9,9 +9,7 @@ import typer
 
 from cli.errors import fail, user_errors
 from core.settings import get_settings
-from encoders.finetune import FineTuneParams
 from evaluation import judgments as judgments_io
-from ltr.encoder_training import EncoderDataError, finetune_encoder
 from storefront.service import SearchUnavailable
 
 app = typer.Typer(help="The sentence encoder: fine-tuning on judged queries.", no_args_is_help=True)
@@ -43,6 +41,10 @@ def finetune(
 
     Rebuild the indices with the new model afterwards: SHELFRANK_MODEL_PATH=OUT shelfrank index rebuild.
     """
+    # torch and transformers load here, not when the CLI starts: `shelfrank --help` stays instant.
+    from encoders.finetune import FineTuneParams
+    from ltr.encoder_training import EncoderDataError, finetune_encoder
+
     settings = get_settings()
     try:
         judged = judgments_io.select_split(judgments_io.load(judgments, fmt, topics), split)

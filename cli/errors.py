@@ -7,22 +7,25 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import typer
-from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-
-from core.db.migrate import DatabaseNotReady
-from core.localnode import NodeError
-from indexer.sources import CatalogSourceError
-from indexer.versions import IndexerError
-from ltr.behaviour_sync import BehaviourSyncError
-from ltr.ranker.extract import IndexLacksFields
-from ltr.store import FeatureStoreError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-USER_ERRORS: tuple[type[Exception], ...] = (NodeError, DatabaseNotReady, IndexerError, CatalogSourceError,
-                                            FeatureStoreError, BehaviourSyncError, IndexLacksFields, ConnectionError,
-                                            FileNotFoundError)
+
+@functools.cache
+def user_errors_caught() -> tuple[type[Exception], ...]:
+    """The errors a user can act on. Imported when a command fails, not when the CLI starts: their modules
+    pull in the OpenSearch client, Alembic and NumPy, which `shelfrank --help` has no use for."""
+    from core.db.migrate import DatabaseNotReady
+    from core.localnode import NodeError
+    from indexer.sources import CatalogSourceError
+    from indexer.versions import IndexerError
+    from ltr.behaviour_sync import BehaviourSyncError
+    from ltr.ranker.extract import IndexLacksFields
+    from ltr.store import FeatureStoreError
+
+    return (NodeError, DatabaseNotReady, IndexerError, CatalogSourceError,
+            FeatureStoreError, BehaviourSyncError, IndexLacksFields, ConnectionError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -37,9 +40,13 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except OpenSearchConnectionError as exc:
-            raise fail(f"cannot reach OpenSearch ({exc.info}); is it running? (shelfrank opensearch start)") from None
-        except USER_ERRORS as exc:
-            raise fail(str(exc)) from None
+        except Exception as exc:
+            from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+
+            if isinstance(exc, OpenSearchConnectionError):
+                raise fail(f"cannot reach OpenSearch ({exc.info}); is it running? (shelfrank opensearch start)") from None
+            if isinstance(exc, user_errors_caught()):
+                raise fail(str(exc)) from None
+            raise
 
     return wrapper

@@ -10,7 +10,6 @@ from cli.errors import fail, user_errors
 from core.db import migrate
 from core.db.session import session_scope
 from core.settings import get_settings
-from ltr.served_evaluation import NothingToEvaluate, evaluate_served, history
 from storefront.service import SearchUnavailable
 
 app = typer.Typer(help="Evaluations of the served ranking on the stored judgments, recorded over time.",
@@ -24,6 +23,8 @@ def run(index: str = typer.Option(None, "--index", help="Catalogue alias (defaul
         limit: int = typer.Option(None, help="Only the first N judged queries of the split (sorted)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object.")) -> None:
     """Measure the served ranking (live tuning, active model) and the unreranked hybrid; record both."""
+    from ltr.served_evaluation import NothingToEvaluate, evaluate_served  # LightGBM: only when it runs
+
     settings = get_settings()
     migrate.ensure_current(settings.effective_database_url)
     if split not in ("test", "train", "all"):
@@ -45,6 +46,8 @@ def run(index: str = typer.Option(None, "--index", help="Catalogue alias (defaul
 @user_errors
 def list_runs(limit: int = typer.Option(20, help="Most recent runs shown.")) -> None:
     """Recorded evaluations, oldest first."""
+    from ltr.served_evaluation import history
+
     url = get_settings().effective_database_url
     migrate.ensure_current(url)
     with session_scope(url) as session:

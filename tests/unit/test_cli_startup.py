@@ -1,0 +1,25 @@
+"""The CLI starts without loading torch or transformers: `shelfrank --help` and every command that does not
+encode stay quick (they loaded in ~5 s before), and the encoder commands load them when they run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_importing_the_cli_loads_no_model_library():
+    code = ("import sys, cli.main; heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == ""
+
+
+def test_help_lists_every_command_group():
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for group in ("opensearch", "catalog", "index", "encoder", "models", "demo", "train", "evaluations"):
+        assert group in result.output
