@@ -15,7 +15,7 @@ from core.db.models import RankingModel
 from core.db.session import session_scope
 from core.settings import get_settings
 from core.opensearch_client import make_client
-from ltr import promotion, registry
+from ltr import registry
 from ltr.registry import GateResult, RegistryError
 
 app = typer.Typer(help="Learning-to-rank models: list, promote, roll back, and sync the engine's feature store.",
@@ -29,12 +29,16 @@ def default_gate(model: RankingModel) -> GateResult:
     """The gate ``promote`` runs (looked up when the command runs, so tests can replace it): the artifact
     must be complete and fit its featureset, then LightGBM and the engine's ``sltr`` must agree on up to
     50 sample queries' candidates (:func:`ltr.promotion.settings_gate`)."""
+    from ltr import promotion  # LightGBM: only when a command needs it
+
     return promotion.settings_gate(get_settings())(model)
 
 
 def store_upload(model: RankingModel) -> None:
     """Put ``model`` into the catalogue's feature store before a rollback reactivates it (looked up when the
     command runs, so tests without a node can replace it)."""
+    from ltr import promotion  # LightGBM: only when a command needs it
+
     settings = get_settings()
     promotion.uploader(make_client(settings), settings.default_index)(model)
 
@@ -121,6 +125,8 @@ def promote(
     by: str = typer.Option(None, "--by", help="Who promotes it (default: $USER)."),
 ) -> None:
     """Serve NAME: run the promotion gate, then retire the active model and activate NAME."""
+    from ltr import promotion  # LightGBM: only when a command needs it
+
     user = _user(by)
     results: list[GateResult] = []
 
@@ -153,6 +159,8 @@ def promote(
 @user_errors
 def rollback(by: str = typer.Option(None, "--by", help="Who rolls back (default: $USER).")) -> None:
     """Retire the active model and reactivate the one it replaced (or serve no model if there is none)."""
+    from ltr import promotion  # LightGBM: only when a command needs it
+
     user = _user(by)
     try:
         with session_scope(_url()) as session:
@@ -179,6 +187,8 @@ def rollback(by: str = typer.Option(None, "--by", help="Who rolls back (default:
 def sync() -> None:
     """Repair the catalogue's feature store from the registry: upload the active and retained models it lacks
     (after a wiped node or a restored snapshot), delete retired ones beyond the retention count."""
+    from ltr import promotion  # LightGBM: only when a command needs it
+
     settings = get_settings()
     with session_scope(_url()) as session:
         changes = promotion.sync_models(session, make_client(settings), settings.default_index,

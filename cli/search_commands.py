@@ -13,7 +13,6 @@ from core.settings import get_settings
 from evaluation import judgments as judgments_io
 from evaluation.reports import save_results
 from evaluation.runner import EvaluationResult, evaluate
-from ltr.ranker.serving import storefront_service
 from storefront.factory import build_search_service
 from storefront.request import InvalidRequest, parse_search_request
 from storefront.service import SearchUnavailable
@@ -34,6 +33,8 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print the full response as JSON."),
 ) -> None:
     """Search the catalogue as a shopper would (records the impressions like the API does)."""
+    from ltr.ranker.serving import storefront_service  # LightGBM: only when a search runs
+
     settings = get_settings()
     service = storefront_service(settings, index)
     payload = {"query": query, "size": size, "page": page, "debug": debug, "user_id": user, "config": config}
@@ -100,6 +101,8 @@ def eval_command(
         raise fail(f"unknown config {unknown[0]!r}; choose from {', '.join([*service.configs, 'ltr'])}")
     rankers = {name: (lambda q, name=name: service.ranking(q, name, 100)) for name in config if name != "ltr"}
     if "ltr" in config:
+        from ltr.ranker.serving import storefront_service
+
         served = storefront_service(settings, index, record=False)
         if served.reranker.name == "none":
             raise fail("no learning-to-rank model is active (shelfrank models list / promote)")

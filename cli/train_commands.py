@@ -17,8 +17,7 @@ from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, require_fi
 from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS
 from ltr.ranker.profiles import CatalogTraits
 from ltr.ranker.search_dataset import DEBIAS
-from ltr.ranker.job import LABEL_SOURCES, TrainingRequest, train_and_register
-from ltr.ranker.train import TrainingError, TrainParams
+from ltr.ranker.labels import LABEL_SOURCES
 from ltr.registry import RegistryError
 from ltr.serving.xgboost_json import ModelConversionError
 from storefront.factory import build_search_service
@@ -45,6 +44,9 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON object."),
 ) -> None:
     """Train a LightGBM LambdaMART model and register it as a candidate (promote it to serve it)."""
+    from ltr.ranker.job import TrainingRequest, train_and_register  # LightGBM: only when training
+    from ltr.ranker.train import TrainingError, TrainParams
+
     settings = get_settings()
     if featureset not in FEATURESETS:
         raise fail(f"unknown featureset {featureset!r}; use one of {', '.join(FEATURESETS)}")
@@ -101,6 +103,8 @@ def retrain_command(
     """Train a candidate on all but a fixed held-out slice of the labelled queries, and promote it only if it
     ranks that slice better than what is served (the active model, or the hybrid) and passes the parity gate.
     The nightly worker task runs the same."""
+    from ltr.ranker.job import TrainingRequest  # LightGBM: only when training
+    from ltr.ranker.train import TrainingError, TrainParams
     from ltr.retrain import retrain
 
     settings = get_settings()

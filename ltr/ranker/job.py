@@ -22,14 +22,13 @@ from ltr.features.loader import load_behaviour
 from ltr.ranker.artifacts import ModelArtifact, save_artifact
 from ltr.ranker.dataset import RankingData, build_dataset
 from ltr.ranker.extract import FeatureExtractor, behaviour_snapshot
-from ltr.ranker.labels import Labels, click_model_labels, judgment_labels, naive_ctr_labels
+from ltr.ranker.labels import LABEL_SOURCES, Labels, click_model_labels, judgment_labels, naive_ctr_labels
 from ltr.ranker.reranker import TraitsLookup
 from ltr.ranker.search_dataset import build_search_dataset, profiles_before
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
 from ltr.registry import register_candidate
 from storefront.rerank_stage import Candidate
 
-LABEL_SOURCES = ("clickmodel", "ctr", "judgments", "actions")
 
 
 def is_validation_query(query: str) -> bool:

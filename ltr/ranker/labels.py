@@ -10,6 +10,10 @@ import numpy as np
 from ltr.clickmodels import ClickLog, graded_labels
 from ltr.clickmodels.base import ClickModel
 
+#: Where training labels come from: a fitted click model, raw CTR, the shop's judgments, or each search's
+#: own actions (``shelfrank train --labels``).
+LABEL_SOURCES = ("clickmodel", "ctr", "judgments", "actions")
+
 Labels = dict[str, dict[str, int]]  # query -> product -> grade
 
 

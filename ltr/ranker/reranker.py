@@ -15,8 +15,8 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 
 from opensearchpy import OpenSearch
@@ -30,6 +30,9 @@ from ltr.serving.contributions import BIAS_TERM, explain
 from ltr.store import FeatureStore
 from ltr.traits import ProductTraits, traits_of
 from storefront.rerank_stage import Candidate, FirstStageRescore, SearchContext, retriever_heads
+
+if TYPE_CHECKING:  # a booster comes in loaded; importing LightGBM is the artifact's business
+    import lightgbm as lgb
 
 ProfileSource = Callable[[SearchContext], UserProfile | None]
 TraitsLookup = Callable[[Iterable[str]], Mapping[str, ProductTraits]]  # product ids -> catalogue traits
