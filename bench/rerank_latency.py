@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--retriever-window", type=int, default=None,
                         help="default: SHELFRANK_RERANK_RETRIEVER_WINDOW (engine-only featuresets; 0: the fused window)")
     parser.add_argument("--featureset", default="shelfrank-v1", choices=sorted(FEATURESETS),
-                        help="shelfrank-v1-engine: no first-stage params, only the query vector (what the search "
+                        help="shelfrank-v3-engine: no first-stage params, only the query vector (what the search "
                              "template can serve)")
     args = parser.parse_args()
     featureset = FEATURESETS[args.featureset]

@@ -49,3 +49,18 @@ def preview(before: Ranker, after: Ranker, judgments: Judgments, limit: int, sho
     better = sorted((r for r in rows if r["after"] > r["before"] + 1e-9), key=lambda r: r["before"] - r["after"])
     worse = sorted((r for r in rows if r["after"] < r["before"] - 1e-9), key=lambda r: r["after"] - r["before"])
     return Preview(count, mean_before, mean_after, better[:shown], worse[:shown], count - len(better) - len(worse))
+
+
+def measured_worse(preview: dict | None, live_version: int | None) -> str | None:
+    """Why putting a version live needs a second thought, or None: its stored preview compared it with what
+    is live now (``against_version``, None for the settings' defaults) and it ranked the judged queries
+    worse. A preview against another version says nothing about now, so it never blocks (a rollback in a
+    hurry included)."""
+    if not preview or preview.get("against_version") != live_version:
+        return None
+    before, after = preview["ndcg@10_before"], preview["ndcg@10_after"]
+    if after >= before - 1e-9:
+        return None
+    against = f"version {live_version}" if live_version is not None else "the settings' defaults"
+    return (f"This version ranked the {preview['queries']} judged train queries worse than the live tuning "
+            f"({against}): nDCG@10 {before:.4f} -> {after:.4f}, {len(preview.get('worse', []))} queries worse.")

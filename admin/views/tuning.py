@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from admin import context
 from admin.security import requires
 from evaluation import judgment_store
-from evaluation.tuning_preview import preview
+from evaluation.tuning_preview import measured_worse, preview
 from storefront import tuning_store
 from storefront.service import SearchUnavailable
 from storefront.tuning import DEFAULT_BOOSTS, SERVED_CONFIGS, SearchTuning, TuningError, from_settings, \
@@ -100,13 +100,22 @@ def show(version_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("tuning.index"))
     live, live_id = live_tuning()
     changes = tuning_store.tuning_of(version).changes_from(live)
-    return render_template("tuning_version.html", version=version, changes=changes, live_id=live_id)
+    return render_template("tuning_version.html", version=version, changes=changes, live_id=live_id,
+                           worse=measured_worse(version.preview, live_id))
 
 
 @blueprint.post("/tuning/<int:version_id>/activate")
 @requires("tuner")
 def activate(version_id: int):  # type: ignore[no-untyped-def]
     db = context.db()
+    try:
+        candidate = tuning_store.get_version(db, version_id)
+    except LookupError as exc:
+        return render_template("error.html", title="Cannot go live", message=str(exc)), 400
+    worse = measured_worse(candidate.preview, live_tuning()[1])
+    if worse and request.form.get("confirm_worse") != "yes":
+        return render_template("error.html", title="Not put live", message=f"{worse} Tick \"Put it live anyway\" "
+                               "on the version's page to go ahead."), 409
     try:
         version, previous = tuning_store.activate(db, version_id, context.actor())
     except (LookupError, TuningError) as exc:

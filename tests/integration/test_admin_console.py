@@ -208,6 +208,12 @@ def test_a_tuning_change_is_previewed_before_it_goes_live(console, browser: WebD
     assert text(browser, "version-status") == "draft"
     assert "vector_weight" in text(browser, "changes")
     shot(browser, "tuning-preview")
+    before, after = (float(x) for x in browser.execute_script(
+        "return Array.from(document.querySelectorAll('#preview-summary b')).map(b => b.textContent)"))
+    warned = browser.find_elements(By.ID, "measured-worse")
+    assert bool(warned) == (after < before)  # a version that ranks worse than live asks first
+    if warned:
+        browser.find_element(By.ID, "confirm-worse").click()  # a checkbox: no page loads
     click(browser, "go-live")
     assert text(browser, "version-status") == "live"
 

@@ -477,3 +477,34 @@ def test_a_task_run_has_its_own_page_linked_from_the_list(app: Flask) -> None:
         assert shown in page.text, shown
     assert client.get("/tasks/999").status_code == 404
     assert app.test_client().get(f"/tasks/{run_id}").status_code == 302  # anonymous: to the login form
+
+
+def test_a_version_that_measured_worse_than_live_needs_a_confirmation_to_go_live(app: Flask) -> None:
+    from storefront import tuning_store
+
+    def report(before: float, after: float, against: int | None) -> dict:
+        return {"queries": 25, "ndcg@10_before": before, "ndcg@10_after": after, "better": [],
+                "worse": [{"query": "drill", "before": 0.5, "after": 0.1}], "unchanged": 24,
+                "against_version": against}
+
+    with session_scope(db_url(app)) as session:
+        tuning_store.save_version(session, SearchTuning(vector_weight=0.3), "tess", "", report(0.40, 0.42, None))
+        tuning_store.save_version(session, SearchTuning(vector_weight=0.9), "tess", "", report(0.42, 0.35, 1))
+        tuning_store.save_version(session, SearchTuning(vector_weight=0.8), "tess", "", report(0.40, 0.30, None))
+    client, csrf = logged_in(app, "tess")
+    assert client.post("/tuning/1/activate", data={"csrf_token": csrf}).status_code == 302  # better: no question
+    page = client.get("/tuning/2").text
+    assert 'id="measured-worse"' in page and "nDCG@10 0.4200 -&gt; 0.3500" in page and 'id="confirm-worse"' in page
+    refused = client.post("/tuning/2/activate", data={"csrf_token": csrf})
+    assert refused.status_code == 409 and "ranked the 25 judged train queries worse" in refused.text
+    with session_scope(db_url(app)) as session:
+        assert tuning_store.live_version(session).id == 1  # nothing changed
+    assert client.post("/tuning/2/activate", data={"csrf_token": csrf, "confirm_worse": "yes"}).status_code == 302
+    with session_scope(db_url(app)) as session:
+        assert tuning_store.live_version(session).id == 2
+    # Version 3 was previewed against the defaults, not against version 2: stale, said so, and not blocked.
+    page = client.get("/tuning/3").text
+    assert 'id="preview-stale"' in page and 'id="measured-worse"' not in page
+    assert client.post("/tuning/3/activate", data={"csrf_token": csrf}).status_code == 302
+    # Rolling back to version 1 (previewed against the defaults) is never held up either.
+    assert client.post("/tuning/1/activate", data={"csrf_token": csrf}).status_code == 302

@@ -11,7 +11,7 @@ def test_only_a_model_the_engine_can_compute_alone_goes_into_the_template() -> N
     assert served.model == "m1" and served.reason == "reranks with m1"
     for featureset in (SHOP_FEATURES, PERSONAL_FEATURES):
         refused = plan("m2", featureset, "s", 200, 100, 10.0)
-        assert refused.model is None and featureset.name in refused.reason and "shelfrank-v1-engine" in refused.reason
+        assert refused.model is None and featureset.name in refused.reason and "shelfrank-v3-engine" in refused.reason
     assert plan(None, None, "s", 200, 100, 10.0).reason == "no model is active"
 
 
