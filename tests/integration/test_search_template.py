@@ -131,7 +131,7 @@ def test_a_model_that_needs_the_storefront_leaves_the_template_to_the_first_stag
     template = f"shelfrank-search-{service.index}"
     _train(database, service, judged_queries, SHOP_FEATURES, "shop-template-1", tmp_path_factory.mktemp("m2"))
     reason = _promote(database, service, "shop-template-1", template)
-    assert "shop-template-1" in reason and "shelfrank-v1-engine" in reason
+    assert "shop-template-1" in reason and "shelfrank-v3-engine" in reason
     assert search_template.served_model(service.client, template) is None
     query = sorted(judged_queries)[0]
     hits = _search(settings, service.index, template, {"keywords": query, "size": 5,
