@@ -3,10 +3,14 @@
 Usage: .venv/bin/python bench/offline/experiments.py DUMP judgments
        .venv/bin/python bench/offline/experiments.py DUMP clicks [--sessions 45000]
        .venv/bin/python bench/offline/experiments.py DUMP windows
+       .venv/bin/python bench/offline/experiments.py DUMP history
 
 judgments: the judgments-trained model on the engine bench's 3,000-query sample against all train
 queries, a few LightGBM parameter sets, and the columns an engine-only featureset could compute.
 windows: the engine-only model scoring fewer candidates (the fused top k, or each retriever's own top).
+history: features of the queries a product was judged relevant for (grade >= 1), as a shop's "queries that
+led to a purchase" field; a train query's own judgments never feed its rows (leave-one-query-out), test rows
+read the train queries' history only.
 clicks: PBM shoppers (ltr.simulation.behaviour, average shopper: no traits) over each window's hybrid and
 BM25 top 10, labels from the empirical-prior PBM; unshown candidates as 0 or left out; with and without
 exploration slots in the logged pages. Choices read the validation slice; test figures are only reported.
@@ -28,9 +32,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from evaluation.metrics import evaluate_query  # noqa: E402
 from ltr.clickmodels import ClickLog, make_model  # noqa: E402
+from indexer.title_terms import tokens  # noqa: E402
 from ltr.ranker.dataset import RankingData  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import Labels, click_model_labels, judgment_labels, naive_ctr_labels  # noqa: E402
+from ltr.ranker.title_match import title_match  # noqa: E402
 from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
 from ltr.simulation.behaviour import DEPTH, base_attractiveness, browse, relevance_of_grade  # noqa: E402
 from ltr.simulation.runner import query_popularity  # noqa: E402
@@ -163,6 +169,54 @@ def windows(dump: Dump) -> None:
               f"test {ndcg(dump.test, dump.test_grades, sorted(dump.test_grades), score, scored):.4f}", flush=True)
 
 
+HISTORY_NAMES = ["history_queries", "history_coverage", "history_best_jaccard", "history_head_match"]
+
+
+def history_features(history: Mapping[str, list[str]], query: str, pool: list[str]) -> np.ndarray:
+    """Per candidate: how many other queries it was judged relevant for, and how well the query matches
+    them (typo-tolerant coverage and head noun over their tokens, best token Jaccard with one of them)."""
+    q = set(tokens(query))
+    out = np.zeros((len(pool), len(HISTORY_NAMES)), dtype=np.float32)
+    for i, product in enumerate(pool):
+        others = [h for h in history.get(product, ()) if h != query]
+        if not others or not q:
+            continue
+        match = title_match(query, " ".join(others))
+        best = max(len(q & set(tokens(h))) / len(q | set(tokens(h))) for h in others)
+        out[i] = (len(others), match.coverage, best, match.head_match)
+    return out
+
+
+def with_history(dump: Dump, min_grade: float = 1.0) -> Dump:
+    """The dump with the history columns appended, from the train split's judgments only."""
+    history: dict[str, list[str]] = {}
+    for query, graded in dump.train_grades.items():
+        for product, grade in graded.items():
+            if grade >= min_grade:
+                history.setdefault(product, []).append(query)
+
+    def extend(rows: Rows) -> dict:
+        return {q: (pool, None if m is None else np.hstack([m, history_features(history, q, pool)]))
+                for q, (pool, m) in rows.items()}
+
+    return Dump(dump.names + HISTORY_NAMES, extend(dump.train), dump.train_grades, extend(dump.test),
+                dump.test_grades)
+
+
+def history(dump: Dump) -> None:
+    labels = judgment_labels(dump.train_grades, MAX_GRADE)
+    everything = sorted(dump.train_grades)
+    report(dump, "judgments, all train queries", everything, labels)
+    for min_grade in (1.0, 0.5):
+        started = time.perf_counter()
+        extended = with_history(dump, min_grade)
+        print(f"history of grade >= {min_grade}: {time.perf_counter() - started:.0f}s", flush=True)
+        report(extended, f"+ history (grade >= {min_grade})", everything, labels)
+        base = len(dump.names)
+        for k, name in enumerate(HISTORY_NAMES):
+            report(extended, f"+ {name} only", everything, labels, columns=[*range(base), base + k])
+
+
 PageFn = Callable[[str, list[str], np.random.Generator], list[str]]
 
 
@@ -228,7 +282,7 @@ def clicks(dump: Dump, sessions: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dump", type=Path, help="the folder bench/offline/dump_windows.py wrote")
-    parser.add_argument("experiment", choices=["judgments", "clicks", "windows"])
+    parser.add_argument("experiment", choices=["judgments", "clicks", "windows", "history"])
     parser.add_argument("--sessions", type=int, default=45_000, help="clicks: simulated sessions")
     args = parser.parse_args()
     dump = Dump.load(args.dump)
@@ -238,6 +292,8 @@ def main() -> None:
         judgments(dump)
     elif args.experiment == "windows":
         windows(dump)
+    elif args.experiment == "history":
+        history(dump)
     else:
         clicks(dump, args.sessions)
 
