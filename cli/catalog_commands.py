@@ -240,3 +240,29 @@ def behaviour(index: str = IndexOption) -> None:
     typer.echo(f"{alias} ({report.index}): {report.updated} products updated, {report.cleared} cleared "
                f"(no history in the window), {report.missing} with history no longer in the catalogue; "
                f"priors: {priors or '-'}; search template: {template}")
+
+
+@index_app.command()
+@user_errors
+def history(
+    judgments: Path = typer.Option(None, "--judgments", help="Judgments file to take the history from (its train "
+                                   "split only); without it, the click model's labels of the stored clicks."),
+    fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
+    days: float = typer.Option(28.0, "--days", help="Without --judgments: clicks of the last N days."),
+    index: str = IndexOption,
+) -> None:
+    """Write each product's query history (the queries it was judged or clicked relevant for) onto its
+    document, where the v4 featuresets' history features read it: partial updates, alias untouched."""
+    from evaluation import judgments as judgments_io
+    from ltr.history_sync import refresh_history
+
+    settings = get_settings()
+    loaded = None
+    if judgments is not None:
+        try:
+            loaded = judgments_io.select_split(judgments_io.load(judgments, fmt), "train")  # never the test split
+        except (OSError, judgments_io.JudgmentsError) as exc:
+            raise fail(str(exc)) from None
+    report = refresh_history(settings, index, loaded, days)
+    typer.echo(f"{index or settings.default_index} ({report.index}): {report.updated} products given the history of "
+               f"{report.queries} queries, {report.cleared} cleared, {report.missing} not in the catalogue")

@@ -21,11 +21,13 @@ def user_errors_caught() -> tuple[type[Exception], ...]:
     from indexer.sources import CatalogSourceError
     from indexer.versions import IndexerError
     from ltr.behaviour_sync import BehaviourSyncError
+    from ltr.click_labels import NotEnoughClicks
+    from ltr.history_sync import HistorySyncError
     from ltr.ranker.extract import IndexLacksFields
     from ltr.store import FeatureStoreError
 
     return (NodeError, DatabaseNotReady, IndexerError, CatalogSourceError,
-            FeatureStoreError, BehaviourSyncError, IndexLacksFields, ConnectionError, FileNotFoundError)
+            FeatureStoreError, BehaviourSyncError, HistorySyncError, NotEnoughClicks, IndexLacksFields, ConnectionError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -69,6 +69,7 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
                 "text_sha256": {"type": "keyword", "index": False},
                 **title_terms_properties(),
                 **behaviour_properties(),
+                **history_properties(),
                 schema.VECTOR: {
                     "type": "knn_vector",
                     "dimension": model.dimension,
@@ -91,6 +92,13 @@ def behaviour_properties() -> dict:
     traits = {field: {"type": "keyword"} for field in
               (schema.TRAIT_BRAND, schema.TRAIT_DEPARTMENT, schema.TRAIT_PRICE_BAND)}
     return {**numbers, **traits}
+
+
+def history_properties() -> dict:
+    """Fields of the queries that wanted a product (the ``history`` features), doc values only; put on an
+    older index by the history sync (a mapping update, no reindex)."""
+    return {schema.HISTORY_CODES: {"type": "long", "index": False, "doc_values": True},
+            schema.HISTORY_QUERIES: {"type": "float", "index": False}}
 
 
 def title_terms_properties() -> dict:

@@ -38,6 +38,12 @@ BEHAVIOUR_FIELDS = {
     "product_popularity": "behaviour_popularity",
 }
 
+#: The queries that wanted a product (judged or clicked relevant for them), written onto each document by
+#: ``shelfrank index history`` (partial updates): the codes of their tokens (:mod:`indexer.title_codes`,
+#: long doc values) and how many there were, read by the featureset's ``history`` features.
+HISTORY_CODES = "history_match_codes"
+HISTORY_QUERIES = "history_queries"
+
 #: The traits personalisation matches a shopper's tastes against, written at indexing time with
 #: :func:`ltr.traits.traits_of` so the engine's user features read what Python's would compute.
 TRAIT_BRAND = "trait_brand"

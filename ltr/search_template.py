@@ -76,7 +76,7 @@ def source(p: TemplatePlan) -> str:
     if p.model is not None:
         params = ('{"keywords": "{{keywords}}", "query_vector": {{#query_vector.0}}{{#toJson}}query_vector'
                   '{{/toJson}}{{/query_vector.0}}{{^query_vector}}[]{{/query_vector}}, "product_values": {}, '
-                  f'"product_priors": {json.dumps(list(p.priors))}}}')
+                  f'"history_values": {{}}, "product_priors": {json.dumps(list(p.priors))}}}')
         body += (f', "rescore": {{"window_size": {p.window}, "query": {{"rescore_query": {{"sltr": {{'
                  f'"store": "{p.store}", "model": "{p.model}", "params": {params}}}}}, '
                  '"query_weight": 0.0, "rescore_query_weight": 1.0}}')

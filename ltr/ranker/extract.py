@@ -24,6 +24,7 @@ from ltr.features.product import default_product_features, product_features
 from ltr.features.records import BehaviourLog
 from ltr.features.user import UserProfile
 from ltr.ranker.featureset import FeatureSet, document_fields
+from ltr.ranker.query_history import QueryHistory, leave_one_out
 from ltr.store import FeatureStore
 from storefront.rerank_stage import Candidate
 
@@ -83,11 +84,13 @@ def _f32(values: Sequence[float]) -> list[float]:
 
 def sltr_params(featureset: FeatureSet, query: str, candidates: Sequence[Candidate],
                 behaviour: ProductBehaviour | None = None, profile: UserProfile | None = None,
-                query_vector: Sequence[float] | None = None) -> dict[str, Any]:
+                query_vector: Sequence[float] | None = None, history: QueryHistory | None = None) -> dict[str, Any]:
     """Every param the stored featureset's features read, for one query's candidates (pure).
 
     Only the params its features read are sent (the stage values of 200 candidates, or 384 floats of a query
-    vector, are not free to send and parse); ``query_vector`` is read by ``vector`` features."""
+    vector, are not free to send and parse); ``query_vector`` is read by ``vector`` features. ``history``
+    (training) gives the ``history`` features each candidate's history without this query; None (serving)
+    lets the engine read the documents' fields."""
     ids = [c.product_id for c in candidates]
     stage_names = [spec.name for spec in featureset.of_source("stage")]
     if stage_names:
@@ -111,6 +114,9 @@ def sltr_params(featureset: FeatureSet, query: str, candidates: Sequence[Candida
         })
     if featureset.of_source("vector"):
         params["query_vector"] = _f32(query_vector if query_vector is not None else [])
+    if featureset.of_source("history"):
+        params["history_values"] = {} if history is None else {
+            pid: _f32(values) for pid, values in leave_one_out(history, query, ids).items()}
     return params
 
 
@@ -183,20 +189,27 @@ QueryVectors = Callable[[str], Sequence[float]]
 
 class FeatureExtractor:
     """``query_vectors`` (query text -> its vector, the storefront's query-vector cache) is needed by
-    featuresets with a ``vector`` feature; the others never encode."""
+    featuresets with a ``vector`` feature; the others never encode. ``history`` is training's: the labels'
+    query history, from which each row's ``history`` features leave its own query out."""
 
-    def __init__(self, featureset: FeatureSet, logger: FeatureLogger, query_vectors: QueryVectors | None = None) -> None:
+    def __init__(self, featureset: FeatureSet, logger: FeatureLogger, query_vectors: QueryVectors | None = None,
+                 history: QueryHistory | None = None) -> None:
         if featureset.of_source("vector") and query_vectors is None:
             raise ValueError(f"featureset {featureset.name} reads the query vector: give the extractor the "
                              "query encoder (query_vectors)")
         self.featureset = featureset
         self.logger = logger
         self.query_vectors = query_vectors
+        self.history = history
+
+    def with_history(self, history: QueryHistory) -> FeatureExtractor:
+        """The same extractor for training rows whose query history is ``history``."""
+        return FeatureExtractor(self.featureset, self.logger, self.query_vectors, history)
 
     def params(self, query: str, candidates: Sequence[Candidate], behaviour: ProductBehaviour | None = None,
                profile: UserProfile | None = None) -> dict[str, Any]:
         vector = self.query_vectors(query) if self.featureset.of_source("vector") and self.query_vectors else None
-        return sltr_params(self.featureset, query, candidates, behaviour, profile, vector)
+        return sltr_params(self.featureset, query, candidates, behaviour, profile, vector, self.history)
 
     def matrix(self, query: str, candidates: Sequence[Candidate], behaviour: ProductBehaviour | None = NO_BEHAVIOUR,
                profile: UserProfile | None = None) -> np.ndarray:

@@ -17,6 +17,10 @@ so the engine computes it at query time (``sltr``) exactly as training logs it (
 - ``match``: query-title matching that BM25 misses (sizes and units normalised, plurals, typos, the
   query's head noun, its numbers): painless script features over the query text and the title's doc
   values, :mod:`ltr.ranker.title_match` (which also holds the Python reference they are checked against).
+- ``history``: the queries that wanted the product (judged or clicked relevant for them), document fields
+  written by ``shelfrank index history``: how many, and how well the query matches their words
+  (:mod:`ltr.ranker.query_history`). Training passes each row's values with its own query left out as
+  the param ``history_values``, which the scripts take over the documents' fields.
 - ``vector``: the cosine of the query vector (the param ``query_vector``) and the product's, computed
   by a script feature, so a featureset without ``stage`` features needs nothing the first stage
   alone knows: ``shelfrank-v1-engine`` can rerank inside a plain search (the stored search template,
@@ -42,11 +46,11 @@ from typing import Literal
 from indexer import schema
 from ltr.ranker import title_match
 
-Source = Literal["text", "match", "stage", "product", "user", "vector"]
+Source = Literal["text", "match", "stage", "product", "user", "vector", "history"]
 
 #: Params every stored featureset's features may read (all must be present in each ``sltr``).
 PARAMS = ("keywords", "stage", "product_values", "product_priors", "user_brands", "user_departments",
-          "user_price_band", "session_departments", "query_vector")
+          "user_price_band", "session_departments", "query_vector", "history_values")
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,23 @@ ENGINE_QUERY_FEATURES = (
         f"return 1.0 + cosineSimilarity(params.query_vector, doc['{schema.VECTOR}']);")},
                 "1 + cosine of query and product vectors (0 without a query vector or a product vector)"),
 )
+def _history_override(k: int) -> str:
+    return (f"def o = params.history_values.get(doc['{schema.ID}'].value); "
+            f"if (o != null) {{ return {_number(f'o[{k}]')}; }}")
+
+
+HISTORY_FEATURES = (
+    FeatureSpec("history_queries", "history", {"source": (
+        _history_override(0) + f" if (!doc.containsKey('{schema.HISTORY_QUERIES}') "
+        f"|| doc['{schema.HISTORY_QUERIES}'].size() == 0) {{ return 0.0; }} return doc['{schema.HISTORY_QUERIES}'].value;")},
+                "how many queries the product was judged or clicked relevant for"),
+    FeatureSpec("history_coverage", "history",
+                {"source": title_match.coded_painless(schema.HISTORY_CODES, _history_override(1))["coverage"]},
+                "share of the query's tokens found among those queries' tokens (typo-tolerant)"),
+    FeatureSpec("history_head_match", "history",
+                {"source": title_match.coded_painless(schema.HISTORY_CODES, _history_override(2))["head_match"]},
+                "1 if the query's head noun is among those queries' tokens"),
+)
 PRODUCT_FEATURES = (
     _product("product_ctr", 0, "smoothed CTR over the window before the search"),
     _product("product_purchase_rate", 1, "smoothed purchases per impression"),
@@ -185,7 +206,7 @@ def plugin_feature(spec: FeatureSpec) -> dict:
         return {"name": spec.name, "params": ["keywords"], "template_language": "mustache",
                 "template": spec.template}
     params = {"match": ["keywords"], "stage": ["stage"], "product": ["product_values", "product_priors"], "vector": ["query_vector"],
-              "user": ["user_brands", "user_departments", "user_price_band", "session_departments"]}[spec.source]
+              "history": ["keywords", "history_values"], "user": ["user_brands", "user_departments", "user_price_band", "session_departments"]}[spec.source]
     return {"name": spec.name, "params": params, "template_language": "script_feature",
             "template": {"lang": "painless", "source": (spec.template or {})["source"], "params": {}}}
 
@@ -207,9 +228,15 @@ SHOP_FEATURES_V3 = FeatureSet("shelfrank-v3", QUERY_FEATURES_V3.features + PRODU
 PERSONAL_FEATURES_V3 = FeatureSet("shelfrank-v3-personal", SHOP_FEATURES_V3.features + USER_FEATURES)
 ENGINE_FEATURES_V3 = FeatureSet("shelfrank-v3-engine",
                                 TEXT_FEATURES + MATCH_FEATURES_V3 + ENGINE_QUERY_FEATURES + PRODUCT_FEATURES)
+#: Version 4 adds the query history (the queries that wanted the product); it needs `shelfrank index history`.
+QUERY_FEATURES_V4 = FeatureSet("shelfrank-v4-query", QUERY_FEATURES_V3.features + HISTORY_FEATURES)
+SHOP_FEATURES_V4 = FeatureSet("shelfrank-v4", SHOP_FEATURES_V3.features + HISTORY_FEATURES)
+PERSONAL_FEATURES_V4 = FeatureSet("shelfrank-v4-personal", PERSONAL_FEATURES_V3.features + HISTORY_FEATURES)
+ENGINE_FEATURES_V4 = FeatureSet("shelfrank-v4-engine", ENGINE_FEATURES_V3.features + HISTORY_FEATURES)
 FEATURESETS = {fs.name: fs for fs in (QUERY_FEATURES, SHOP_FEATURES, PERSONAL_FEATURES, ENGINE_FEATURES,
                                       QUERY_FEATURES_V2, SHOP_FEATURES_V2, PERSONAL_FEATURES_V2, ENGINE_FEATURES_V2,
-                                      QUERY_FEATURES_V3, SHOP_FEATURES_V3, PERSONAL_FEATURES_V3, ENGINE_FEATURES_V3)}
+                                      QUERY_FEATURES_V3, SHOP_FEATURES_V3, PERSONAL_FEATURES_V3, ENGINE_FEATURES_V3,
+                                      QUERY_FEATURES_V4, SHOP_FEATURES_V4, PERSONAL_FEATURES_V4, ENGINE_FEATURES_V4)}
 #: What a retrain trains on unless told otherwise.
 DEFAULT_FEATURESET = SHOP_FEATURES_V3.name
 

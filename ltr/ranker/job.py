@@ -23,6 +23,7 @@ from ltr.ranker.artifacts import ModelArtifact, save_artifact
 from ltr.ranker.dataset import RankingData, build_dataset
 from ltr.ranker.extract import FeatureExtractor, behaviour_snapshot
 from ltr.ranker.labels import LABEL_SOURCES, Labels, click_model_labels, judgment_labels, naive_ctr_labels
+from ltr.ranker.query_history import history_from_labels
 from ltr.ranker.reranker import TraitsLookup
 from ltr.ranker.search_dataset import build_search_dataset, profiles_before
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
@@ -114,6 +115,9 @@ def _per_query_data(session: Session, request: TrainingRequest, start: datetime,
             labels = click_model_labels(fit.selection.best, request.min_support)
         else:
             labels = naive_ctr_labels(fit.log, request.min_support)
+    if extractor.featureset.of_source("history"):
+        # The documents' history holds these very labels: each row reads it without its own query.
+        extractor = extractor.with_history(history_from_labels(labels))
     behaviour = behaviour_snapshot(load_behaviour(session, until=start), start)
     data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
                          behaviour=behaviour, window=request.window, progress=progress)
@@ -125,6 +129,9 @@ def _per_search_data(session: Session, request: TrainingRequest, start: datetime
                      traits: TraitsLookup | None, progress: bool) -> tuple[RankingData, str | None]:
     """One group per search of the label window, labelled by the shopper's own actions."""
     history = load_behaviour(session)
+    if extractor.featureset.of_source("history"):
+        raise TrainingError(f"featureset {extractor.featureset.name} reads the query history, which labels=actions "
+                            "cannot leave each search's own clicks out of; train it with --labels clickmodel or judgments")
     personal = bool(extractor.featureset.of_source("user"))
     if personal and traits is None:
         raise TrainingError(f"featureset {extractor.featureset.name} is personalised: product traits are needed")

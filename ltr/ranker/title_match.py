@@ -233,23 +233,28 @@ _CODED = " ".join(_TOKENIZER + (
     }}""",
 ))
 
-_CODES = (f" if (!doc.containsKey('{schema.TITLE_CODES}') || doc['{schema.TITLE_CODES}'].size() == 0) "
-          "{ return 0.0; } "
-          f"List q = shelfTokens(params.keywords); def t = doc['{schema.TITLE_CODES}']; ")
+def coded_painless(field_name: str, before: str = "") -> dict[str, str]:
+    """Feature name -> its painless script over the codes in ``field_name`` (the values of
+    :func:`coded_title_match` for the words those codes were made from); ``before`` runs first (after the
+    functions), for a feature that may take its value from a param instead."""
+    codes = (f"{' ' + before if before else ''} if (!doc.containsKey('{field_name}') || doc['{field_name}'].size() == 0) "
+             "{ return 0.0; } "
+             f"List q = shelfTokens(params.keywords); def t = doc['{field_name}']; ")
+    return {
+        "coverage": _CODED + codes + _EMPTY
+        + "int found = 0; for (def w : q) { if (shelfFound((String) w, t)) { found++; } } "
+          "return (double) found / q.size();",
+        "head_match": _CODED + codes + _EMPTY
+        + "String head = (String) q.get(q.size() - 1); "
+          "for (int k = q.size() - 1; k >= 0; k--) { String w = (String) q.get(k); "
+          "if (!shelfDigit(w.charAt(0)) && !shelfSize(w)) { head = w; break; } } "
+          "return shelfFound(head, t) ? 1.0 : 0.0;",
+        "numbers_missing": _CODED + codes + _EMPTY
+        + "int missing = 0; for (def w : q) { String s = (String) w; "
+          f"if (shelfDigit(s.charAt(0)) && !shelfHas(t, shelfCode({title_codes.EXACT}, s, s.length(), -1, -1))) "
+          "{ missing++; } } return (double) missing;",
+    }
+
 
 #: Feature name -> its painless script over the title's codes (the values of :func:`coded_title_match`).
-PAINLESS_CODED = {
-    "coverage": _CODED + _CODES + _EMPTY
-    + "int found = 0; for (def w : q) { if (shelfFound((String) w, t)) { found++; } } "
-      "return (double) found / q.size();",
-    "head_match": _CODED + _CODES + _EMPTY
-    + "String head = (String) q.get(q.size() - 1); "
-      "for (int k = q.size() - 1; k >= 0; k--) { String w = (String) q.get(k); "
-      "if (!shelfDigit(w.charAt(0)) && !shelfSize(w)) { head = w; break; } } "
-      "return shelfFound(head, t) ? 1.0 : 0.0;",
-    "numbers_missing": _CODED + _CODES + _EMPTY
-    + "int missing = 0; for (def w : q) { String s = (String) w; "
-      f"if (shelfDigit(s.charAt(0)) && !shelfHas(t, shelfCode({title_codes.EXACT}, s, s.length(), -1, -1))) "
-      "{ missing++; } } return (double) missing;",
-    "title_tokens": PAINLESS["title_tokens"],
-}
+PAINLESS_CODED = {**coded_painless(schema.TITLE_CODES), "title_tokens": PAINLESS["title_tokens"]}

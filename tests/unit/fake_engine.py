@@ -47,6 +47,9 @@ class FakeEngineLogger:
                     k = product_names.index(spec.name)
                     own = params["product_values"].get(pid)
                     values[i, j] = own[k] if own is not None else params["product_priors"][k]
+                elif spec.source == "history":  # no documents here: only what training passes
+                    own = params["history_values"].get(pid)
+                    values[i, j] = own[[f.name for f in featureset.of_source("history")].index(spec.name)] if own else 0.0
                 elif spec.source == "user" and pid in self.traits:
                     values[i, j] = self._user(spec.name, self.traits[pid], params)
         return values

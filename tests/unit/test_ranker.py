@@ -40,7 +40,8 @@ def test_sltr_params_carry_every_param_as_strict_json_in_featureset_order() -> N
     params = sltr_params(SHOP_FEATURES, 'say "hi" now', candidates, behaviour)
     assert set(params) == {"keywords", "stage", "product_values", "product_priors"}  # what its features read
     assert params["keywords"] == 'say "hi" now'
-    assert set(sltr_params(PERSONAL_FEATURES, "q", candidates)) == set(PARAMS) - {"query_vector"}
+    assert set(sltr_params(PERSONAL_FEATURES, "q", candidates)) == set(PARAMS) - {"query_vector", "history_values"}
+    assert set(sltr_params(FEATURESETS["shelfrank-v4-personal"], "q", candidates)) == set(PARAMS) - {"query_vector"}
     json.dumps(params, allow_nan=False)  # the engine takes strict JSON only
     stage = [f.name for f in SHOP_FEATURES.of_source("stage")]
     assert params["stage"]["a"][stage.index("bm25_score")] == 5.0
