@@ -73,3 +73,19 @@ def test_a_product_whose_history_is_gone_reads_zero(service: SearchService, hist
     extractor = FeatureExtractor(QUERY_FEATURES_V4, EngineFeatureLogger(service.client, service.index))
     columns = [QUERY_FEATURES_V4.names.index(spec.name) for spec in HISTORY_FEATURES]
     assert extractor.matrix(query, pool, None)[:, columns].tolist() == [[0.0, 0.0, 0.0]] * len(pool)
+
+
+def test_training_a_history_featureset_before_the_history_is_written_is_refused(
+        os_client: OpenSearch, sample_index: str, judged_queries: dict[str, dict[str, float]]) -> None:
+    from indexer.versions import live_index
+    from ltr.ranker.extract import IndexLacksFields, require_fields
+
+    index = live_index(os_client, sample_index)
+    sync_history(os_client, sample_index, {})
+    with pytest.raises(IndexLacksFields, match="no product of .* has yet.*shelfrank index history"):
+        require_fields(os_client, index, QUERY_FEATURES_V4)
+    sync_history(os_client, sample_index, judged_history(judged_queries))
+    try:
+        require_fields(os_client, index, QUERY_FEATURES_V4)
+    finally:
+        sync_history(os_client, sample_index, {})
