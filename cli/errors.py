@@ -27,7 +27,8 @@ def user_errors_caught() -> tuple[type[Exception], ...]:
     from ltr.store import FeatureStoreError
 
     return (NodeError, DatabaseNotReady, IndexerError, CatalogSourceError,
-            FeatureStoreError, BehaviourSyncError, HistorySyncError, NotEnoughClicks, IndexLacksFields, ConnectionError, FileNotFoundError)
+            FeatureStoreError, BehaviourSyncError, HistorySyncError, NotEnoughClicks, IndexLacksFields,
+            ConnectionError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -102,6 +102,18 @@ def live_index(client: OpenSearch, alias: str) -> str | None:
     return names[0]
 
 
+def physical_index(client: OpenSearch, name: str) -> str | None:
+    """The one index behind an alias, or the index of that name; None when there is neither. For the partial
+    updates (behaviour, history) that write onto whatever serves ``name`` now."""
+    try:
+        names = sorted(client.indices.get_mapping(index=name))
+    except NotFoundError:
+        return None
+    if len(names) != 1:
+        raise IndexerError(f"{name!r} points at {len(names)} indices ({', '.join(names)}); expected one")
+    return names[0]
+
+
 def point_alias(client: OpenSearch, alias: str, target: str) -> None:
     """Move ``alias`` to ``target`` atomically (remove from all others and add, in one call)."""
     actions: list[dict] = []

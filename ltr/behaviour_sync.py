@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from opensearchpy import OpenSearch, helpers
-from opensearchpy.exceptions import NotFoundError
 from sqlalchemy.orm import Session
 
 from core.db import migrate
@@ -23,6 +22,7 @@ from core.opensearch_client import make_client
 from core.settings import Settings
 from indexer import schema
 from indexer.mapping import behaviour_properties
+from indexer.versions import physical_index
 from ltr.features.loader import load_behaviour
 from ltr.ranker.extract import ProductBehaviour, behaviour_snapshot, document_behaviour
 
@@ -61,7 +61,7 @@ def _with_behaviour(client: OpenSearch, index: str) -> set[str]:
 def sync_behaviour(client: OpenSearch, alias: str, session: Session, now: datetime,
                    window_days: float = 30.0) -> SyncReport:
     """Write the behaviour as of ``now`` onto the live index behind ``alias``."""
-    index = _physical(client, alias)
+    index = physical_index(client, alias)
     if index is None:
         raise BehaviourSyncError(f"no catalogue index behind {alias!r}; build one first (shelfrank index rebuild)")
     behaviour = behaviour_snapshot(load_behaviour(session, until=now), now, window_days)
@@ -85,23 +85,12 @@ def sync_behaviour(client: OpenSearch, alias: str, session: Session, now: dateti
 
 def served_behaviour(client: OpenSearch, alias: str) -> ProductBehaviour:
     """What serving reads: the documents' fields, with the priors of the last sync (0.0 before any)."""
-    index = _physical(client, alias)
+    index = physical_index(client, alias)
     if index is None:
         return document_behaviour({})
     meta = client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
     priors = meta.get("shelfrank", {}).get(META_KEY, {}).get("priors", {})
     return document_behaviour({k: float(v) for k, v in priors.items()})
-
-
-def _physical(client: OpenSearch, alias: str) -> str | None:
-    """The one index behind an alias (or the index of that name), None when there is none."""
-    try:
-        names = sorted(client.indices.get_mapping(index=alias))
-    except NotFoundError:
-        return None
-    if len(names) != 1:
-        raise BehaviourSyncError(f"{alias!r} points at {len(names)} indices ({', '.join(names)}); expected one")
-    return names[0]
 
 
 def refresh_behaviour(settings: Settings, alias: str | None = None) -> SyncReport:

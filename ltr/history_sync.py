@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from opensearchpy import OpenSearch, helpers
-from opensearchpy.exceptions import NotFoundError
 from sqlalchemy.orm import Session
 
 from core.db import migrate
@@ -23,6 +22,7 @@ from core.opensearch_client import make_client
 from core.settings import Settings
 from indexer import schema
 from indexer.mapping import history_properties
+from indexer.versions import physical_index
 from ltr.click_labels import fit_click_model
 from ltr.ranker.labels import click_model_labels, judgment_labels
 from ltr.ranker.query_history import QueryHistory, history_codes, history_from_labels
@@ -51,19 +51,11 @@ def _updates(index: str, history: QueryHistory, stale: set[str]) -> Iterator[dic
         yield {"_op_type": "update", "_index": index, "_id": pid, "doc": {field: None for field in _FIELDS}}
 
 
-def _physical(client: OpenSearch, alias: str) -> str:
-    try:
-        names = sorted(client.indices.get_mapping(index=alias))
-    except NotFoundError:
-        raise HistorySyncError(f"no catalogue index behind {alias!r}; build one first (shelfrank index rebuild)") from None
-    if len(names) != 1:
-        raise HistorySyncError(f"{alias!r} points at {len(names)} indices ({', '.join(names)}); expected one")
-    return names[0]
-
-
 def sync_history(client: OpenSearch, alias: str, history: QueryHistory) -> HistoryReport:
     """Write ``history`` onto the live index behind ``alias``; products outside it lose theirs."""
-    index = _physical(client, alias)
+    index = physical_index(client, alias)
+    if index is None:
+        raise HistorySyncError(f"no catalogue index behind {alias!r}; build one first (shelfrank index rebuild)")
     client.indices.put_mapping(index=index, body={"properties": history_properties()})
     hits = helpers.scan(client, index=index, query={"query": {"exists": {"field": schema.HISTORY_QUERIES}},
                                                     "_source": False})

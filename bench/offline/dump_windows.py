@@ -5,8 +5,8 @@ Usage: .venv/bin/python bench/offline/dump_windows.py OUT [--index products] [--
 
 Needs the local node with the Home Depot catalogue indexed (for a v4 featureset, with the train split's
 history synced: `shelfrank index history --judgments ../shared/data/homedepot/train.csv --format homedepot`).
-Train rows of a history featureset leave their own query out, as training does; test rows read the documents. Writes OUT/train.pkl and OUT/test.pkl: the
-featureset's names, per query the window's product ids (fused order) and feature matrix, and the grades.
+Train rows of a history featureset leave their own query out, as training does; test rows read the documents.
+Writes OUT/train.pkl and OUT/test.pkl: the featureset's names, per query the window's product ids (fused order) and feature matrix, and the grades.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from _simulated_shop import recording_service  # noqa: E402
 
 from core.settings import get_settings  # noqa: E402
 from evaluation.judgments import load_homedepot, select_split  # noqa: E402
-from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor  # noqa: E402
 from ltr.history_sync import judged_history  # noqa: E402
+from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor  # noqa: E402
 from ltr.ranker.featureset import FEATURESETS  # noqa: E402
 
 
@@ -48,7 +48,8 @@ def main() -> None:
     served = extractor
     for split in ("train", "test"):
         grades = select_split(judgments, split)
-        extractor = served.with_history(judged_history(grades)) if split == "train" and featureset.of_source("history") else served
+        leave_one_out = split == "train" and featureset.of_source("history")
+        extractor = served.with_history(judged_history(grades)) if leave_one_out else served
         rows = {}
         for query in tqdm(sorted(grades), desc=split, unit="query"):
             pool = service.candidates(query, "hybrid-minmax")[: args.window]

@@ -138,6 +138,8 @@ ENGINE_QUERY_FEATURES = (
         f"return 1.0 + cosineSimilarity(params.query_vector, doc['{schema.VECTOR}']);")},
                 "1 + cosine of query and product vectors (0 without a query vector or a product vector)"),
 )
+
+
 def _history_override(k: int) -> str:
     return (f"def o = params.history_values.get(doc['{schema.ID}'].value); "
             f"if (o != null) {{ return {_number(f'o[{k}]')}; }}")
@@ -205,8 +207,9 @@ def plugin_feature(spec: FeatureSpec) -> dict:
     if spec.source == "text":
         return {"name": spec.name, "params": ["keywords"], "template_language": "mustache",
                 "template": spec.template}
-    params = {"match": ["keywords"], "stage": ["stage"], "product": ["product_values", "product_priors"], "vector": ["query_vector"],
-              "history": ["keywords", "history_values"], "user": ["user_brands", "user_departments", "user_price_band", "session_departments"]}[spec.source]
+    params = {"match": ["keywords"], "stage": ["stage"], "product": ["product_values", "product_priors"],
+              "vector": ["query_vector"], "history": ["keywords", "history_values"],
+              "user": ["user_brands", "user_departments", "user_price_band", "session_departments"]}[spec.source]
     return {"name": spec.name, "params": params, "template_language": "script_feature",
             "template": {"lang": "painless", "source": (spec.template or {})["source"], "params": {}}}
 

@@ -33,7 +33,8 @@ MIN_LABEL = 1
 QueryHistory = Mapping[str, tuple[str, ...]]  # product id -> the queries that wanted it, sorted
 
 
-def history_from_labels(labels: Mapping[str, Mapping[str, float]], min_label: float = MIN_LABEL) -> dict[str, tuple[str, ...]]:
+def history_from_labels(labels: Mapping[str, Mapping[str, float]],
+                        min_label: float = MIN_LABEL) -> dict[str, tuple[str, ...]]:
     """Each product's queries among ``labels`` (query -> product -> label) with a label of at least ``min_label``."""
     wanted: dict[str, set[str]] = {}
     for query, graded in labels.items():
