@@ -249,14 +249,26 @@ def history(
                                    "split only); without it, the click model's labels of the stored clicks."),
     fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
     days: float = typer.Option(28.0, "--days", help="Without --judgments: clicks of the last N days."),
+    active_model: bool = typer.Option(False, "--active-model", help="The history the active model was trained on "
+                                      "(what promotion writes; repairs documents that lost it)."),
     index: str = IndexOption,
 ) -> None:
     """Write each product's query history (the queries it was judged or clicked relevant for) onto its
-    document, where the v4 featuresets' history features read it: partial updates, alias untouched."""
+    document, where the v4 featuresets' history features read it: partial updates, alias untouched.
+    Promoting a v4 model writes the history it was trained on; this command is for repairs and experiments."""
     from evaluation import judgments as judgments_io
     from ltr.history_sync import refresh_history
+    from ltr.maintenance import refresh_served_history
 
     settings = get_settings()
+    if active_model:
+        if judgments is not None:
+            raise fail("give --active-model or --judgments, not both")
+        report = refresh_served_history(settings, index or settings.default_index)
+        typer.echo(f"{index or settings.default_index} ({report.index}): {report.updated} products given the active "
+                   f"model's history of {report.queries} queries, {report.cleared} cleared, {report.missing} not in "
+                   "the catalogue")
+        return
     loaded = None
     if judgments is not None:
         try:

@@ -23,6 +23,7 @@ from core.db.models import RebuildChunk, RebuildJob, utcnow
 from core.settings import Settings
 from encoders.base import TextEncoder
 from indexer import schema
+from indexer.derived_fields import carry_derived
 from indexer.documents import from_document
 from indexer.mapping import index_body
 from indexer.pipeline import merge_segments, prune_versions, verify_index, write_products
@@ -131,6 +132,8 @@ def finalize(session: Session, client: OpenSearch, settings: Settings, encoder: 
     try:
         if live_index(client, job.alias) != job.source_index:
             raise IndexerError(f"the alias {job.alias!r} moved to another index while rebuilding; rebuild again")
+        if job.source_index:
+            carry_derived(client, job.source_index, job.target_index)
         client.indices.put_settings(index=job.target_index, body={"index": {"refresh_interval": "1s"}})
         merge_segments(client, job.target_index, settings.index_merge_segments, settings.index_merge_timeout_s)
         sample_hit = client.search(index=job.target_index, body={"size": 1, "query": {"match_all": {}}})["hits"]["hits"]

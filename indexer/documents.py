@@ -34,6 +34,6 @@ def to_document(product: Product, vector: np.ndarray | Sequence[float]) -> dict:
 def from_document(source: dict) -> Product:
     derived = {schema.VECTOR, "text_sha256", schema.TITLE_TERMS, schema.TITLE_LENGTH, schema.TITLE_CODES,
                schema.CATEGORY_LEAF, schema.TRAIT_BRAND, schema.TRAIT_DEPARTMENT,
-               schema.TRAIT_PRICE_BAND, *schema.BEHAVIOUR_FIELDS.values()}
+               schema.TRAIT_PRICE_BAND, *schema.DERIVED_FIELDS}
     fields = {k: v for k, v in source.items() if k not in derived}
     return Product.model_validate(fields)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from core.settings import Settings
 from encoders.base import TextEncoder
 from indexer.catalog import Product
+from indexer.derived_fields import Derived, carry_derived, keeping_derived, write_derived
 from indexer.documents import from_document, to_document
 from indexer.mapping import index_body, title_terms_properties
 from indexer.versions import (
@@ -166,6 +167,7 @@ def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder
             allow_shrink: bool = False) -> IndexResult:
     """Build a new physical index, merge its segments, verify it, then swap the alias to it atomically.
 
+    The behaviour and query history written onto the old index are carried over before the swap.
     Until the swap the alias keeps serving the old index; if anything fails or is
     interrupted before the swap, the new index is deleted and the old one stays live. A new
     catalogue smaller than ``index_min_kept_fraction`` of the live one (a truncated export, a file
@@ -181,6 +183,8 @@ def rebuild(client: OpenSearch, alias: str, products: Iterable[Product], encoder
         count, sample = write_products(client, index, products, encoder, settings, progress, total)
         if count == 0 and not allow_empty:
             raise IndexerError("no valid products to index; the live index was left untouched")
+        if previous is not None:  # the behaviour and history the live index serves, read as late as possible
+            carry_derived(client, previous, index)
         client.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
         merge_segments(client, index, settings.index_merge_segments, settings.index_merge_timeout_s, progress)
         verify_index(client, index, count, sample, encoder)
@@ -216,7 +220,8 @@ def prune_versions(client: OpenSearch, alias: str, keep: int) -> list[str]:
 
 def sync(client: OpenSearch, alias: str, upserts: Iterable[Product], deletes: Iterable[str], encoder: TextEncoder,
          settings: Settings, progress: bool = False) -> IndexResult:
-    """Upsert and delete products by id in the live index; unchanged texts are not re-encoded."""
+    """Upsert and delete products by id in the live index; unchanged texts are not re-encoded, and the
+    rewritten products keep their behaviour and query history."""
     started = time.monotonic()
     index = live_index(client, check_alias_name(alias))
     if index is None:
@@ -225,7 +230,10 @@ def sync(client: OpenSearch, alias: str, upserts: Iterable[Product], deletes: It
     # An index built before the title's tokens were stored gains their fields (additive, idempotent);
     # the products this sync writes carry them, the others keep 0 for the match features until rewritten.
     client.indices.put_mapping(index=index, body={"properties": title_terms_properties()})
-    count, _ = write_products(client, index, upserts, encoder, settings, progress)
+    kept: Derived = {}  # what the rewritten products' behaviour and history were, put back after
+    count, _ = write_products(client, index, keeping_derived(client, index, upserts, kept), encoder, settings,
+                              progress)
+    write_derived(client, index, kept)
     delete_ids = list(dict.fromkeys(deletes))
     deleted = 0
     if delete_ids:

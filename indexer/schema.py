@@ -44,6 +44,14 @@ BEHAVIOUR_FIELDS = {
 HISTORY_CODES = "history_match_codes"
 HISTORY_QUERIES = "history_queries"
 
+#: The key of ``_meta.shelfrank`` where the behaviour sync keeps the priors of products without behaviour.
+BEHAVIOUR_META_KEY = "behaviour"
+
+#: What those syncs write after indexing, not the catalogue: a rebuild carries it to the new index and a
+#: catalogue sync keeps it on the products it rewrites (:mod:`indexer.derived_fields`).
+DERIVED_FIELDS = (*BEHAVIOUR_FIELDS.values(), HISTORY_CODES, HISTORY_QUERIES)
+DERIVED_META_KEYS = (BEHAVIOUR_META_KEY,)
+
 #: The traits personalisation matches a shopper's tastes against, written at indexing time with
 #: :func:`ltr.traits.traits_of` so the engine's user features read what Python's would compute.
 TRAIT_BRAND = "trait_brand"

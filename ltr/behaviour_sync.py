@@ -26,7 +26,7 @@ from indexer.versions import physical_index
 from ltr.features.loader import load_behaviour
 from ltr.ranker.extract import ProductBehaviour, behaviour_snapshot, document_behaviour
 
-META_KEY = "behaviour"
+META_KEY = schema.BEHAVIOUR_META_KEY
 
 
 class BehaviourSyncError(RuntimeError):

@@ -72,6 +72,11 @@ def sync_history(client: OpenSearch, alias: str, history: QueryHistory) -> Histo
     return HistoryReport(index, len(history) - missing, len(stale), missing, queries)
 
 
+def documents_with_history(client: OpenSearch, alias: str) -> int:
+    """How many products behind ``alias`` hold a history now."""
+    return int(client.count(index=alias, body={"query": {"exists": {"field": schema.HISTORY_QUERIES}}})["count"])
+
+
 def judged_history(judgments: Mapping[str, Mapping[str, float]]) -> dict[str, tuple[str, ...]]:
     """The history human judgments give (grades scaled as training scales them)."""
     max_grade = max((g for grades in judgments.values() for g in grades.values()), default=0.0) or 1.0

@@ -4,18 +4,26 @@ behaviour``, their scheduled tasks).
 Index versions (partial ones a killed rebuild left, rollback targets past retention) and retired models
 in the engine's feature store past ``ltr_keep_retired_models``; the registry keeps every model's record.
 The behaviour refresh rewrites the search template after it: the template carries the refreshed priors
-(what products without history score), which only the storefront reads from the index by itself.
+(what products without history score), which only the storefront reads from the index by itself. The
+served history refresh writes the active model's query history again (after documents lost it: a
+restored snapshot, a hand-written ``shelfrank index history``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from core.db import migrate
 from core.db.session import session_scope
 from core.opensearch_client import make_client
 from core.settings import Settings
 from indexer.chunked_rebuild import running_targets
 from indexer.cleanup import clean_versions
 from ltr.behaviour_sync import SyncReport, refresh_behaviour
-from ltr.promotion import prune_store, rewrite_template
+from ltr import registry
+from ltr.history_sync import HistoryReport, HistorySyncError
+from ltr.promotion import prune_store, rewrite_template, serve_history
+from ltr.ranker.artifacts import load_artifact
 
 
 def cleanup(settings: Settings, alias: str) -> dict[str, object]:
@@ -35,3 +43,19 @@ def refresh_served_behaviour(settings: Settings, alias: str) -> tuple[SyncReport
         template = rewrite_template(session, make_client(settings), alias, settings.default_index,
                                     settings.rerank_window)
     return report, template
+
+
+def refresh_served_history(settings: Settings, alias: str) -> HistoryReport:
+    """The active model's query history (the one it was trained on) onto the documents behind ``alias``."""
+    url = settings.effective_database_url
+    migrate.ensure_current(url)
+    with session_scope(url) as session:
+        active = registry.active_model(session)
+        if active is None:
+            raise HistorySyncError("no model is active; promote one first (shelfrank models promote)")
+        name, folder = active.name, Path(active.artifact_path)
+    report = serve_history(make_client(settings), alias, load_artifact(folder))
+    if report is None:
+        raise HistorySyncError(f"active model {name} reads no query history or keeps none (trained before models "
+                               "kept it): write one with --judgments or from the stored clicks")
+    return report

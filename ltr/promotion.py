@@ -5,11 +5,16 @@ score. So every change uploads before it switches: ``promote`` uploads the candi
 against the engine, and only then lets the registry activate it; ``rollback`` makes sure the model
 it brings back is in the store first; retired models beyond the retention count leave the store;
 ``sync_models`` repairs a store that lost models (a wiped node, a restored snapshot) from the
-registry's artifacts. After every switch the stored search template follows the served model. Faces (CLI, console, workers) call these functions and nothing else.
+registry's artifacts. After every switch the stored search template follows the served model. A model
+whose featureset reads the query history is served the history it was trained on: the gate writes it
+onto the documents before checking parity (a refused model's history is replaced by the active
+one's again), and a rollback writes the reactivated model's. Faces (CLI, console, workers) call these
+functions and nothing else.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +29,8 @@ from core.db.session import session_scope
 from core.settings import Settings
 from ltr import registry, search_template
 from ltr.behaviour_sync import served_behaviour
-from ltr.ranker.artifacts import ArtifactError, load_artifact
+from ltr.history_sync import HistoryReport, HistorySyncError, documents_with_history, sync_history
+from ltr.ranker.artifacts import ArtifactError, ModelArtifact, load_artifact
 from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, QueryVectors
 from ltr.ranker.gate import parity_gate
 from ltr.ranker.reranker import EngineReranker
@@ -32,6 +38,7 @@ from ltr.registry import GateResult, RegistryError
 from ltr.store import FeatureStore, FeatureStoreError
 from storefront.rerank_stage import Candidate
 
+log = logging.getLogger(__name__)
 SAMPLE_QUERIES = 50
 CandidateSource = Callable[[str], list[Candidate]]
 
@@ -43,10 +50,25 @@ def sample_queries(session: Session, meta: dict, limit: int = SAMPLE_QUERIES) ->
     return stored or list(meta.get("sample_queries", []))[:limit]
 
 
+def serve_history(client: OpenSearch, index: str, artifact: ModelArtifact) -> HistoryReport | None:
+    """Write the query history ``artifact`` was trained on onto the documents behind ``index``; None when
+    its featureset reads no history or it keeps none (trained before artifacts kept it)."""
+    if not serves_history(artifact):
+        return None
+    assert artifact.history is not None
+    return sync_history(client, index, artifact.history)
+
+
+def serves_history(artifact: ModelArtifact) -> bool:
+    """Whether serving ``artifact`` writes a query history onto the documents."""
+    return bool(artifact.featureset.of_source("history")) and artifact.history is not None
+
+
 def engine_gate(session: Session, client: OpenSearch, index: str, model: RankingModel,
                 candidates: CandidateSource, window: int, query_vectors: QueryVectors | None = None) -> GateResult:
-    """Upload ``model`` to the store and check the engine scores like LightGBM; a refused model that was
-    not in the store before is removed from it again."""
+    """Upload ``model`` to the store, write the query history it reads, and check the engine scores like
+    LightGBM; a refused model that was not in the store before is removed from it again, and the
+    documents get the active model's history back."""
     files = registry.artifact_gate(model)
     if not files.passed:
         return files
@@ -54,11 +76,35 @@ def engine_gate(session: Session, client: OpenSearch, index: str, model: Ranking
         artifact = load_artifact(Path(model.artifact_path))
     except ArtifactError as exc:
         return GateResult(False, 0, 0.0, [], str(exc))
+    if (artifact.featureset.of_source("history") and artifact.history is None
+            and not documents_with_history(client, index)):
+        return GateResult(False, 0, 0.0, [], f"model {model.name} reads the query history, keeps none, and no "
+                          f"product of {index} has one: it would be served zeros; write it first with "
+                          "`shelfrank index history`")
     store = FeatureStore(client, index)
     try:
         uploaded = store.upload_model(model.name, artifact.featureset, artifact.plugin_trees)
     except FeatureStoreError as exc:
         return GateResult(False, 0, 0.0, [], str(exc))
+    result = GateResult(False, 0, 0.0, [], "the parity check did not finish")
+    try:
+        result = _engine_parity(session, client, index, model, artifact, store, candidates, window, query_vectors)
+    finally:
+        if not result.passed:
+            if uploaded:
+                store.delete_model(model.name)
+            if serves_history(artifact):
+                restore_active_history(session, client, index)
+    return result
+
+
+def _engine_parity(session: Session, client: OpenSearch, index: str, model: RankingModel, artifact: ModelArtifact,
+                   store: FeatureStore, candidates: CandidateSource, window: int,
+                   query_vectors: QueryVectors | None) -> GateResult:
+    try:
+        serve_history(client, index, artifact)
+    except (HistorySyncError, TransportError) as exc:
+        return GateResult(False, 0, 0.0, [], f"the query history of {model.name} could not be written: {exc}")
     try:
         extractor = FeatureExtractor(artifact.featureset, EngineFeatureLogger(client, index, store), query_vectors)
     except ValueError as exc:
@@ -66,11 +112,22 @@ def engine_gate(session: Session, client: OpenSearch, index: str, model: Ranking
     behaviour = served_behaviour(client, index)
     scorer = EngineReranker(artifact.booster, extractor, name=model.name, window=window, behaviour=behaviour,
                             client=client, index=index, store=store)
-    result = parity_gate(artifact, sample_queries(session, artifact.meta), candidates, extractor, behaviour,
-                         engine=scorer.engine_scores, window=window)
-    if not result.passed and uploaded:
-        store.delete_model(model.name)
-    return result
+    return parity_gate(artifact, sample_queries(session, artifact.meta), candidates, extractor, behaviour,
+                       engine=scorer.engine_scores, window=window)
+
+
+def restore_active_history(session: Session, client: OpenSearch, index: str) -> HistoryReport | None:
+    """Write the active model's query history again (after a refused candidate wrote its own). A failure is
+    logged, not raised: the refusal it follows is the news, and ``shelfrank index history --active-model``
+    repairs the documents."""
+    active = registry.active_model(session)
+    if active is None:
+        return None
+    try:
+        return serve_history(client, index, load_artifact(Path(active.artifact_path)))
+    except (ArtifactError, HistorySyncError, TransportError, OSError) as exc:
+        log.warning("the query history of active model %s could not be written back: %s", active.name, exc)
+        return None
 
 
 def settings_gate(settings: Settings, index: str | None = None) -> registry.Gate:
@@ -182,11 +239,14 @@ def after_switch(session: Session, client: OpenSearch, index: str, settings: Set
 
 
 def uploader(client: OpenSearch, index: str) -> Callable[[RankingModel], None]:
-    """Puts a registered model into the catalogue's feature store (from its artifact) unless it is there."""
+    """Puts a registered model into the catalogue's feature store (from its artifact) unless it is there,
+    and writes the query history it reads onto the documents."""
     store = FeatureStore(client, index)
 
     def upload(model: RankingModel) -> None:
-        _ensure_uploaded(store, model)
+        artifact = load_artifact(Path(model.artifact_path))
+        store.upload_model(model.name, artifact.featureset, artifact.plugin_trees)
+        serve_history(client, index, artifact)
 
     return upload
 
@@ -198,6 +258,6 @@ def rollback(session: Session, *, by: str, upload: Callable[[RankingModel], None
     if restored is not None:
         try:
             upload(restored)
-        except (ArtifactError, FeatureStoreError, OSError) as exc:
+        except (ArtifactError, FeatureStoreError, HistorySyncError, TransportError, OSError) as exc:
             raise RegistryError(f"model {restored.name} cannot be served again: {exc}; nothing was changed") from exc
     return restored

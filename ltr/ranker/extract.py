@@ -141,12 +141,6 @@ def require_fields(client: OpenSearch, index: str, featureset: FeatureSet) -> No
             f"featureset {featureset.name} reads {', '.join(missing)}, which index {index} does not have (it was "
             "built before they were stored): rebuild it with `shelfrank index rebuild`, or train an older "
             "featureset (--featureset)")
-    if featureset.of_source("history") and not client.count(
-            index=index, body={"query": {"exists": {"field": schema.HISTORY_QUERIES}}})["count"]:
-        raise IndexLacksFields(
-            f"featureset {featureset.name} reads the query history, which no product of {index} has yet: a model "
-            "trained on it would be served zeros; write it first with `shelfrank index history` (from --judgments "
-            "or the stored clicks), or train an older featureset (--featureset)")
 
 
 class EngineFeatureLogger:

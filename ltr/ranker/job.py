@@ -23,7 +23,7 @@ from ltr.ranker.artifacts import ModelArtifact, save_artifact
 from ltr.ranker.dataset import RankingData, build_dataset
 from ltr.ranker.extract import FeatureExtractor, behaviour_snapshot
 from ltr.ranker.labels import LABEL_SOURCES, Labels, click_model_labels, judgment_labels, naive_ctr_labels
-from ltr.ranker.query_history import history_from_labels
+from ltr.ranker.query_history import QueryHistory, history_from_labels
 from ltr.ranker.reranker import TraitsLookup
 from ltr.ranker.search_dataset import build_search_dataset, profiles_before
 from ltr.ranker.train import TrainingError, TrainParams, train_lambdamart
@@ -69,10 +69,11 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
         raise TrainingError(f"unknown label source {request.labels!r}; use one of {', '.join(LABEL_SOURCES)}")
     now = datetime.now(timezone.utc)
     start = now - timedelta(days=request.days)
+    history = None
     if request.labels == "actions":
         data, click_model_name = _per_search_data(session, request, start, candidates, extractor, traits, progress)
     else:
-        data, click_model_name = _per_query_data(session, request, start, candidates, extractor, progress)
+        data, click_model_name, history = _per_query_data(session, request, start, candidates, extractor, progress)
     held_out = None
     if holdout is not None:
         chosen = [holdout(q) for q in data.queries]
@@ -87,7 +88,8 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
                              {"labels": request.labels, "click_model": click_model_name, "metrics": metrics,
                               # what the parity gate samples when the database holds no stored searches
                               "sample_queries": list(dict.fromkeys(data.queries))[:50],
-                              "data_window": [start.isoformat(), now.isoformat()]})
+                              "data_window": [start.isoformat(), now.isoformat()]},
+                             history=history)
     model = register_candidate(session, name=name, featureset=extractor.featureset.name,
                                featureset_hash=extractor.featureset.hash, artifact_path=str(artifact.folder),
                                params={**request.params.as_dict(), "labels": request.labels,
@@ -100,8 +102,10 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
 
 def _per_query_data(session: Session, request: TrainingRequest, start: datetime,
                     candidates: Callable[[str], list[Candidate]], extractor: FeatureExtractor,
-                    progress: bool) -> tuple[RankingData, str | None]:
-    """One group per query, graded by a click model, raw CTR or human judgments."""
+                    progress: bool) -> tuple[RankingData, str | None, QueryHistory | None]:
+    """One group per query, graded by a click model, raw CTR or human judgments; and, for a featureset
+    that reads the query history, the history those labels give (what the documents must hold when the
+    model is served)."""
     click_model_name = None
     if request.labels == "judgments":
         if not request.judgments:
@@ -115,13 +119,15 @@ def _per_query_data(session: Session, request: TrainingRequest, start: datetime,
             labels = click_model_labels(fit.selection.best, request.min_support)
         else:
             labels = naive_ctr_labels(fit.log, request.min_support)
+    history = None
     if extractor.featureset.of_source("history"):
         # The documents' history holds these very labels: each row reads it without its own query.
-        extractor = extractor.with_history(history_from_labels(labels))
+        history = history_from_labels(labels)
+        extractor = extractor.with_history(history)
     behaviour = behaviour_snapshot(load_behaviour(session, until=start), start)
     data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
                          behaviour=behaviour, window=request.window, progress=progress)
-    return data, click_model_name
+    return data, click_model_name, history
 
 
 def _per_search_data(session: Session, request: TrainingRequest, start: datetime,

@@ -24,6 +24,7 @@ from indexer.documents import to_document
 from indexer.mapping import index_body
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import IndexerError, ModelMismatchError, list_versions, live_index, point_alias
+from ltr.history_sync import documents_with_history, sync_history
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +111,44 @@ def test_a_sync_into_an_index_built_before_the_title_terms_adds_their_fields(
     pipeline.sync(os_client, index_name, [changed], [], cached_encoder, settings)
     stored = os_client.get(index=index_name, id=changed.id)["_source"]
     assert stored["title_terms"] == ["18", "cordless", "dewalt", "drill", "v"] and stored["title_length"] == 5
+
+
+def test_behaviour_and_history_survive_a_rebuild_and_a_sync(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder
+) -> None:
+    """They are written onto the live documents after indexing; a rebuild that dropped them would serve every
+    product the priors until the next hourly refresh, and a sync would drop them from the products it rewrites."""
+    products = homedepot_sample(40)
+    pipeline.rebuild(os_client, index_name, products, cached_encoder, settings)
+    first = live_index(os_client, index_name)
+    history = {products[0].id: ("cordless drill",), products[1].id: ("deck screws", "wood screws"),
+               products[39].id: ("toilet flapper",)}
+    sync_history(os_client, index_name, history)
+    behaviour = {"behaviour_ctr": 0.25, "behaviour_purchase_rate": 0.05, "behaviour_popularity": 3.0}
+    os_client.update(index=first, id=products[2].id, body={"doc": behaviour}, refresh=True)
+    meta = os_client.indices.get_mapping(index=first)[first]["mappings"]["_meta"]
+    priors = {"priors": {"product_ctr": 0.1}, "synced_at": "2026-12-05T00:00:00+00:00"}
+    meta["shelfrank"]["behaviour"] = priors
+    os_client.indices.put_mapping(index=first, body={"_meta": meta})
+    before = {pid: os_client.get(index=first, id=pid)["_source"] for pid in (products[0].id, products[1].id)}
+
+    result = pipeline.rebuild(os_client, index_name, products[:39], cached_encoder, settings)  # the last one gone
+    assert result.index != first and live_index(os_client, index_name) == result.index
+    for pid, source in before.items():
+        stored = os_client.get(index=index_name, id=pid)["_source"]
+        assert stored["history_match_codes"] == source["history_match_codes"] != []
+        assert stored["history_queries"] == source["history_queries"] > 0
+    assert {k: os_client.get(index=index_name, id=products[2].id)["_source"][k] for k in behaviour} == behaviour
+    live_meta = os_client.indices.get_mapping(index=result.index)[result.index]["mappings"]["_meta"]["shelfrank"]
+    assert live_meta["behaviour"] == priors and "verified_at" in live_meta
+    assert documents_with_history(os_client, index_name) == 2
+
+    changed = products[1].model_copy(update={"title": products[1].title + " (box of 100)"})
+    pipeline.sync(os_client, index_name, [changed, products[2]], [], cached_encoder, settings)
+    rewritten = os_client.get(index=index_name, id=changed.id)["_source"]
+    assert rewritten["title"] == changed.title
+    assert rewritten["history_match_codes"] == before[changed.id]["history_match_codes"]
+    assert {k: os_client.get(index=index_name, id=products[2].id)["_source"][k] for k in behaviour} == behaviour
 
 
 def test_vectors_of_another_model_are_refused(

@@ -21,6 +21,7 @@ from indexer.cleanup import clean_versions
 from indexer.jobs import sync_drop_folder
 from indexer.sources import read_catalog
 from indexer.versions import list_versions, live_index
+from ltr.history_sync import documents_with_history, sync_history
 from tests.conftest import HOMEDEPOT
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,7 @@ def test_a_redone_finalize_never_deletes_the_index_it_made_live_and_writes_wait_
     products = list(itertools.islice(read_catalog(HOMEDEPOT, "homedepot"), 90))
     alias = build_catalogue("test-chunked-steps", products)
     before = live_index(os_client, alias)
+    sync_history(os_client, alias, {products[5].id: ("garden hose",)})  # written after indexing: carried over
     url = f"sqlite:///{tmp_path / 'rebuild.db'}"
     migrate.upgrade(url)
     shop = settings.model_copy(update={"database_url": url, "state_dir": tmp_path})
@@ -58,6 +60,8 @@ def test_a_redone_finalize_never_deletes_the_index_it_made_live_and_writes_wait_
         assert chunked_rebuild.encode_chunk(session, os_client, shop, encoder, job_id, 0).already_done
         done = chunked_rebuild.finalize(session, os_client, shop, encoder, job_id)
     assert done["status"] == "done" and done["documents"] == 90 and live_index(os_client, alias) == target != before
+    assert documents_with_history(os_client, alias) == 1
+    assert os_client.get(index=target, id=products[5].id)["_source"]["history_queries"] == 1.0
     # A worker that moved the alias but died before recording it: the redelivered finalize finds its own
     # index live, records the rebuild as done, and deletes nothing.
     with session_scope(url) as session:

@@ -76,6 +76,9 @@ def test_documents_carry_the_titles_distinct_tokens_and_their_count():
     assert doc["title_terms"] == ["18", "bit", "dewalt", "drill", "v"] and doc["title_length"] == 6
     assert doc["title_match_codes"] == sorted(set(doc["title_match_codes"])) and len(doc["title_match_codes"]) > 5
     assert from_document(doc) == product
+    # What the behaviour and history syncs wrote later is not the catalogue's: reading it back ignores it.
+    synced = {**doc, "behaviour_ctr": 0.2, "history_match_codes": [3, 7], "history_queries": 2.0}
+    assert from_document(synced) == product
 
 
 def test_match_features_are_script_features_over_the_query_text_in_every_v2_featureset():
