@@ -14,7 +14,7 @@ from core.settings import get_settings
 from evaluation import judgments as judgments_io
 from ltr.click_labels import NotEnoughClicks
 from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, require_fields
-from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS
+from ltr.ranker.featureset import DEFAULT_FEATURESET, DEFAULT_PER_SEARCH_FEATURESET, FEATURESETS, default_featureset
 from ltr.ranker.profiles import CatalogTraits
 from ltr.ranker.search_dataset import DEBIAS
 from ltr.ranker.labels import LABEL_SOURCES
@@ -35,7 +35,8 @@ def train(
     judgments: Path = typer.Option(None, "--judgments", help="With --labels judgments: the judgments file."),
     fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
     split: str = typer.Option("train", help="With judgments: which fixed split to train on (train or all)."),
-    featureset: str = typer.Option(DEFAULT_FEATURESET, "--featureset", help=f"One of: {', '.join(FEATURESETS)}."),
+    featureset: str = typer.Option(None, "--featureset", help=f"One of: {', '.join(FEATURESETS)} (default: "
+                                   f"{DEFAULT_FEATURESET}; {DEFAULT_PER_SEARCH_FEATURESET} with --labels actions)."),
     days: float = typer.Option(28.0, "--days", help="Label window: searches of the last N days; behaviour "
                                "features are computed from the events before it."),
     window: int = typer.Option(None, "--window", help="Fused candidates per query (default: SHELFRANK_RERANK_WINDOW)."),
@@ -48,6 +49,7 @@ def train(
     from ltr.ranker.train import TrainingError, TrainParams
 
     settings = get_settings()
+    featureset = featureset or default_featureset(labels)
     if featureset not in FEATURESETS:
         raise fail(f"unknown featureset {featureset!r}; use one of {', '.join(FEATURESETS)}")
     if debias not in DEBIAS:
