@@ -212,7 +212,8 @@ class Settings(BaseSettings):
         "from the store, never from the registry.")
     retrain_min_gain: float = Field(
         0.001, description="A retrained model is promoted only if its held-out nDCG@10 beats the served ranking's "
-        "(the active model, or the hybrid) by at least this much; otherwise it is rejected with the reason.")
+        "(the active model, or the hybrid) by at least this much with 95% confidence (the lower end of a one-sided "
+        "paired bootstrap interval of the per-query gain); otherwise it is rejected with the reason.")
     ltr_num_leaves: int = Field(31, ge=2, description="LambdaMART: leaves per tree.")
     ltr_learning_rate: float = Field(0.05, gt=0, description="LambdaMART: shrinkage.")
     ltr_max_rounds: int = Field(600, ge=1, description="LambdaMART: most boosting rounds (early stopping decides).")

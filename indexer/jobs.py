@@ -46,6 +46,8 @@ def rebuild_catalogue(settings: Settings, alias: str, source: Path | None = None
     total = None
     if source is not None:
         report = ImportReport(source=str(source))
+        if progress:  # one cheap parsing pass first, so that the bar has a total and an ETA
+            total = sum(1 for _ in read_catalog(source, fmt, mapping, encoding))
         products = read_catalog(source, fmt, mapping, encoding, report)
     else:
         if live_index(client, alias) is None:

@@ -9,6 +9,7 @@ candidate that fails either gate is rejected with the reason in its notes; the s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from core.db.session import session_scope
 from core.settings import Settings
 from ltr import promotion, registry
 from evaluation import judgment_store
-from ltr.quality_gate import QualityVerdict, holdout_ndcg, is_holdout_query, judged_slice, verdict
+from ltr.quality_gate import QualityVerdict, holdout_ndcgs, is_holdout_query, judged_slice, verdict
 from ltr.ranker.artifacts import load_artifact
 from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, require_fields
 from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS
@@ -39,6 +40,7 @@ class RetrainReport:
     served_by: str
     holdout_queries: int
     trained_queries: int
+    gain_low: float | None = None  # the held-out gain's one-sided 95% lower bound (None: no held-out query)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -72,16 +74,16 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = D
     judged_held_out = judged_slice(held_out, judged)
     if judged_held_out is not None:
         gate_data, grades, graded_by = judged_held_out, judged, "the shop's judgments (train split)"
-    candidate = holdout_ndcg(gate_data, outcome.artifact.booster.predict(gate_data.features), grades=grades)
+    candidate = holdout_ndcgs(gate_data, outcome.artifact.booster.predict(gate_data.features), grades=grades)
     with session_scope(url) as session:
         active = registry.active_model(session)
-        served_by, served = "hybrid", holdout_ndcg(gate_data, grades=grades)
+        served_by, served = "hybrid", holdout_ndcgs(gate_data, grades=grades)
         if active is not None:
             current = load_artifact(Path(active.artifact_path))
             if current.featureset.names == extractor.featureset.names:
-                served_by, served = active.name, holdout_ndcg(gate_data, current.booster.predict(gate_data.features),
-                                                              grades=grades)
-    quality: QualityVerdict = verdict(candidate, served, served_by, len(gate_data.groups), gain, graded_by=graded_by)
+                served_by, served = active.name, holdout_ndcgs(gate_data, current.booster.predict(gate_data.features),
+                                                               grades=grades)
+    quality: QualityVerdict = verdict(candidate, served, served_by, gain, graded_by=graded_by)
     promoted, reason = quality.promote, quality.reason
     report(0.8)
     with session_scope(url) as session:
@@ -97,5 +99,6 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = D
                 promoted, reason = False, f"{reason}; but the parity gate failed: {exc.gate_result.summary()}"
         if not promoted:
             registry.reject(session, name, reason)
-    return RetrainReport(name, promoted, reason, round(candidate, 6), round(served, 6), served_by,
-                         len(gate_data.groups), outcome.queries)
+    return RetrainReport(name, promoted, reason, round(quality.candidate_ndcg, 6), round(quality.served_ndcg, 6),
+                         served_by, len(gate_data.groups), outcome.queries,
+                         None if math.isnan(quality.gain_low) else round(quality.gain_low, 6))

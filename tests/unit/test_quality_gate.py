@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ltr.quality_gate import holdout_ndcg, judged_slice, verdict
+from ltr.quality_gate import holdout_ndcg, holdout_ndcgs, judged_slice, verdict
 from ltr.ranker.dataset import RankingData
 
 
@@ -35,6 +35,31 @@ def test_too_few_judged_held_out_queries_fall_back_to_the_labels() -> None:
 
 
 def test_the_verdict_names_what_graded_it() -> None:
-    won = verdict(0.5, 0.4, "hybrid", 30, 0.01, graded_by="the shop's judgments (train split)")
+    candidate, served = [0.5] * 30, [0.4] * 30
+    won = verdict(candidate, served, "hybrid", 0.01, graded_by="the shop's judgments (train split)")
     assert won.promote and "graded by the shop's judgments (train split)" in won.reason
-    assert not verdict(0.5, 0.4, "hybrid", 9, 0.01).promote  # too few queries to decide
+    assert (won.candidate_ndcg, won.served_ndcg, won.queries) == (pytest.approx(0.5), pytest.approx(0.4), 30)
+    assert not verdict(candidate[:9], served[:9], "hybrid", 0.01).promote  # too few queries to decide
+
+
+def test_a_gain_that_could_be_luck_is_not_enough() -> None:
+    """The demo's click model won +0.0026 on 14 held-out queries and then ranked the test split below the
+    hybrid: a mean gain is not a gain the gate can trust."""
+    rng = np.random.default_rng(0)
+    served = rng.uniform(0.2, 0.8, 14)
+    noisy = served + np.array([0.3, -0.25, 0.2, -0.3, 0.25, -0.2] + [0.0] * 8) + 0.0026
+    lucky = verdict(noisy, served, "hybrid", 0.001)
+    assert lucky.candidate_ndcg - lucky.served_ndcg >= 0.001  # the mean alone would have promoted it
+    assert not lucky.promote and lucky.gain_low < 0.001 and "with 95% confidence" in lucky.reason
+    steady = verdict(served + 0.02 + rng.normal(0, 0.01, 14), served, "hybrid", 0.001)
+    assert steady.promote and steady.gain_low >= 0.001  # a smaller gain, but on every query
+    with pytest.raises(ValueError):
+        verdict([0.5, 0.4], [0.5], "hybrid", 0.0)
+
+
+def test_per_query_values_average_to_the_mean() -> None:
+    data = _data()
+    scores = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    per_query = holdout_ndcgs(data, scores)
+    assert per_query.shape == (2,) and per_query[1] == pytest.approx(1.0) and per_query[0] < 1.0
+    assert holdout_ndcg(data, scores) == pytest.approx(per_query.mean())
