@@ -54,6 +54,15 @@ def load_behaviour(session: Session, since: datetime | None = None, until: datet
     return BehaviourLog(searches, shown, actions)
 
 
+def search_queries(session: Session, until: datetime | None = None) -> dict[str, str]:
+    """Search id -> its normalised query, for the searches before ``until`` (None: all): what lets training
+    leave a query's own searches out of the behaviour it reads."""
+    query = select(Search.search_id, Search.normalized_query)
+    if until is not None:
+        query = query.where(Search.created_at < require_aware(until, "until"))
+    return {search_id: text for search_id, text in session.execute(query)}
+
+
 def user_known(session: Session, user_id: str) -> bool:
     """Whether anything is stored for this pseudonym (storefront searches create no user row)."""
     return bool(session.get(User, user_id) is not None

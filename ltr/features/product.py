@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 
 from ltr.features.clock import decay, require_aware
-from ltr.features.records import BehaviourLog
+from ltr.features.records import ActionRecord, BehaviourLog
 
 DEFAULT_POPULARITY_WEIGHTS: Mapping[str, float] = {"click": 1.0, "add_to_cart": 3.0, "purchase": 5.0}
 
@@ -82,8 +82,11 @@ class _SmoothedRate:
         engaged = _engaged_pairs(window, self.action_type, shown)
         prior = len(engaged) / len(shown) if shown else 0.0
         impressions, hits = _per_product(shown), _per_product(engaged)
-        m = self.prior_weight
-        return {pid: (hits[pid] + prior * m) / (impressions[pid] + m) for pid in product_ids}
+        return {pid: self.smoothed(hits[pid], impressions[pid], prior) for pid in product_ids}
+
+    def smoothed(self, engaged: float, impressions: float, prior: float) -> float:
+        """The rate of ``engaged`` in ``impressions``, with ``prior_weight`` pseudo-impressions at ``prior``."""
+        return (engaged + prior * self.prior_weight) / (impressions + self.prior_weight)
 
 
 @dataclass(frozen=True)
@@ -131,10 +134,14 @@ class Popularity:
         at = require_aware(at)
         wanted = dict.fromkeys(product_ids, 0.0)
         for action in log.window(at, self.window_days).actions:
-            weight = self.weights.get(action.type, 0.0)
-            if weight and action.product_id in wanted:
-                wanted[action.product_id] += weight * decay(at - action.ts, self.half_life_days)
+            if action.product_id in wanted:
+                wanted[action.product_id] += self.weight(action, at)
         return wanted
+
+    def weight(self, action: ActionRecord, at: datetime) -> float:
+        """What one action adds to its product's popularity as of ``at``."""
+        weight = self.weights.get(action.type, 0.0)
+        return weight * decay(at - action.ts, self.half_life_days) if weight else 0.0
 
 
 def default_product_features(window_days: float = 30.0, half_life_days: float = 14.0,

@@ -45,9 +45,11 @@ class RankingData:
 
 def build_dataset(queries: Sequence[str], candidates: CandidateSource, extractor: FeatureExtractor,
                   labels: Mapping[str, Mapping[str, int]], *, unlabelled_as_zero: bool = False,
-                  behaviour: ProductBehaviour = NO_BEHAVIOUR, window: int = 200,
+                  behaviour: ProductBehaviour | Callable[[str], ProductBehaviour] = NO_BEHAVIOUR, window: int = 200,
                   progress: bool = False) -> RankingData:
     """Rows for the labelled candidates of each query (all candidates with ``unlabelled_as_zero``).
+    ``behaviour`` is one snapshot for every query, or each query's own (query -> snapshot: see
+    :mod:`ltr.ranker.held_out_behaviour`).
 
     Queries without any labelled candidate, or with a single distinct label, teach a ranker
     nothing and are left out.
@@ -63,7 +65,7 @@ def build_dataset(queries: Sequence[str], candidates: CandidateSource, extractor
         if len(set(y.tolist())) < 2:
             continue
         # Features are computed on the whole pool so that ranks and normalisations match serving.
-        matrix = extractor.matrix(query, pool, behaviour)
+        matrix = extractor.matrix(query, pool, behaviour(query) if callable(behaviour) else behaviour)
         keep = [i for i, c in enumerate(pool) if unlabelled_as_zero or c.product_id in graded]
         blocks.append(matrix[keep])
         label_blocks.append(y)

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from core.db.models import RankingModel
 from ltr.click_labels import fit_click_model
 from ltr.events.clicklog import iter_logged_searches
-from ltr.features.loader import load_behaviour
+from ltr.features.loader import load_behaviour, search_queries
 from ltr.ranker.artifacts import ModelArtifact, save_artifact
 from ltr.ranker.dataset import RankingData, build_dataset
 from ltr.ranker.extract import FeatureExtractor, behaviour_snapshot
+from ltr.ranker.held_out_behaviour import HeldOutBehaviour
 from ltr.ranker.labels import LABEL_SOURCES, Labels, click_model_labels, judgment_labels, naive_ctr_labels
 from ltr.ranker.query_history import QueryHistory, history_from_labels
 from ltr.ranker.reranker import TraitsLookup
@@ -124,7 +125,8 @@ def _per_query_data(session: Session, request: TrainingRequest, start: datetime,
         # The documents' history holds these very labels: each row reads it without its own query.
         history = history_from_labels(labels)
         extractor = extractor.with_history(history)
-    behaviour = behaviour_snapshot(load_behaviour(session, until=start), start)
+    # Each query reads the behaviour before the label window without its own searches: what an unseen query finds.
+    behaviour = HeldOutBehaviour(load_behaviour(session, until=start), search_queries(session, until=start), start)
     data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
                          behaviour=behaviour, window=request.window, progress=progress)
     return data, click_model_name, history
