@@ -22,7 +22,9 @@ against a scratch SQLite database, so the shop's own registry, events and judgme
    service. nDCG@10 / recall@100 / MRR@10, the paired bootstrap 95% interval of nDCG@10 against BM25, and
    the queries helped and hurt.
 4. The latency of the default path (the last model active) at 1, 4 and 16 client threads, in-process,
-   on distinct never-seen queries (every search encodes its query), against BM25 on the same queries.
+   on distinct never-seen queries (every search encodes its query), against BM25 on the same queries; and
+   the rerank window (`--windows`) compared on the train queries the last retrain held out: nDCG@10 and
+   latency per window, the evidence for the default `SHELFRANK_RERANK_WINDOW` (no test query involved).
 
 At the end the documents get back the behaviour and query history of the shop's real active model and
 the search template is rewritten for it; the bench's models are removed from the feature store.
@@ -31,6 +33,7 @@ the search template is rewritten for it; the bench's models are removed from the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import statistics
@@ -59,6 +62,7 @@ from ltr import promotion, registry  # noqa: E402
 from ltr.behaviour_sync import refresh_behaviour  # noqa: E402
 from ltr.history_sync import sync_history  # noqa: E402
 from ltr.maintenance import refresh_served_behaviour  # noqa: E402
+from ltr.quality_gate import is_holdout_query  # noqa: E402
 from ltr.ranker.artifacts import load_artifact  # noqa: E402
 from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS  # noqa: E402
 from ltr.ranker.job import TrainingRequest  # noqa: E402
@@ -140,6 +144,27 @@ def latency(settings: Settings, index: str, queries: list[str], clients: list[in
     return figures
 
 
+def window_sweep(settings: Settings, index: str, judged: Judgments, windows: list[int]) -> dict[int, dict[str, float]]:
+    """The rerank window, chosen on the train split: nDCG@10 of the served ranking on ``judged`` (the retrain's
+    held-out queries, which no model trained on) and its latency at one client, per window (warm vectors)."""
+    service = storefront_service(settings, index, record=False)
+    base = service.current_tuning()
+    for query in sorted(judged)[:30]:
+        service.search(SearchRequest(query=query, size=10), record=False)
+    figures = {}
+    for window in windows:
+        tuning = dataclasses.replace(base, rerank_window=window)
+        latencies, scores = [], []
+        for query in sorted(judged):
+            started = time.perf_counter()
+            ranking = service.ranking(query, None, 100, tuning=tuning)
+            latencies.append((time.perf_counter() - started) * 1000)
+            scores.append(evaluate_query(ranking, judged[query])["ndcg@10"])
+        figures[window] = {"ndcg@10": float(np.mean(scores)), "p50": statistics.median(latencies),
+                           "p99": percentile(latencies, 0.99)}
+    return figures
+
+
 def restore(settings: Settings, index: str, bench_models: list[str]) -> None:
     """The shop's own served state back on the documents: behaviour, the active model's history, the template."""
     client = make_client(settings)
@@ -168,6 +193,8 @@ def main() -> None:
     parser.add_argument("--test-limit", type=int, default=None, help="only the first N test queries (sorted)")
     parser.add_argument("--latency-queries", type=int, default=300, help="distinct queries per latency level")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--windows", type=int, nargs="*", default=[200, 100, 50],
+                        help="rerank windows compared on the retrain's held-out train queries (none: skip)")
     parser.add_argument("--index", default=None, help="catalogue alias (default: SHELFRANK_DEFAULT_INDEX)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON and the plot")
@@ -221,6 +248,9 @@ def main() -> None:
         queries = [q for q in sorted(train_all) if q not in set(train_queries)]
         random.Random(args.seed + 1).shuffle(queries)
         speed = latency(settings, index, queries, args.clients, args.latency_queries)
+        trained_on = set(train_queries) if args.skip_all_judgments else set(train_all)  # the last model's queries
+        held_out = {q: train_all[q] for q in sorted(trained_on) if is_holdout_query(q)}
+        sweep = window_sweep(settings, index, held_out, args.windows) if args.windows else {}
     finally:
         restore(shop, index, list(models.values()))
 
@@ -251,12 +281,18 @@ def main() -> None:
         bm25, hybrid, default = (speed[f"{name}@{level}"] for name in ("bm25", "hybrid", "default"))
         print(f"{level:7d} {bm25['p50']:9.1f} {bm25['p99']:7.1f} {hybrid['p50']:11.1f} {hybrid['p99']:7.1f} "
               f"{default['p50']:12.1f} {default['p99']:7.1f} {default['qps']:6.1f} {default['p50'] / bm25['p50']:10.2f}")
+    if sweep:
+        print(f"\nrerank window of {list(models.values())[-1]} on the {len(held_out)} train queries its retrain held "
+              "out (never trained on), one client, warm vectors")
+        for window, figure in sweep.items():
+            print(f"  window {window:4d}: held-out nDCG@10 {figure['ndcg@10']:.4f}, p50 {figure['p50']:.1f} ms, "
+                  f"p99 {figure['p99']:.1f} ms")
 
     out = args.out or folder
     out.mkdir(parents=True, exist_ok=True)
     (out / "relevance.json").write_text(json.dumps({
         "averages": averages, "vs_bm25": {name: vars(c) for name, c in comparisons.items()}, "models": models,
-        "notes": notes, "latency_ms": speed, "args": vars(args) | {"out": str(out)}}, indent=2, default=str))
+        "notes": notes, "latency_ms": speed, "windows": sweep, "args": vars(args) | {"out": str(out)}}, indent=2, default=str))
     import matplotlib
 
     matplotlib.use("Agg")

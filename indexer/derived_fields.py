@@ -47,9 +47,18 @@ def read_derived(client: OpenSearch, index: str, ids: Iterable[str] | None = Non
     return {hit["_id"]: hit.get("_source", {}) for hit in hits}
 
 
+def partial_update(index: str, product_id: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A bulk action that sets ``doc``'s fields of one document and leaves the others as they are.
+
+    The syncs that write derived fields (behaviour, query history, a rebuild carrying them over) can run at
+    the same time on the same documents, each on fields of its own; a write that lost the race to another
+    is retried on the fresh document instead of failing the whole sync (a 409 refused a promotion once)."""
+    return {"_op_type": "update", "_index": index, "_id": product_id, "doc": dict(doc), "retry_on_conflict": 5}
+
+
 def write_derived(client: OpenSearch, index: str, values: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
     """Partial updates of ``values`` onto ``index``; (written, not in the index)."""
-    actions = ({"_op_type": "update", "_index": index, "_id": pid, "doc": dict(doc)} for pid, doc in values.items())
+    actions = (partial_update(index, pid, doc) for pid, doc in values.items())
     written = gone = 0
     for ok, item in helpers.streaming_bulk(client, actions, raise_on_error=False, chunk_size=1000):
         if ok:

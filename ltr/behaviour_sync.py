@@ -21,6 +21,7 @@ from core.db.session import session_scope
 from core.opensearch_client import make_client
 from core.settings import Settings
 from indexer import schema
+from indexer.derived_fields import partial_update
 from indexer.mapping import behaviour_properties
 from indexer.versions import physical_index
 from ltr.features.loader import load_behaviour
@@ -46,10 +47,9 @@ def _updates(index: str, behaviour: ProductBehaviour, stale: set[str]) -> Iterat
     for pid, values in behaviour.values.items():
         doc = {column: float(values.get(name, behaviour.defaults.get(name, 0.0)))
                for name, column in schema.BEHAVIOUR_FIELDS.items()}
-        yield {"_op_type": "update", "_index": index, "_id": pid, "doc": doc}
+        yield partial_update(index, pid, doc)
     for pid in stale:
-        yield {"_op_type": "update", "_index": index, "_id": pid,
-               "doc": {column: None for column in schema.BEHAVIOUR_FIELDS.values()}}
+        yield partial_update(index, pid, {column: None for column in schema.BEHAVIOUR_FIELDS.values()})
 
 
 def _with_behaviour(client: OpenSearch, index: str) -> set[str]:

@@ -21,6 +21,7 @@ from core.db.session import session_scope
 from core.opensearch_client import make_client
 from core.settings import Settings
 from indexer import schema
+from indexer.derived_fields import partial_update
 from indexer.mapping import history_properties
 from indexer.versions import physical_index
 from ltr.click_labels import fit_click_model
@@ -45,10 +46,10 @@ class HistoryReport:
 
 def _updates(index: str, history: QueryHistory, stale: set[str]) -> Iterator[dict]:
     for pid, queries in history.items():
-        yield {"_op_type": "update", "_index": index, "_id": pid,
-               "doc": {schema.HISTORY_CODES: history_codes(queries), schema.HISTORY_QUERIES: float(len(queries))}}
+        yield partial_update(index, pid, {schema.HISTORY_CODES: history_codes(queries),
+                                          schema.HISTORY_QUERIES: float(len(queries))})
     for pid in stale:
-        yield {"_op_type": "update", "_index": index, "_id": pid, "doc": {field: None for field in _FIELDS}}
+        yield partial_update(index, pid, {field: None for field in _FIELDS})
 
 
 def sync_history(client: OpenSearch, alias: str, history: QueryHistory) -> HistoryReport:

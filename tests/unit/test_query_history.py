@@ -74,3 +74,19 @@ def test_the_v4_featuresets_add_the_history_to_v3_and_read_its_fields() -> None:
         assert spec["params"] == ["keywords", "history_values"]
         assert "params.history_values.get" in spec["template"]["source"]
 
+
+
+def test_derived_field_writes_survive_a_concurrent_sync_of_other_fields() -> None:
+    """The behaviour refresh and a promotion's history sync may update the same documents at once: each
+    partial update retries on a version conflict rather than failing its sync (and the promotion with it)."""
+    from indexer.derived_fields import partial_update
+    from ltr import behaviour_sync, history_sync
+    from ltr.ranker.extract import ProductBehaviour
+
+    action = partial_update("products-v1", "p1", {"history_queries": 2.0})
+    assert action["retry_on_conflict"] > 0 and action["doc"] == {"history_queries": 2.0}
+    assert action["_op_type"] == "update" and (action["_index"], action["_id"]) == ("products-v1", "p1")
+    history = list(history_sync._updates("products-v1", {"p1": ("drill",)}, {"p2"}))
+    behaviour = list(behaviour_sync._updates("products-v1", ProductBehaviour({"p1": {}}, {}), {"p2"}))
+    assert all(a["retry_on_conflict"] == action["retry_on_conflict"] for a in history + behaviour)
+    assert [a["_id"] for a in history] == [a["_id"] for a in behaviour] == ["p1", "p2"]
