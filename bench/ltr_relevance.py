@@ -29,16 +29,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import HOMEDEPOT  # noqa: E402
+from _relevance_table import print_table  # noqa: E402
 from _simulated_shop import recording_service, simulator  # noqa: E402
 
 from core.db.session import session_scope  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from evaluation.judgments import load_homedepot, select_split  # noqa: E402
-from evaluation.metrics import METRICS, evaluate_query  # noqa: E402
+from evaluation.metrics import evaluate_query  # noqa: E402
 from ltr.clickmodels import ClickLog, make_model  # noqa: E402
 from ltr.events.clicklog import iter_click_sessions  # noqa: E402
 from ltr.features.loader import load_behaviour  # noqa: E402
-from evaluation.significance import paired_bootstrap  # noqa: E402
 from ltr.ranker.dataset import RankingData, build_dataset  # noqa: E402
 from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger, behaviour_snapshot  # noqa: E402
 from ltr.ranker.featureset import FEATURESETS  # noqa: E402
@@ -173,19 +173,11 @@ def main() -> None:
             else:
                 ranking = fused
             rows[name].append(evaluate_query(ranking[:100], grades))
-    averages = {name: {m: float(np.mean([r[m] for r in rs])) for m in METRICS} for name, rs in rows.items()}
-    base = averages["bm25"]["ndcg@10"]
+    print(f"\n{len(test)} Home Depot test queries; rerank window {args.window}")
+    averages, comparisons = print_table(rows, width=40)
     hybrid = averages["hybrid-minmax"]["ndcg@10"]
     main = f"({featureset.name})"
     oracle_gain = averages[f"ltr-oracle {main}"]["ndcg@10"] - hybrid
-    print(f"\n{len(test)} Home Depot test queries; rerank window {args.window}")
-    print(f"{'ranker':40} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>7} {'vs BM25':>8}  "
-          "nDCG@10 - BM25, paired bootstrap 95%")
-    comparisons = {}
-    for name, avg in averages.items():
-        comparisons[name] = paired_bootstrap([r["ndcg@10"] for r in rows[name]], [r["ndcg@10"] for r in rows["bm25"]])
-        print(f"{name:40} {avg['ndcg@10']:8.4f} {avg['recall@100']:10.4f} {avg['mrr@10']:7.4f} "
-              f"{100 * (avg['ndcg@10'] / base - 1):+7.1f}%  {comparisons[name].describe()}")
     if oracle_gain > 0:
         share = (averages[f"ltr-debiased {main}"]["ndcg@10"] - hybrid) / oracle_gain
         print(f"debiased recovers {100 * share:.0f}% of the oracle's gain over the hybrid")

@@ -48,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import HOMEDEPOT  # noqa: E402
+from _relevance_table import print_table  # noqa: E402
 from _simulated_shop import recording_service, simulator  # noqa: E402
 from search_latency import percentile  # noqa: E402
 
@@ -56,8 +57,7 @@ from core.opensearch_client import make_client  # noqa: E402
 from core.settings import Settings, get_settings  # noqa: E402
 from evaluation import judgment_store  # noqa: E402
 from evaluation.judgments import Judgments, load_homedepot, select_split  # noqa: E402
-from evaluation.metrics import METRICS, evaluate_query  # noqa: E402
-from evaluation.significance import paired_bootstrap  # noqa: E402
+from evaluation.metrics import evaluate_query  # noqa: E402
 from ltr import promotion, registry  # noqa: E402
 from ltr.behaviour_sync import refresh_behaviour  # noqa: E402
 from ltr.history_sync import sync_history  # noqa: E402
@@ -146,23 +146,26 @@ def latency(settings: Settings, index: str, queries: list[str], clients: list[in
 
 def window_sweep(settings: Settings, index: str, judged: Judgments, windows: list[int]) -> dict[int, dict[str, float]]:
     """The rerank window, chosen on the train split: nDCG@10 of the served ranking on ``judged`` (the retrain's
-    held-out queries, which no model trained on) and its latency at one client, per window (warm vectors)."""
+    held-out queries, which no model trained on) and its latency at one client, per window. Every query runs
+    every window in turn, the order rotating from query to query, so drift in the machine's load falls on all
+    alike; its vector is encoded before. A window above ``SHELFRANK_RERANK_WINDOW`` (the model's own) is cut
+    to it: run with that setting at the largest window compared."""
     service = storefront_service(settings, index, record=False)
     base = service.current_tuning()
     for query in sorted(judged)[:30]:
         service.search(SearchRequest(query=query, size=10), record=False)
-    figures = {}
-    for window in windows:
-        tuning = dataclasses.replace(base, rerank_window=window)
-        latencies, scores = [], []
-        for query in sorted(judged):
+    tunings = {window: dataclasses.replace(base, rerank_window=window) for window in windows}
+    latencies: dict[int, list[float]] = {window: [] for window in windows}
+    scores: dict[int, list[float]] = {window: [] for window in windows}
+    for i, query in enumerate(sorted(judged)):
+        service.encoder.vector(query)
+        for window in windows[i % len(windows):] + windows[: i % len(windows)]:
             started = time.perf_counter()
-            ranking = service.ranking(query, None, 100, tuning=tuning)
-            latencies.append((time.perf_counter() - started) * 1000)
-            scores.append(evaluate_query(ranking, judged[query])["ndcg@10"])
-        figures[window] = {"ndcg@10": float(np.mean(scores)), "p50": statistics.median(latencies),
-                           "p99": percentile(latencies, 0.99)}
-    return figures
+            ranking = service.ranking(query, None, 100, tuning=tunings[window])
+            latencies[window].append((time.perf_counter() - started) * 1000)
+            scores[window].append(evaluate_query(ranking, judged[query])["ndcg@10"])
+    return {window: {"ndcg@10": float(np.mean(scores[window])), "p50": statistics.median(latencies[window]),
+                     "p99": percentile(latencies[window], 0.99)} for window in windows}
 
 
 def restore(settings: Settings, index: str, bench_models: list[str]) -> None:
@@ -177,6 +180,38 @@ def restore(settings: Settings, index: str, bench_models: list[str]) -> None:
     store = FeatureStore(client, index)
     for name in bench_models:
         store.delete_model(name)
+
+
+def served(shop: Settings, index: str, args: argparse.Namespace) -> None:
+    """``--served-only``: what the shop serves now, timed; the windows on the train queries a retrain holds out."""
+    train_all = select_split(load_homedepot(HOMEDEPOT), "train")
+    queries = sorted(train_all)
+    random.Random(args.seed + 1).shuffle(queries)
+    speed = latency(shop, index, queries, args.clients, args.latency_queries)
+    print_latency(speed, args.clients, storefront_service(shop, index, record=False).reranker.name)
+    held_out = {q: train_all[q] for q in sorted(train_all) if is_holdout_query(q)}
+    if args.windows:
+        print_windows(window_sweep(shop, index, held_out, args.windows), len(held_out),
+                      storefront_service(shop, index, record=False).reranker.name)
+
+
+def print_latency(speed: dict[str, dict[str, float]], clients: list[int], model: str) -> None:
+    print(f"\nlatency in-process, ms: the default path (the hybrid reranked by {model}; each query new, so it "
+          "encodes it), then the hybrid unreranked (vector cached) and BM25 on the same queries")
+    print(f"{'clients':>7} {'BM25 p50':>9} {'p99':>7} {'hybrid p50':>11} {'p99':>7} {'default p50':>12} {'p99':>7} "
+          f"{'QPS':>6} {'p50 / BM25':>10}")
+    for level in clients:
+        bm25, hybrid, default = (speed[f"{name}@{level}"] for name in ("bm25", "hybrid", "default"))
+        print(f"{level:7d} {bm25['p50']:9.1f} {bm25['p99']:7.1f} {hybrid['p50']:11.1f} {hybrid['p99']:7.1f} "
+              f"{default['p50']:12.1f} {default['p99']:7.1f} {default['qps']:6.1f} {default['p50'] / bm25['p50']:10.2f}")
+
+
+def print_windows(sweep: dict[int, dict[str, float]], queries: int, model: str) -> None:
+    print(f"\nrerank window of {model} on the {queries} train queries its retrain held out (never trained on), "
+          "one client, warm vectors")
+    for window, figure in sweep.items():
+        print(f"  window {window:4d}: held-out nDCG@10 {figure['ndcg@10']:.4f}, p50 {figure['p50']:.1f} ms, "
+              f"p99 {figure['p99']:.1f} ms")
 
 
 def main() -> None:
@@ -195,6 +230,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--windows", type=int, nargs="*", default=[200, 100, 50],
                         help="rerank windows compared on the retrain's held-out train queries (none: skip)")
+    parser.add_argument("--served-only", action="store_true",
+                        help="skip the pipeline: only the latency table and the window comparison of what the "
+                             "configured shop serves now (its database, its active model)")
     parser.add_argument("--index", default=None, help="catalogue alias (default: SHELFRANK_DEFAULT_INDEX)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON and the plot")
@@ -202,6 +240,9 @@ def main() -> None:
     started = time.perf_counter()
     shop = get_settings()
     index = args.index or shop.default_index
+    if args.served_only:
+        served(shop, index, args)
+        return
     folder = Path(tempfile.mkdtemp(prefix="shelfrank-relevance-"))
     settings = scratch_settings(shop, folder)
     service, url = recording_service(settings, folder / "shop.db", index)
@@ -254,17 +295,10 @@ def main() -> None:
     finally:
         restore(shop, index, list(models.values()))
 
-    averages = {name: {m: float(np.mean([r[m] for r in rs])) for m in METRICS} for name, rs in rows.items()}
-    base = averages["bm25"]["ndcg@10"]
     print(f"\n{len(test)} Home Depot test queries; featureset {args.featureset}; {args.train_queries} simulated "
           f"train queries, {args.sessions} sessions")
-    print(f"{'ranking':34} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>7} {'vs BM25':>8}  "
-          "nDCG@10 - BM25, paired bootstrap 95%")
-    comparisons = {}
-    for name, avg in averages.items():
-        comparisons[name] = paired_bootstrap([r["ndcg@10"] for r in rows[name]], [r["ndcg@10"] for r in rows["bm25"]])
-        print(f"{name:34} {avg['ndcg@10']:8.4f} {avg['recall@100']:10.4f} {avg['mrr@10']:7.4f} "
-              f"{100 * (avg['ndcg@10'] / base - 1):+7.1f}%  {comparisons[name].describe()}")
+    averages, comparisons = print_table(rows)
+    base = averages["bm25"]["ndcg@10"]
     for label, model in models.items():
         if model in notes:
             print(f"  {label}: {notes[model]}")
@@ -273,20 +307,9 @@ def main() -> None:
         share = (averages["ltr clicks"]["ndcg@10"] - base) / ceiling
         print(f"clicks recover {100 * share:.0f}% of the gain over BM25 of the same pipeline on the same queries' "
               "judgments (target >= 90%)")
-    print(f"\nlatency in-process, ms: the default path (the hybrid reranked by {list(models.values())[-1]}; each query "
-          "new, so it encodes it), then the hybrid unreranked (vector cached) and BM25 on the same queries")
-    print(f"{'clients':>7} {'BM25 p50':>9} {'p99':>7} {'hybrid p50':>11} {'p99':>7} {'default p50':>12} {'p99':>7} "
-          f"{'QPS':>6} {'p50 / BM25':>10}")
-    for level in args.clients:
-        bm25, hybrid, default = (speed[f"{name}@{level}"] for name in ("bm25", "hybrid", "default"))
-        print(f"{level:7d} {bm25['p50']:9.1f} {bm25['p99']:7.1f} {hybrid['p50']:11.1f} {hybrid['p99']:7.1f} "
-              f"{default['p50']:12.1f} {default['p99']:7.1f} {default['qps']:6.1f} {default['p50'] / bm25['p50']:10.2f}")
+    print_latency(speed, args.clients, list(models.values())[-1])
     if sweep:
-        print(f"\nrerank window of {list(models.values())[-1]} on the {len(held_out)} train queries its retrain held "
-              "out (never trained on), one client, warm vectors")
-        for window, figure in sweep.items():
-            print(f"  window {window:4d}: held-out nDCG@10 {figure['ndcg@10']:.4f}, p50 {figure['p50']:.1f} ms, "
-                  f"p99 {figure['p99']:.1f} ms")
+        print_windows(sweep, len(held_out), list(models.values())[-1])
 
     out = args.out or folder
     out.mkdir(parents=True, exist_ok=True)
