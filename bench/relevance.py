@@ -203,7 +203,8 @@ def print_latency(speed: dict[str, dict[str, float]], clients: list[int], model:
     for level in clients:
         bm25, hybrid, default = (speed[f"{name}@{level}"] for name in ("bm25", "hybrid", "default"))
         print(f"{level:7d} {bm25['p50']:9.1f} {bm25['p99']:7.1f} {hybrid['p50']:11.1f} {hybrid['p99']:7.1f} "
-              f"{default['p50']:12.1f} {default['p99']:7.1f} {default['qps']:6.1f} {default['p50'] / bm25['p50']:10.2f}")
+              f"{default['p50']:12.1f} {default['p99']:7.1f} {default['qps']:6.1f} "
+              f"{default['p50'] / bm25['p50']:10.2f}")
 
 
 def print_windows(sweep: dict[int, dict[str, float]], queries: int, model: str) -> None:
@@ -315,7 +316,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "relevance.json").write_text(json.dumps({
         "averages": averages, "vs_bm25": {name: vars(c) for name, c in comparisons.items()}, "models": models,
-        "notes": notes, "latency_ms": speed, "windows": sweep, "args": vars(args) | {"out": str(out)}}, indent=2, default=str))
+        "notes": notes, "latency_ms": speed, "windows": sweep, "args": vars(args) | {"out": str(out)}},
+        indent=2, default=str))
     import matplotlib
 
     matplotlib.use("Agg")

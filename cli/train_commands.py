@@ -93,7 +93,8 @@ def train(
 @user_errors
 def retrain_command(
     labels: str = typer.Option("clickmodel", "--labels", help="clickmodel, ctr or judgments (see `train`)."),
-    judgments: Path = typer.Option(None, "--judgments", help="With --labels judgments: the judgments file."),
+    judgments: Path = typer.Option(None, "--judgments", help="With --labels judgments: the judgments file "
+                                   "(default: the train split of the judgments stored in the database)."),
     fmt: str = typer.Option("csv", "--format", help="Judgments format: csv, trec or homedepot."),
     featureset: str = typer.Option(DEFAULT_FEATURESET, "--featureset", help=f"One of: {', '.join(FEATURESETS)}."),
     days: float = typer.Option(28.0, "--days", help="Label window in days."),
@@ -111,9 +112,7 @@ def retrain_command(
 
     settings = get_settings()
     loaded = None
-    if labels == "judgments":
-        if judgments is None:
-            raise fail("--labels judgments needs --judgments FILE")
+    if labels == "judgments" and judgments is not None:  # without a file: the stored train-split judgments
         try:
             loaded = judgments_io.select_split(judgments_io.load(judgments, fmt), "train")  # never the test split
         except (OSError, judgments_io.JudgmentsError) as exc:

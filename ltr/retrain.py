@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from core.access import audit
@@ -26,6 +26,7 @@ from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor, require_fi
 from ltr.ranker.featureset import DEFAULT_FEATURESET, FEATURESETS
 from ltr.ranker.job import TrainingRequest, train_and_register
 from ltr.ranker.profiles import CatalogTraits
+from ltr.ranker.train import TrainingError
 from ltr.registry import PromotionRefused
 from storefront.factory import build_search_service
 
@@ -46,6 +47,17 @@ class RetrainReport:
         return asdict(self)
 
 
+def stored_train_judgments(url: str) -> dict[str, dict[str, float]]:
+    """The shop's stored judgments of the train split (what ``labels=judgments`` learns from when no file is
+    given: the nightly task, the console); never the test split."""
+    with session_scope(url) as session:
+        judged = judgment_store.load(session, "train")
+    if not judged:
+        raise TrainingError("labels=judgments: no judgments of the train split are stored; import some with "
+                            "`shelfrank judgments import FILE` (or give a file)")
+    return judged
+
+
 def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = DEFAULT_FEATURESET,
             index: str | None = None, by: str = "retrain", min_gain: float | None = None,
             progress: Callable[[float], None] | None = None) -> RetrainReport:
@@ -57,6 +69,8 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = D
     gain = settings.retrain_min_gain if min_gain is None else min_gain
     url = settings.effective_database_url
     migrate.ensure_current(url)
+    if request.labels == "judgments" and request.judgments is None:
+        request = replace(request, judgments=stored_train_judgments(url))
     service = build_search_service(settings, index, record=False)
     require_fields(service.client, service.index, FEATURESETS[featureset])
     extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index),

@@ -83,7 +83,8 @@ def events_purge(self, days: int | None = None, started_by: str = "unknown") -> 
 @celery_app.task(bind=True, name="shelfrank.retrain", **RETRY)
 def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featureset: str = DEFAULT_FEATURESET,  # type: ignore[no-untyped-def]
                  started_by: str = "unknown") -> dict[str, Any]:
-    """Retrain on the stored events; promote only past the quality and parity gates (``shelfrank retrain``)."""
+    """Retrain on the stored events (``labels="judgments"``: on the stored train-split judgments); promote only
+    past the quality and parity gates (``shelfrank retrain``)."""
     settings = _settings(self)
     request = TrainingRequest(labels=labels, days=days, min_support=settings.click_model_min_support,
                               window=settings.rerank_window, params=TrainParams.from_settings(settings))

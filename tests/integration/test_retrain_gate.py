@@ -89,3 +89,29 @@ def test_the_gate_grades_by_the_shops_stored_judgments_when_it_has_them(
     assert not by_judgments.promoted and "does not beat hybrid" in by_judgments.reason
     with session_scope(shop.effective_database_url) as session:
         assert registry.active_model(session) is None  # nothing was ever good enough to serve
+
+
+def test_judgment_labels_without_a_file_learn_from_the_stored_train_split(
+        shop: Settings, judged_queries: dict[str, dict[str, float]]) -> None:
+    """The nightly task and the console pass no file: ``labels=judgments`` reads the shop's stored judgments,
+    the train split only, and says what to do when there are none."""
+    from evaluation import judgment_store
+    from evaluation.judgments import split_of
+    from ltr.ranker.train import TrainingError
+    from ltr.retrain import stored_train_judgments
+
+    stored_request = TrainingRequest(labels="judgments", window=50,
+                                     params=TrainParams(max_rounds=60, min_data_in_leaf=5))
+    with pytest.raises(TrainingError, match="no judgments of the train split are stored"):
+        retrain(shop, stored_request, min_gain=-1.0)
+    unseen = [q for q in (f"cordless drill {i}" for i in range(200)) if split_of(q) == "test"][:3]
+    product = next(iter(next(iter(judged_queries.values()))))
+    with session_scope(shop.effective_database_url) as session:
+        judgment_store.import_judgments(session, {**judged_queries, **{q: {product: 3.0} for q in unseen}},
+                                        "test", "test")
+    assert len(unseen) == 3 and set(stored_train_judgments(shop.effective_database_url)) == set(judged_queries)
+    report = retrain(shop, stored_request, min_gain=-1.0)
+    assert report.promoted, report.reason
+    held_out = [q for q in judged_queries if is_holdout_query(q)]
+    assert report.holdout_queries == len(held_out)
+    assert report.trained_queries <= len(judged_queries) - len(held_out)
