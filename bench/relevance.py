@@ -1,6 +1,7 @@
 """The relevance table of issue 14: what a shop gets from Shelfrank's own pipeline, measured as served.
 
 Usage: .venv/bin/python bench/relevance.py [--train-queries 3000] [--sessions 60000] [--out DIR]
+       .venv/bin/python bench/relevance.py --served-only [--windows 200 100 50]   # what the shop serves now
 
 Needs the running local node with the Home Depot catalogue indexed (`make demo` does it). Everything runs
 against a scratch SQLite database, so the shop's own registry, events and judgments are never touched:
