@@ -188,12 +188,11 @@ def served(shop: Settings, index: str, args: argparse.Namespace) -> None:
     train_all = select_split(load_homedepot(HOMEDEPOT), "train")
     queries = sorted(train_all)
     random.Random(args.seed + 1).shuffle(queries)
-    speed = latency(shop, index, queries, args.clients, args.latency_queries)
-    print_latency(speed, args.clients, storefront_service(shop, index, record=False).reranker.name)
+    model = storefront_service(shop, index, record=False).reranker.name
+    print_latency(latency(shop, index, queries, args.clients, args.latency_queries), args.clients, model)
     held_out = {q: train_all[q] for q in sorted(train_all) if is_holdout_query(q)}
     if args.windows:
-        print_windows(window_sweep(shop, index, held_out, args.windows), len(held_out),
-                      storefront_service(shop, index, record=False).reranker.name)
+        print_windows(window_sweep(shop, index, held_out, args.windows), len(held_out), model)
 
 
 def print_latency(speed: dict[str, dict[str, float]], clients: list[int], model: str) -> None:
