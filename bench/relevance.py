@@ -42,7 +42,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import HOMEDEPOT  # noqa: E402
 from _relevance_table import print_table  # noqa: E402
 from _simulated_shop import recording_service, simulator  # noqa: E402
-from search_latency import percentile  # noqa: E402
+from search_latency import percentile, summary, timed_pass  # noqa: E402
 
 from core.db.session import session_scope  # noqa: E402
 from core.opensearch_client import make_client  # noqa: E402
@@ -129,19 +128,7 @@ def latency(settings: Settings, index: str, queries: list[str], clients: list[in
         chunk = queries[offset: offset + per_level]
         offset += per_level
         for name, config, rerank in (("default", None, True), ("hybrid", None, False), ("bm25", "bm25", False)):
-            latencies: list[float] = []
-
-            def one(query: str, config: str | None = config, rerank: bool = rerank) -> None:
-                started = time.perf_counter()
-                service.search(SearchRequest(query=query, size=10, config=config), record=False, rerank=rerank)
-                latencies.append((time.perf_counter() - started) * 1000)
-
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=level) as pool:
-                list(pool.map(one, chunk))
-            wall = time.perf_counter() - started
-            figures[f"{name}@{level}"] = {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99),
-                                          "qps": len(latencies) / wall}
+            figures[f"{name}@{level}"] = summary(*timed_pass(service, chunk, config, level, rerank))
     return figures
 
 

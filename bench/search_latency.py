@@ -39,13 +39,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def timed_pass(service, queries: list[str], config: str, clients: int) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
-    """Every query once through the search service; per-query latencies (ms) and the wall time (s)."""
+def timed_pass(service, queries: list[str], config: str | None, clients: int,  # type: ignore[no-untyped-def]
+               rerank: bool = True) -> tuple[list[float], float]:
+    """Every query once through the search service (``rerank`` False: the fused list as it is); per-query
+    latencies (ms) and the wall time (s)."""
     latencies: list[float] = []
 
     def one(query: str) -> None:
         started = time.perf_counter()
-        service.search(SearchRequest(query=query, size=10, config=config), record=False)
+        service.search(SearchRequest(query=query, size=10, config=config), record=False, rerank=rerank)
         latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()

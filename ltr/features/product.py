@@ -32,7 +32,8 @@ class ProductFeature(Protocol):
     def compute(self, log: BehaviourLog, product_ids: Iterable[str], at: datetime) -> dict[str, float]: ...
 
 
-def _shown_pairs(log: BehaviourLog) -> set[Pair]:
+def shown_pairs(log: BehaviourLog) -> set[Pair]:
+    """Every (search, product) impression of ``log``, once."""
     return {(r.search_id, r.product_id) for r in log.shown}
 
 
@@ -40,7 +41,7 @@ def _per_product(pairs: Iterable[Pair]) -> Counter[str]:
     return Counter(product for _, product in pairs)
 
 
-def _engaged_pairs(log: BehaviourLog, action_type: str, shown: set[Pair]) -> set[Pair]:
+def engaged_pairs(log: BehaviourLog, action_type: str, shown: set[Pair]) -> set[Pair]:
     """Impressions that received at least one ``action_type``."""
     return {pair for a in log.actions if a.type == action_type and a.search_id is not None
             and (pair := (a.search_id, a.product_id)) in shown}
@@ -54,7 +55,7 @@ class ImpressionCount:
     name: str = "impression_count"
 
     def compute(self, log: BehaviourLog, product_ids: Iterable[str], at: datetime) -> dict[str, float]:
-        counts = _per_product(_shown_pairs(log.window(at, self.window_days)))
+        counts = _per_product(shown_pairs(log.window(at, self.window_days)))
         return {pid: float(counts[pid]) for pid in product_ids}
 
 
@@ -78,8 +79,8 @@ class _SmoothedRate:
 
     def compute(self, log: BehaviourLog, product_ids: Iterable[str], at: datetime) -> dict[str, float]:
         window = log.window(at, self.window_days)
-        shown = _shown_pairs(window)
-        engaged = _engaged_pairs(window, self.action_type, shown)
+        shown = shown_pairs(window)
+        engaged = engaged_pairs(window, self.action_type, shown)
         prior = len(engaged) / len(shown) if shown else 0.0
         impressions, hits = _per_product(shown), _per_product(engaged)
         return {pid: self.smoothed(hits[pid], impressions[pid], prior) for pid in product_ids}

@@ -21,7 +21,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from core.queries import normalize_query
-from ltr.features.product import Popularity, PurchaseRate, SmoothedCtr, default_product_features
+from ltr.features.product import (Popularity, PurchaseRate, SmoothedCtr, default_product_features, engaged_pairs,
+                                  shown_pairs)
 from ltr.features.records import BehaviourLog
 from ltr.ranker.extract import ProductBehaviour
 
@@ -51,16 +52,15 @@ class HeldOutBehaviour:
         self.total: _Counts = _Counts()
         self.by_query: dict[str, _Counts] = defaultdict(_Counts)
         window = log.window(at, window_days)
-        shown = {(r.search_id, r.product_id) for r in window.shown}
+        shown = shown_pairs(window)
         for search_id, product in shown:
             for counts in self._of(query_of, search_id):
                 counts.shown[product] += 1
         wanted = {rate.action_type for rate in self.rates.values()}
-        engaged = {(a.type, a.search_id, a.product_id) for a in window.actions
-                   if a.type in wanted and (a.search_id, a.product_id) in shown}
-        for kind, search_id, product in engaged:
-            for counts in self._of(query_of, search_id):
-                counts.engaged[kind][product] += 1
+        for kind in wanted:
+            for search_id, product in engaged_pairs(window, kind, shown):
+                for counts in self._of(query_of, search_id):
+                    counts.engaged[kind][product] += 1
         for action in log.window(at, popularity.window_days).actions:
             weight = popularity.weight(action, at)
             for counts in self._of(query_of, action.search_id) if weight else ():
