@@ -58,3 +58,9 @@ unit: $(VENV)/.installed
 
 clean-node:
 	$(BIN)/shelfrank opensearch wipe --yes
+
+# Renders the architecture diagram from its source (needs Graphviz: apt-get install graphviz).
+.PHONY: diagram
+diagram: docs/images/architecture.svg
+docs/images/architecture.svg: docs/architecture.dot
+	dot -Tsvg $< -o $@

@@ -265,6 +265,11 @@ class Settings(BaseSettings):
         True, description="The events API and every write endpoint of the HTTP API accept only requests with a "
         "shop API key (created in the console or with `shelfrank admin create-key`). Search stays open.")
 
+    demo_catalog: Path = Field(
+        Path(__file__).resolve().parents[2] / "shared" / "data" / "homedepot" / "train.csv",
+        description="The file `shelfrank demo` indexes, simulates shoppers on and evaluates with: Home Depot "
+        "columns (product_uid, product_title, search_term, relevance); default: the shared Home Depot data beside "
+        "the repository.")
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Download cache.")
     state_dir: Path = Field(default_factory=default_state_dir, description="Local mutable state.")
     opensearch_dir: Path = Field(

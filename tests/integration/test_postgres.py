@@ -10,14 +10,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from admin.app import create_app as create_console
 from api.app import create_app as create_api
 from core.access import api_keys, users
 from core.db import migrate
-from core.db.models import Impression, Interaction, Search, SearchTuningVersion, utcnow
+from core.db.models import Impression, Interaction, Search, SearchTuningVersion, TaskRun, utcnow
 from core.db.session import session_scope
 from core.postgres_server import LocalPostgres
 from core.settings import Settings
@@ -45,6 +45,37 @@ def test_every_migration_goes_up_and_down_and_up_again(postgres: LocalPostgres) 
     assert migrate.current_revision(database) is None
     migrate.upgrade(database)
     assert migrate.current_revision(database) == migrate.head_revision()
+
+
+def _upgrade_an_old_database_holding_data(database: str) -> None:
+    """A shop upgrading from revision 0004 (the first model registry) keeps its runs and its served model."""
+    from ltr import registry
+
+    migrate.upgrade(database, "0004")
+    with session_scope(database) as session:
+        session.execute(text("INSERT INTO task_runs (task, status, started_at, finished_at, params, detail) "
+                             "VALUES ('retrain', 'succeeded', :at, :at, '{\"labels\": \"clickmodel\"}', 'ok')"),
+                        {"at": utcnow()})
+        session.execute(text("INSERT INTO ranking_models (name, created_at, status, featureset, featureset_hash, "
+                             "params, metrics, artifact_path, notes) VALUES ('ltr-old', :at, 'active', 'shelfrank-v1', "
+                             "'abc', '{}', '{\"ndcg@10\": 0.41}', '/models/ltr-old', 'kept')"), {"at": utcnow()})
+    migrate.upgrade(database)
+    assert migrate.current_revision(database) == migrate.head_revision()
+    with session_scope(database) as session:
+        run = session.scalars(select(TaskRun)).one()
+        assert (run.task, run.status, run.params, run.started_by, run.progress) == (
+            "retrain", "succeeded", {"labels": "clickmodel"}, "unknown", None)
+        served = registry.active_model(session)
+        assert served is not None and (served.name, served.metrics, served.notes) == ("ltr-old", {"ndcg@10": 0.41}, "kept")
+        assert judgment_store.totals(session)["pairs"] == 0  # tables added since 0004 exist, empty
+
+
+def test_an_upgrade_keeps_what_an_older_postgres_database_holds(postgres: LocalPostgres) -> None:
+    _upgrade_an_old_database_holding_data(postgres.create_database(f"shelfrank_upgrade_{uuid.uuid4().hex[:8]}"))
+
+
+def test_an_upgrade_keeps_what_an_older_sqlite_database_holds(tmp_path: Path) -> None:
+    _upgrade_an_old_database_holding_data(f"sqlite:///{tmp_path / 'old.db'}")
 
 
 def test_the_database_itself_allows_one_live_tuning(url: str) -> None:
