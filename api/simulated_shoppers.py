@@ -12,7 +12,7 @@ from typing import Any
 from api import client as api_client
 from indexer.sources import read_catalog
 from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
-from ltr.traits import common_brands
+from indexer.traits import common_brands
 
 
 def http_simulator(base_url: str, queries: dict[str, dict[str, float]], homedepot_catalog: Path | None,

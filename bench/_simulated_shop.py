@@ -17,7 +17,7 @@ from encoders.factory import load_encoder
 from indexer.sources import read_catalog
 from ltr.events.store import EventStore
 from ltr.simulation.runner import Page, ShopperSimulator, SimQuery
-from ltr.traits import common_brands
+from indexer.traits import common_brands
 from storefront.recording import DatabaseImpressionRecorder
 from storefront.factory import configured_retrieval
 from storefront.request import SearchRequest

@@ -24,7 +24,7 @@ from indexer.sources import FORMATS, ImportReport, read_catalog
 from ltr.features.loader import load_behaviour, user_known
 from ltr.features.product import default_product_features, product_features
 from ltr.features.user import UserProfile, latest_session
-from ltr.traits import ProductTraits, traits_of
+from indexer.traits import ProductTraits, traits_of
 
 app = typer.Typer(help="Behaviour features (user profiles, product statistics) at a point in time.",
                   no_args_is_help=True)

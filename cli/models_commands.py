@@ -184,14 +184,15 @@ def rollback(by: str = typer.Option(None, "--by", help="Who rolls back (default:
 
 @app.command()
 @user_errors
-def sync() -> None:
+def sync(index: str = typer.Option(None, "--index", help="Catalogue alias (default: SHELFRANK_DEFAULT_INDEX)."),
+         ) -> None:
     """Repair the catalogue's feature store from the registry: upload the active and retained models it lacks
     (after a wiped node or a restored snapshot), delete retired ones beyond the retention count."""
     from ltr import promotion  # LightGBM: only when a command needs it
 
     settings = get_settings()
     with session_scope(_url()) as session:
-        changes = promotion.sync_models(session, make_client(settings), settings.default_index,
+        changes = promotion.sync_models(session, make_client(settings), index or settings.default_index,
                                         settings.ltr_keep_retired_models, settings.default_index,
                                         settings.rerank_window)
     typer.echo(f"uploaded: {', '.join(changes.uploaded) or 'nothing (the store had every served model)'}")

@@ -10,7 +10,7 @@ from indexer import schema
 from indexer.catalog import Product, text_hash
 from indexer.title_codes import title_codes
 from indexer.title_terms import tokens
-from ltr.traits import traits_of
+from indexer.traits import traits_of
 
 
 def to_document(product: Product, vector: np.ndarray | Sequence[float]) -> dict:

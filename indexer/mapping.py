@@ -10,7 +10,8 @@ from indexer import schema
 
 
 def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
-    """Settings and mappings of a new physical index for ``alias``.
+    """Settings and mappings of a new physical index for ``alias``; the fields that searches and features
+    read are named by :mod:`indexer.schema`, the catalogue's other fields by :class:`indexer.catalog.Product`.
 
     Text fields use the ``english`` analyzer (stemming, stop words) for recall, with an
     ``exact`` sub-field (lower-cased, unstemmed) and a ``shingles`` sub-field (word pairs
@@ -52,16 +53,19 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
             },
             "properties": {
                 schema.ID: {"type": "keyword"},
-                "title": {"type": "text", "analyzer": "english",
-                          "fields": {"exact": exact, "shingles": shingles, "display": display}},
-                "description": {"type": "text", "analyzer": "english", "fields": {"exact": exact}},
-                "brand": {"type": "text", "analyzer": "english", "fields": {"keyword": {"type": "keyword"}}},
-                "category": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "english"}}},
-                "category_leaf": {"type": "keyword"},
-                "price": {"type": "float"},
+                schema.TITLE: {"type": "text", "analyzer": "english",
+                               "fields": {_sub(schema.TITLE_EXACT): exact, _sub(schema.TITLE_SHINGLES): shingles,
+                                          _sub(schema.TITLE_DISPLAY): display}},
+                schema.DESCRIPTION: {"type": "text", "analyzer": "english", "fields": {"exact": exact}},
+                schema.BRAND: {"type": "text", "analyzer": "english",
+                               "fields": {_sub(schema.BRAND_KEYWORD): {"type": "keyword"}}},
+                schema.CATEGORY: {"type": "keyword",
+                                  "fields": {_sub(schema.CATEGORY_TEXT): {"type": "text", "analyzer": "english"}}},
+                schema.CATEGORY_LEAF: {"type": "keyword"},
+                schema.PRICE: {"type": "float"},
                 "currency": {"type": "keyword"},
                 "attributes": {"type": "flat_object"},
-                "availability": {"type": "keyword"},
+                schema.AVAILABILITY: {"type": "keyword"},
                 "popularity": {"type": "float"},
                 "rating": {"type": "float"},
                 "image_url": {"type": "keyword", "index": False},
@@ -83,6 +87,14 @@ def index_body(settings: Settings, model: ModelIdentity, alias: str) -> dict:
             },
         },
     }
+
+
+def _sub(path: str) -> str:
+    """The sub-field's own name in a ``field.sub`` path of :mod:`indexer.schema`."""
+    _, _, sub = path.partition(".")
+    if not sub:
+        raise ValueError(f"{path!r} is not a sub-field")
+    return sub
 
 
 def behaviour_properties() -> dict:

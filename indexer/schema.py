@@ -53,7 +53,7 @@ DERIVED_FIELDS = (*BEHAVIOUR_FIELDS.values(), HISTORY_CODES, HISTORY_QUERIES)
 DERIVED_META_KEYS = (BEHAVIOUR_META_KEY,)
 
 #: The traits personalisation matches a shopper's tastes against, written at indexing time with
-#: :func:`ltr.traits.traits_of` so the engine's user features read what Python's would compute.
+#: :func:`indexer.traits.traits_of` so the engine's user features read what Python's would compute.
 TRAIT_BRAND = "trait_brand"
 TRAIT_DEPARTMENT = "trait_department"
 TRAIT_PRICE_BAND = "trait_price_band"

@@ -1,6 +1,6 @@
 """User and session features: what a shopper tends to like, measured before a point in time.
 
-Tastes are read along the axes of :class:`ltr.traits.ProductTraits` (department, brand, price
+Tastes are read along the axes of :class:`indexer.traits.ProductTraits` (department, brand, price
 band): every interaction votes for its product's traits, recent votes weigh more (exponential
 decay), and the votes become shares that sum to 1. A share can then be looked up for any
 candidate product ("how much does this shopper like this product's brand?"), which is what
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from ltr.features.clock import decay, require_aware
 from ltr.features.records import ActionRecord, BehaviourLog
-from ltr.traits import ProductTraits
+from indexer.traits import ProductTraits
 
 ACTION_COUNT: Mapping[str, float] = {"click": 1.0, "add_to_cart": 1.0, "purchase": 1.0}
 

@@ -50,6 +50,11 @@ def save_artifact(folder: Path, booster: lgb.Booster, featureset: FeatureSet, me
     return ModelArtifact(folder, booster, featureset, trees, full_meta, history)
 
 
+#: What fixes a model this code cannot serve: a model of a featureset it knows.
+_REPLACE = ("serve another model with `shelfrank models rollback` (or `shelfrank models promote NAME`), or train "
+            "one with `shelfrank retrain`")
+
+
 def load_artifact(folder: Path) -> ModelArtifact:
     """Load and check a model folder: files present, featureset known and unchanged, features equal."""
     folder = Path(folder)
@@ -59,10 +64,11 @@ def load_artifact(folder: Path) -> ModelArtifact:
     meta = json.loads((folder / META_FILE).read_text())
     featureset = FEATURESETS.get(meta.get("featureset", ""))
     if featureset is None:
-        raise ArtifactError(f"model {folder} was trained on unknown featureset {meta.get('featureset')!r}")
+        raise ArtifactError(f"model {folder} was trained on unknown featureset {meta.get('featureset')!r} (known: "
+                            f"{', '.join(sorted(FEATURESETS))}); {_REPLACE}")
     if featureset.hash != meta.get("featureset_hash"):
         raise ArtifactError(f"featureset {featureset.name} has changed since model {folder} was trained "
-                            f"(hash {featureset.hash[:12]} != {str(meta.get('featureset_hash'))[:12]})")
+                            f"(hash {featureset.hash[:12]} != {str(meta.get('featureset_hash'))[:12]}); {_REPLACE}")
     booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
     if booster.feature_name() != featureset.names:
         missing = sorted(set(featureset.names) - set(booster.feature_name()))

@@ -20,7 +20,7 @@ from core.db.session import session_scope
 from core.privacy import pseudonymise
 from ltr.features.loader import load_behaviour
 from ltr.features.user import UserProfile
-from ltr.traits import ProductTraits, traits_of
+from indexer.traits import ProductTraits, traits_of
 from storefront.rerank_stage import SearchContext
 
 

@@ -28,7 +28,7 @@ from ltr.ranker.extract import FeatureExtractor, ProductBehaviour, document_beha
 from ltr.ranker.featureset import engine_only
 from ltr.serving.contributions import BIAS_TERM, explain
 from ltr.store import FeatureStore
-from ltr.traits import ProductTraits, traits_of
+from indexer.traits import ProductTraits, traits_of
 from storefront.rerank_stage import Candidate, FirstStageRescore, SearchContext, retriever_heads
 
 if TYPE_CHECKING:  # a booster comes in loaded; importing LightGBM is the artifact's business

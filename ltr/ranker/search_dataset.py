@@ -31,7 +31,7 @@ from ltr.features.user import RecentDepartments, UserProfile, user_product_featu
 from ltr.ranker.dataset import CandidateSource, RankingData
 from ltr.ranker.extract import NO_BEHAVIOUR, FeatureExtractor, ProductBehaviour
 from ltr.ranker.reranker import TraitsLookup, pool_traits
-from ltr.traits import ProductTraits
+from indexer.traits import ProductTraits
 
 DEBIAS = ("position", "ipw", "none")
 ProfileOf = Callable[[LoggedSearch], UserProfile | None]

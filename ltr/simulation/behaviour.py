@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ltr.traits import ProductTraits
+from indexer.traits import ProductTraits
 
 CLICK_MODELS = ("pbm", "dbn")
 DEPTH = 10

@@ -35,7 +35,7 @@ from ltr.simulation.behaviour import (
     dbn_examination,
     relevance_of_grade,
 )
-from ltr.traits import DEPARTMENTS, OTHER_DEPARTMENT, PRICE_BANDS, traits_of
+from indexer.traits import DEPARTMENTS, OTHER_DEPARTMENT, PRICE_BANDS, traits_of
 
 
 @dataclass(frozen=True)

@@ -378,3 +378,105 @@ def test_sixteen_shoppers_search_through_promotions_and_a_rollback(
               f"{served_by}")
     finally:
         get_settings.cache_clear()
+
+
+def _serve(url: str, trained: TrainingOutcome, folder: Path, name: str, edit_meta: Callable[[dict], None] | None = None,
+           ) -> None:
+    """``trained``'s artifact copied to ``folder`` (its meta edited), registered as ``name`` and made the active
+    model of the database ``url`` directly: what is served here is the subject, not the promotion gate."""
+    shutil.copytree(trained.artifact.folder, folder)
+    if edit_meta is not None:
+        meta = json.loads((folder / "meta.json").read_text())
+        edit_meta(meta)
+        (folder / "meta.json").write_text(json.dumps(meta))
+    migrate.upgrade(url)
+    with session_scope(url) as session:
+        registry.register_candidate(session, name=name, featureset=SHOP_FEATURES.name,
+                                    featureset_hash=SHOP_FEATURES.hash, artifact_path=folder, params={}, metrics={})
+        registry.get_model(session, name).status = registry.ACTIVE
+
+
+def test_models_that_cannot_be_served_name_their_fix_and_searches_are_answered(
+        service: SearchService, trained: TrainingOutcome, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from core.settings import get_settings
+    from ltr.ranker.reranker import EngineReranker, LtrReranker
+    from ltr.ranker.serving import active_reranker, reranker_for
+    from ltr.search_template import template_id
+
+    client = service.client
+    alias = f"{service.index}-fix"  # a second alias of the catalogue: its own feature store, not created yet
+    physical = sorted(client.indices.get(index=service.index))
+    client.indices.put_alias(index=physical, name=alias)
+    store = FeatureStore(client, alias)
+    query = sorted(trained.artifact.meta["sample_queries"])[0]
+    monkeypatch.setenv("SHELFRANK_RERANK_MODEL_REFRESH_SECONDS", "0")
+    try:
+        broken = {"unknown featureset 'shelfrank-v0'": lambda meta: meta.update(featureset="shelfrank-v0"),
+                  f"featureset {SHOP_FEATURES.name} has changed": lambda meta: meta.update(featureset_hash="0" * 64)}
+        for case, (expected, edit) in enumerate(broken.items()):
+            url = f"sqlite:///{tmp_path / f'broken-{case}.db'}"
+            _serve(url, trained, tmp_path / f"broken-{case}", f"broken-{case}", edit)
+            caplog.clear()
+            with caplog.at_level(logging.ERROR), session_scope(url) as session:
+                assert active_reranker(session, client, service.index, 50) is None
+            assert expected in caplog.text and "shelfrank models rollback" in caplog.text, caplog.text
+            monkeypatch.setenv("SHELFRANK_DATABASE_URL", url)
+            get_settings.cache_clear()
+            live = ActiveModelReranker(get_settings(), client, service.index)
+            answered = SearchService(client, service.index, service.encoder, service.configs, "hybrid-minmax",
+                                     reranker=live).search(SearchRequest(query=query, debug=True), record=False)
+            assert live.name == "none" and answered.results
+            assert not any("ltr" in r["stages"] for r in answered.results)
+
+        url = f"sqlite:///{tmp_path / 'no-store.db'}"  # a sound model, but the catalogue has no store at all
+        _serve(url, trained, tmp_path / "sound", "sound")
+        assert not store.exists()
+        caplog.clear()
+        with caplog.at_level(logging.ERROR), session_scope(url) as session:
+            assert active_reranker(session, client, alias, 50) is None
+        assert f"missing from feature store {store.name}" in caplog.text and "shelfrank models sync" in caplog.text
+
+        monkeypatch.setenv("SHELFRANK_DATABASE_URL", url)  # the command the message names repairs it
+        get_settings.cache_clear()
+        synced = CliRunner().invoke(app, ["models", "sync", "--index", alias])
+        assert synced.exit_code == 0, synced.output
+        assert "uploaded: sound" in synced.output and store.exists() and store.has_model("sound")
+
+        # SHELFRANK_RERANK_ENGINE=python serves the reference reranker, which ranks as the engine does.
+        monkeypatch.setenv("SHELFRANK_RERANK_ENGINE", "python")
+        monkeypatch.setenv("SHELFRANK_RERANK_WINDOW", "50")
+        get_settings.cache_clear()
+        python = ActiveModelReranker(get_settings(), client, alias).current()
+        assert type(python) is LtrReranker and python.name == "sound"
+        engine = reranker_for(tmp_path / "sound", "sound", client, alias, 50)
+        assert type(engine) is EngineReranker
+        pool = service.candidates(query)
+        context = SearchContext(None, None)
+        assert len(pool) > 5
+        assert [c.product_id for c in python.rerank(query, pool, context)] == \
+            [c.product_id for c in engine.rerank(query, pool, context)]
+    finally:
+        get_settings.cache_clear()
+        client.indices.delete_alias(index=physical, name=alias)
+        client.transport.perform_request("DELETE", f"/_ltr/{store.name}") if store.exists() else None
+        client.delete_script(id=template_id(alias, get_settings().default_index), ignore=[404])
+
+
+def test_a_node_without_the_plugin_is_named_with_the_command_that_installs_it() -> None:
+    from opensearchpy.exceptions import RequestError
+
+    class NoPlugin:
+        def perform_request(self, method: str, path: str, body: object = None) -> None:
+            raise RequestError(400, "no handler found for uri [/_ltr/shelfrank-products] and method [PUT]", {})
+
+    class Client:
+        transport = NoPlugin()
+
+    from ltr.store import FeatureStoreError
+
+    with pytest.raises(FeatureStoreError, match="no Learning-to-Rank plugin.*shelfrank opensearch start"):
+        FeatureStore(Client(), "products").ensure()  # type: ignore[arg-type]

@@ -75,7 +75,8 @@ def ids(result) -> list[str]:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("config", ["bm25", "vector", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"])
 def test_every_config_finds_drills_first(service: SearchService, config: str) -> None:
     result = service.search(parse_search_request({"query": "cordless drill", "config": config, "size": 3}))
-    assert set(ids(result)[:2]) <= {"d1", "d2", "d3"}
+    top = ids(result)[:2]
+    assert len(top) == 2 and set(top) <= {"d1", "d2", "d3"}, top
     assert result.config == config
 
 
@@ -97,7 +98,7 @@ def test_knn_depth_of_a_hybrid(os_client: OpenSearch, catalogue_index: str, bert
     assert set(ids(hybrid(2).search(request))) == {"l1", "l2"}  # only the two nearest neighbours
     assert ids(hybrid(0).search(request)) == []  # no k-NN query: nothing BM25 cannot match
     drills = hybrid(0).search(parse_search_request({"query": "cordless drill", "debug": True}))
-    assert set(ids(drills)[:2]) <= {"d1", "d2", "d3"}
+    assert len(ids(drills)) >= 2 and set(ids(drills)[:2]) <= {"d1", "d2", "d3"}
     assert drills.results and all("vector" in r["stages"] for r in drills.results)  # exact cosines on each
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ltr.ranker.featureset import FeatureSet
-from ltr.traits import ProductTraits
+from indexer.traits import ProductTraits
 
 
 class FakeEngineLogger:

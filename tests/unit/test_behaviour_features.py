@@ -43,7 +43,7 @@ from ltr.features import (
     product_features,
     user_product_features,
 )
-from ltr.traits import ProductTraits
+from indexer.traits import ProductTraits
 
 KEY = "test-key"
 AT = datetime(2026, 1, 20, 12, tzinfo=timezone.utc)
@@ -316,7 +316,7 @@ def test_cli_product_features(cli_env: str) -> None:
 
 
 def test_traits_take_a_category_path_or_a_single_category() -> None:
-    from ltr.traits import traits_of
+    from indexer.traits import traits_of
 
     path = traits_of("p1", "Cordless drill", "DEWALT", ["Tools", "Drills"])
     single = traits_of("p1", "Cordless drill", "DEWALT", "Tools")

@@ -17,7 +17,7 @@ from ltr.ranker.reranker import LtrReranker
 from ltr.ranker.search_dataset import build_search_dataset, ipw_weights, profiles_before
 from ltr.ranker.train import TrainParams, train_lambdamart
 from ltr.serving import BIAS_TERM
-from ltr.traits import ProductTraits
+from indexer.traits import ProductTraits
 from storefront.rerank_stage import Candidate, SearchContext
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
