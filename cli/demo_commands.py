@@ -4,7 +4,8 @@ It starts the local OpenSearch node and Redis, migrates the metadata database, i
 judgments into SQL, indexes the catalogue (BM25 fields plus BERT vectors), answers a few queries three
 ways, and leaves three services running in the background: a Celery worker, the storefront API and the
 admin console (with an admin login it creates). Simulated shoppers then use the search and events APIs;
-the *worker* fits the click model, trains, gates and promotes (or refuses) a LambdaMART model, and
+the *worker* refreshes the products' behaviour, fits the click model, trains, gates and promotes (or refuses)
+a LambdaMART model (then one on the stored judgments, unless the served model already learned from them), and
 evaluates what is served; the demo prints nDCG@10 on the test split for BM25, the hybrid and the served
 ranking, and where to look. ``shelfrank demo --stop`` (``make demo-stop``) stops everything it started.
 """
@@ -124,6 +125,12 @@ def demo(
     login = _console_admin(settings)
 
     clickmodel_folder = _shoppers_and_click_models(settings, alias, catalog, sessions)
+    refreshed = _worker_job(settings, "behaviour-refresh", "Behaviour refresh in the worker: what shoppers did, "
+                            "onto the products the engine's behaviour features read", index=alias)
+    done = refreshed.get("result") or {}
+    typer.echo(f"behaviour refresh {refreshed.get('status')}: {done.get('updated', '?')} products updated, "
+               f"{done.get('cleared', '?')} cleared" if refreshed.get("status") == "succeeded" else
+               f"behaviour refresh {refreshed.get('status')}: {refreshed.get('detail')}")
     _retrain(settings, "clickmodel", "Retrain in the worker on the shoppers' clicks: click model, labels, features, "
              "LambdaMART, quality and parity gates")
     if _served_labels(settings) != "judgments":

@@ -106,7 +106,7 @@ def judged_queries() -> dict[str, dict[str, float]]:
 
 
 @pytest.fixture(scope="session")
-def sample_index(build_catalogue: Callable[..., str], judged_queries: dict[str, dict[str, float]]) -> str:
+def sample_products(judged_queries: dict[str, dict[str, float]]) -> list:  # type: ignore[type-arg]
     """A Home Depot sample: every product judged for ``judged_queries`` plus 300 unjudged distractors, so
     result pages are real BM25/k-NN pages with a mix of relevant and irrelevant products."""
     from indexer.sources import read_catalog
@@ -114,4 +114,10 @@ def sample_index(build_catalogue: Callable[..., str], judged_queries: dict[str, 
     judged = {pid for grades in judged_queries.values() for pid in grades}
     products = list(read_catalog(HOMEDEPOT, "homedepot"))
     distractors = random.Random(11).sample([p for p in products if p.id not in judged], 300)
-    return build_catalogue("test-simulation-catalogue", [p for p in products if p.id in judged] + distractors)
+    return [p for p in products if p.id in judged] + distractors
+
+
+@pytest.fixture(scope="session")
+def sample_index(build_catalogue: Callable[..., str], sample_products: list) -> str:  # type: ignore[type-arg]
+    """The sample indexed once per session; tests that write derived fields onto it share it."""
+    return build_catalogue("test-simulation-catalogue", sample_products)

@@ -8,7 +8,7 @@ irrelevant products.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,8 +37,15 @@ RANKERS = ["hybrid-minmax", "bm25", "hybrid-rrf", "vector"]
 KEY = "simulation-test-key"
 
 
+@pytest.fixture(scope="module")
+def shop_index(build_catalogue: Callable[..., str], sample_products: list) -> str:  # type: ignore[type-arg]
+    """The sample catalogue indexed for this module alone: the pages the shoppers see, and so what the click
+    models recover, do not depend on what other tests wrote onto the shared sample index before."""
+    return build_catalogue("test-shopper-catalogue", sample_products)
+
+
 @pytest.fixture
-def api(tmp_path: Path, settings: Settings, os_client: OpenSearch, sample_index: str,
+def api(tmp_path: Path, settings: Settings, os_client: OpenSearch, shop_index: str,
         bert_encoder: BertEncoder) -> Iterator[tuple[str, str, str]]:
     """A real HTTP server: search through the node, events into a fresh SQLite database, sent with a
     shop API key made for the test."""
@@ -47,7 +54,7 @@ def api(tmp_path: Path, settings: Settings, os_client: OpenSearch, sample_index:
     with session_scope(url) as session:
         key = api_keys.create_key(session, "simulated shop", by="test").key
     app_settings = settings.model_copy(update={"database_url": url, "pseudonym_key": KEY})
-    service = SearchService(os_client, sample_index, QueryVectorCache(bert_encoder), default_configs(candidates=50),
+    service = SearchService(os_client, shop_index, QueryVectorCache(bert_encoder), default_configs(candidates=50),
                             "hybrid-minmax", recorder=DatabaseImpressionRecorder(url, KEY))
     server = make_server("127.0.0.1", 0, create_app(app_settings, service), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
