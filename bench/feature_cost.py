@@ -8,7 +8,9 @@ twice (the first round warms up, the second is reported), one search per query o
 the ids alone (the baseline), the whole featureset as an ``sltr`` rescore (no model: every feature
 computed, nothing ranked), the whole featureset on the fused top 30 / 50 / 100 only, and each feature
 alone. A script feature that only returns a constant is the control for what a script costs by itself,
-and one that only reads the title's token doc values shows what the match features pay before matching.
+one that only reads the title's token doc values shows what the match features pay before matching, and
+one that only reads the product id (keyword doc values) what every stage, product and history feature pays
+to find its candidate's params.
 It prints the median client-side milliseconds and the mean server-side ``took``; the extra over the
 ids-only row is what the feature adds to a rerank. Store entries it writes are named ``bench-cost-*``
 and deleted at the end.
@@ -88,6 +90,8 @@ def main() -> None:
         f"if (!doc.containsKey('{schema.TITLE_TERMS}') || doc['{schema.TITLE_TERMS}'].size() == 0) {{ return 0.0; }} "
         f"List t = doc['{schema.TITLE_TERMS}']; return (double) t.size();")})
     report("a script reading title_terms only", rescored(FeatureSet("terms", (terms,))))
+    identity = FeatureSpec("id_read", "match", {"source": f"return doc['{schema.ID}'].value.length();"})
+    report("a script reading the product id only", rescored(FeatureSet("id", (identity,))))
     for spec in featureset.features:
         report(spec.name, rescored(FeatureSet(spec.name, (spec,))))
     for name in written:
