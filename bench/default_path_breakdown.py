@@ -32,10 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, default=300, help="distinct queries per pass")
     parser.add_argument("--explain", action="store_true", help="keep the debug explanations (TreeSHAP)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="shuffles which train queries are timed")
     args = parser.parse_args()
     service = storefront_service(get_settings(), record=False)
     live = current_reranker(service.reranker)
+    if live.name == "none":
+        raise SystemExit("no model is served: run `make demo`, or promote one (`shelfrank models promote NAME`)")
     if not args.explain:
         live.explain = lambda query, page, context: []  # type: ignore[method-assign]
     train = sorted(select_split(load_homedepot(HOMEDEPOT), "train"))

@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/engine_parity.py [--index ALIAS] [--limit N]
 
 Needs an active model (`make demo` leaves one). Both rerankers score the same fused candidates of each
 Home Depot test-split query through the storefront's own search path; the bench prints nDCG@10 of each, their
-difference (the requirement: equal to 4 decimals) and on how many queries the two top 10s are identical.
+difference (the requirement: equal to 4 decimals; the bench exits non-zero otherwise) and on how many
+queries the two top 10s are identical.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def main() -> None:
     print(f"model {name}, {len(queries)} test queries: nDCG@10 engine {ndcg['opensearch']:.6f}, python "
           f"{ndcg['python']:.6f}, engine - python {ndcg['opensearch'] - ndcg['python']:+.6f}; identical top 10 on "
           f"{same} of {len(queries)} queries")
+    if abs(ndcg["opensearch"] - ndcg["python"]) >= 1e-4:
+        raise SystemExit("the engine and the Python reference disagree beyond 4 decimals")
 
 
 if __name__ == "__main__":

@@ -128,14 +128,15 @@ def demo(
     refreshed = _worker_job(settings, "behaviour-refresh", "Behaviour refresh in the worker: what shoppers did, "
                             "onto the products the engine's behaviour features read", index=alias)
     done = refreshed.get("result") or {}
-    typer.echo(f"behaviour refresh {refreshed.get('status')}: {done.get('updated', '?')} products updated, "
-               f"{done.get('cleared', '?')} cleared" if refreshed.get("status") == "succeeded" else
-               f"behaviour refresh {refreshed.get('status')}: {refreshed.get('detail')}")
-    _retrain(settings, "clickmodel", "Retrain in the worker on the shoppers' clicks: click model, labels, features, "
-             "LambdaMART, quality and parity gates")
+    if refreshed.get("status") == "succeeded":
+        typer.echo(f"behaviour refresh: {done.get('updated')} products updated, {done.get('cleared')} cleared")
+    else:
+        typer.echo(f"behaviour refresh {refreshed.get('status')}: {refreshed.get('detail')}")
+    _retrain(settings, alias, "clickmodel", "Retrain in the worker on the shoppers' clicks: click model, labels, "
+             "features, LambdaMART, quality and parity gates")
     if _served_labels(settings) != "judgments":
-        _retrain(settings, "judgments", "Retrain in the worker on the shop's judgments (train split only), as a shop "
-                 "with a judged query set does; the same gates against what is served now")
+        _retrain(settings, alias, "judgments", "Retrain in the worker on the shop's judgments (train split only), as "
+                 "a shop with a judged query set does; the same gates against what is served now")
     evaluated = _worker_job(settings, "evaluate", "Evaluation in the worker: the served ranking and the hybrid on "
                             "the test split's judgments", index=alias)
     _relevance_table(settings, service, evaluated.get("result") or {})
@@ -151,9 +152,9 @@ def demo(
     typer.echo(f"Demo took {time.monotonic() - started:.0f}s. Stop it all with: make demo-stop")
 
 
-def _retrain(settings: Settings, labels: str, title: str) -> None:
+def _retrain(settings: Settings, alias: str, labels: str, title: str) -> None:
     """One retrain in the worker, and what its gates decided."""
-    retrained = _worker_job(settings, "retrain", title, labels=labels)
+    retrained = _worker_job(settings, "retrain", title, labels=labels, index=alias)
     outcome = retrained.get("result") or {}
     if retrained.get("status") == "succeeded":
         verdict = "promoted" if outcome.get("promoted") else "not promoted"
@@ -163,7 +164,8 @@ def _retrain(settings: Settings, labels: str, title: str) -> None:
 
 
 def _served_labels(settings: Settings) -> str | None:
-    """What the served model learned from ("clickmodel", "judgments"), or None when no model is served.
+    """What the served model learned from ("clickmodel", "judgments"; "" if its registry row does not say), or
+    None when no model is served.
 
     Clicks of 100 demo queries seldom beat the hybrid by enough for the quality gate; a model learned from
     the judgments does, so the demo trains one unless one is served already (a second run skips it)."""

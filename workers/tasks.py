@@ -82,17 +82,20 @@ def events_purge(self, days: int | None = None, started_by: str = "unknown") -> 
 
 @celery_app.task(bind=True, name="shelfrank.retrain", **RETRY)
 def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featureset: str = DEFAULT_FEATURESET,  # type: ignore[no-untyped-def]
-                 started_by: str = "unknown") -> dict[str, Any]:
+                 started_by: str = "unknown", index: str | None = None) -> dict[str, Any]:
     """Retrain on the stored events (``labels="judgments"``: on the stored train-split judgments); promote only
-    past the quality and parity gates (``shelfrank retrain``)."""
+    past the quality and parity gates (``shelfrank retrain``); ``index``: the catalogue alias (default: the
+    shop's default)."""
     settings = _settings(self)
     request = TrainingRequest(labels=labels, days=days, min_support=settings.click_model_min_support,
                               window=settings.rerank_window, params=TrainParams.from_settings(settings))
 
     def job(progress: Progress) -> dict[str, Any]:
-        return retrain(settings, request, featureset=featureset, by=started_by, progress=progress).as_dict()
+        return retrain(settings, request, featureset=featureset, index=index, by=started_by,
+                       progress=progress).as_dict()
 
-    return _run(self, "retrain", job, {"labels": labels, "days": days, "featureset": featureset}, started_by)
+    params = {"labels": labels, "days": days, "featureset": featureset, **({"index": index} if index else {})}
+    return _run(self, "retrain", job, params, started_by)
 
 
 @celery_app.task(bind=True, name="shelfrank.reindex", **RETRY)

@@ -56,7 +56,7 @@ def reranker_for(folder: Path, name: str, client: OpenSearch, index: str, window
                            profiles=profiles, retriever_window=retriever_window)
     if not store.has_model(name):
         raise FeatureStoreError(f"model {name} is active but missing from feature store {store.name} (a wiped "
-                                "node or a restored snapshot?); repair it with `shelfrank models sync`")
+                                f"node or a restored snapshot?); repair it with `shelfrank models sync --index {index}`")
     return EngineReranker(artifact.booster, extractor, name=name, window=window, behaviour=behaviour,
                           profiles=profiles, client=client, index=index, store=store,
                           retriever_window=retriever_window)

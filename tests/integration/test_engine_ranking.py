@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -408,13 +409,14 @@ def test_models_that_cannot_be_served_name_their_fix_and_searches_are_answered(
     from ltr.search_template import template_id
 
     client = service.client
-    alias = f"{service.index}-fix"  # a second alias of the catalogue: its own feature store, not created yet
+    alias = f"{service.index}-fix-{uuid.uuid4().hex[:8]}"  # a second alias of the catalogue: a store of its own
     physical = sorted(client.indices.get(index=service.index))
-    client.indices.put_alias(index=physical, name=alias)
     store = FeatureStore(client, alias)
+    template = template_id(alias, Settings().default_index)  # what `models sync --index` writes
     query = sorted(trained.artifact.meta["sample_queries"])[0]
     monkeypatch.setenv("SHELFRANK_RERANK_MODEL_REFRESH_SECONDS", "0")
     try:
+        client.indices.put_alias(index=physical, name=alias)
         broken = {"unknown featureset 'shelfrank-v0'": lambda meta: meta.update(featureset="shelfrank-v0"),
                   f"featureset {SHOP_FEATURES.name} has changed": lambda meta: meta.update(featureset_hash="0" * 64)}
         for case, (expected, edit) in enumerate(broken.items()):
@@ -438,7 +440,8 @@ def test_models_that_cannot_be_served_name_their_fix_and_searches_are_answered(
         caplog.clear()
         with caplog.at_level(logging.ERROR), session_scope(url) as session:
             assert active_reranker(session, client, alias, 50) is None
-        assert f"missing from feature store {store.name}" in caplog.text and "shelfrank models sync" in caplog.text
+        assert f"missing from feature store {store.name}" in caplog.text
+        assert f"shelfrank models sync --index {alias}" in caplog.text
 
         monkeypatch.setenv("SHELFRANK_DATABASE_URL", url)  # the command the message names repairs it
         get_settings.cache_clear()
@@ -459,24 +462,14 @@ def test_models_that_cannot_be_served_name_their_fix_and_searches_are_answered(
         assert len(pool) > 5
         assert [c.product_id for c in python.rerank(query, pool, context)] == \
             [c.product_id for c in engine.rerank(query, pool, context)]
-    finally:
-        get_settings.cache_clear()
-        client.indices.delete_alias(index=physical, name=alias)
-        client.transport.perform_request("DELETE", f"/_ltr/{store.name}") if store.exists() else None
-        client.delete_script(id=template_id(alias, get_settings().default_index), ignore=[404])
+    finally:  # each step on its own: one failing leaves the others done
+        for cleanup in (lambda: client.indices.delete_alias(index=physical, name=alias, ignore=[404]),
+                        lambda: client.transport.perform_request("DELETE", f"/_ltr/{store.name}",
+                                                                 params={"ignore": 404}),
+                        lambda: client.delete_script(id=template, ignore=[404])):
+            try:
+                cleanup()
+            except TransportError as exc:
+                logging.getLogger(__name__).warning("cleanup of %s failed: %s", alias, exc)
+        get_settings.cache_clear()  # last: nothing reads the test's environment into the cache after this
 
-
-def test_a_node_without_the_plugin_is_named_with_the_command_that_installs_it() -> None:
-    from opensearchpy.exceptions import RequestError
-
-    class NoPlugin:
-        def perform_request(self, method: str, path: str, body: object = None) -> None:
-            raise RequestError(400, "no handler found for uri [/_ltr/shelfrank-products] and method [PUT]", {})
-
-    class Client:
-        transport = NoPlugin()
-
-    from ltr.store import FeatureStoreError
-
-    with pytest.raises(FeatureStoreError, match="no Learning-to-Rank plugin.*shelfrank opensearch start"):
-        FeatureStore(Client(), "products").ensure()  # type: ignore[arg-type]

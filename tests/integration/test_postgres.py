@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import DateTime, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from admin.app import create_app as create_console
@@ -52,13 +52,14 @@ def _upgrade_an_old_database_holding_data(database: str) -> None:
     from ltr import registry
 
     migrate.upgrade(database, "0004")
+    at = bindparam("at", utcnow(), type_=DateTime(timezone=True))  # typed: each dialect stores its own way
     with session_scope(database) as session:
         session.execute(text("INSERT INTO task_runs (task, status, started_at, finished_at, params, detail) "
-                             "VALUES ('retrain', 'succeeded', :at, :at, '{\"labels\": \"clickmodel\"}', 'ok')"),
-                        {"at": utcnow()})
+                             "VALUES ('retrain', 'succeeded', :at, :at, '{\"labels\": \"clickmodel\"}', 'ok')"
+                             ).bindparams(at))
         session.execute(text("INSERT INTO ranking_models (name, created_at, status, featureset, featureset_hash, "
                              "params, metrics, artifact_path, notes) VALUES ('ltr-old', :at, 'active', 'shelfrank-v1', "
-                             "'abc', '{}', '{\"ndcg@10\": 0.41}', '/models/ltr-old', 'kept')"), {"at": utcnow()})
+                             "'abc', '{}', '{\"ndcg@10\": 0.41}', '/models/ltr-old', 'kept')").bindparams(at))
     migrate.upgrade(database)
     assert migrate.current_revision(database) == migrate.head_revision()
     with session_scope(database) as session:
