@@ -39,6 +39,7 @@ from ltr.ranker.extract import FeatureExtractor, EngineFeatureLogger  # noqa: E4
 from ltr.ranker.featureset import FEATURESETS  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import judgment_labels  # noqa: E402
+from ltr.ranker.query_history import history_from_labels  # noqa: E402
 from evaluation.metrics import ndcg_at  # noqa: E402
 from ltr.ranker.reranker import EngineReranker, LtrReranker  # noqa: E402
 from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
@@ -79,7 +80,11 @@ def main() -> None:
     train = select_split(judgments, "train")
     train_queries = sorted(random.Random(0).sample(sorted(train), args.train_queries))
     extractor = FeatureExtractor(featureset, EngineFeatureLogger(service.client, service.index), service.encoder.vector)
-    data = build_dataset(train_queries, service.candidates, extractor, judgment_labels(train, 2.0),
+    labels = judgment_labels(train, 2.0)
+    training = extractor
+    if featureset.of_source("history"):  # the documents' history holds these labels: rows leave their query out
+        training = extractor.with_history(history_from_labels(labels))
+    data = build_dataset(train_queries, service.candidates, training, labels,
                          unlabelled_as_zero=True, window=window, progress=True)
     valid = [is_validation_query(q) for q in data.queries]
     params = TrainParams(max_rounds=args.trees, early_stopping_rounds=0) if args.trees else TrainParams()
