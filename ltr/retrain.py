@@ -48,14 +48,10 @@ class RetrainReport:
 
 
 def stored_train_judgments(url: str) -> dict[str, dict[str, float]]:
-    """The shop's stored judgments of the train split (what ``labels=judgments`` learns from when no file is
-    given: the nightly task, the console); never the test split."""
+    """The shop's stored judgments of the train split, never the test split: the quality gate's grades, and
+    what ``labels=judgments`` learns from when no file is given (the nightly task, the console)."""
     with session_scope(url) as session:
-        judged = judgment_store.load(session, "train")
-    if not judged:
-        raise TrainingError("labels=judgments: no judgments of the train split are stored; import some with "
-                            "`shelfrank judgments import FILE` (or give a file)")
-    return judged
+        return judgment_store.load(session, "train")
 
 
 def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = DEFAULT_FEATURESET,
@@ -69,8 +65,12 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = D
     gain = settings.retrain_min_gain if min_gain is None else min_gain
     url = settings.effective_database_url
     migrate.ensure_current(url)
+    judged = stored_train_judgments(url)
     if request.labels == "judgments" and request.judgments is None:
-        request = replace(request, judgments=stored_train_judgments(url))
+        if not judged:
+            raise TrainingError("labels=judgments: no judgments of the train split are stored; import some with "
+                                "`shelfrank judgments import FILE` (or give a file)")
+        request = replace(request, judgments=judged)
     service = build_search_service(settings, index, record=False)
     require_fields(service.client, service.index, FEATURESETS[featureset])
     extractor = FeatureExtractor(FEATURESETS[featureset], EngineFeatureLogger(service.client, service.index),
@@ -82,8 +82,6 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = D
     report(0.75)
     held_out = outcome.holdout
     assert held_out is not None
-    with session_scope(url) as session:
-        judged = judgment_store.load(session, "train")  # never the test split
     gate_data, grades, graded_by = held_out, None, f"the training labels ({request.labels})"
     judged_held_out = judged_slice(held_out, judged)
     if judged_held_out is not None:

@@ -73,14 +73,16 @@ def trained(database: str, service: SearchService, judged_queries: dict[str, dic
 
 
 def _register_copy(database: str, trained: TrainingOutcome, name: str, tmp_path: Path,
-                   edit: Callable[[list], None] | None = None) -> None:
-    """The trained artifact again under another name (``edit`` may break its converted trees)."""
+                   edit: Callable[[list], None] | None = None, edit_meta: Callable[[dict], None] | None = None) -> None:
+    """The trained artifact again under another name, in ``tmp_path / name`` (``edit`` may break its converted
+    trees, ``edit_meta`` its metadata)."""
     folder = tmp_path / name
     shutil.copytree(trained.artifact.folder, folder)
-    if edit is not None:
-        trees = json.loads((folder / "plugin_model.json").read_text())
-        edit(trees)
-        (folder / "plugin_model.json").write_text(json.dumps(trees))
+    for file, change in (("plugin_model.json", edit), ("meta.json", edit_meta)):
+        if change is not None:
+            content = json.loads((folder / file).read_text())
+            change(content)
+            (folder / file).write_text(json.dumps(content))
     with session_scope(database) as session:
         registry.register_candidate(session, name=name, featureset=SHOP_FEATURES.name,
                                     featureset_hash=SHOP_FEATURES.hash, artifact_path=folder, params={}, metrics={})
@@ -381,19 +383,13 @@ def test_sixteen_shoppers_search_through_promotions_and_a_rollback(
         get_settings.cache_clear()
 
 
-def _serve(url: str, trained: TrainingOutcome, folder: Path, name: str, edit_meta: Callable[[dict], None] | None = None,
-           ) -> None:
-    """``trained``'s artifact copied to ``folder`` (its meta edited), registered as ``name`` and made the active
-    model of the database ``url`` directly: what is served here is the subject, not the promotion gate."""
-    shutil.copytree(trained.artifact.folder, folder)
-    if edit_meta is not None:
-        meta = json.loads((folder / "meta.json").read_text())
-        edit_meta(meta)
-        (folder / "meta.json").write_text(json.dumps(meta))
+def _serve(url: str, trained: TrainingOutcome, name: str, tmp_path: Path,
+           edit_meta: Callable[[dict], None] | None = None) -> None:
+    """:func:`_register_copy` into the database ``url``, made its active model directly: what is served is the
+    subject here, not the promotion gate."""
     migrate.upgrade(url)
+    _register_copy(url, trained, name, tmp_path, edit_meta=edit_meta)
     with session_scope(url) as session:
-        registry.register_candidate(session, name=name, featureset=SHOP_FEATURES.name,
-                                    featureset_hash=SHOP_FEATURES.hash, artifact_path=folder, params={}, metrics={})
         registry.get_model(session, name).status = registry.ACTIVE
 
 
@@ -421,7 +417,7 @@ def test_models_that_cannot_be_served_name_their_fix_and_searches_are_answered(
                   f"featureset {SHOP_FEATURES.name} has changed": lambda meta: meta.update(featureset_hash="0" * 64)}
         for case, (expected, edit) in enumerate(broken.items()):
             url = f"sqlite:///{tmp_path / f'broken-{case}.db'}"
-            _serve(url, trained, tmp_path / f"broken-{case}", f"broken-{case}", edit)
+            _serve(url, trained, f"broken-{case}", tmp_path, edit)
             caplog.clear()
             with caplog.at_level(logging.ERROR), session_scope(url) as session:
                 assert active_reranker(session, client, service.index, 50) is None
@@ -435,7 +431,7 @@ def test_models_that_cannot_be_served_name_their_fix_and_searches_are_answered(
             assert not any("ltr" in r["stages"] for r in answered.results)
 
         url = f"sqlite:///{tmp_path / 'no-store.db'}"  # a sound model, but the catalogue has no store at all
-        _serve(url, trained, tmp_path / "sound", "sound")
+        _serve(url, trained, "sound", tmp_path)
         assert not store.exists()
         caplog.clear()
         with caplog.at_level(logging.ERROR), session_scope(url) as session:
