@@ -65,8 +65,9 @@ def index_name(os_client: OpenSearch, request: pytest.FixtureRequest) -> Iterato
 def build_catalogue(os_client: OpenSearch, settings: Settings, bert_encoder) -> Iterator[Callable[..., str]]:  # type: ignore[no-untyped-def]
     """Index products behind an alias with the real pipeline and encoder; returns the alias.
 
-    The physical indices are deleted when the test session ends."""
+    The physical indices are deleted when the test session ends, also the versions a worker's rebuild made."""
     from indexer import pipeline
+    from indexer.versions import list_versions
 
     built: list[str] = []
 
@@ -89,6 +90,8 @@ def build_catalogue(os_client: OpenSearch, settings: Settings, bert_encoder) -> 
     for index in built:
         os_client.indices.delete(index=index, ignore_unavailable=True)
     for alias in aliases:
+        for index in list_versions(os_client, alias):
+            os_client.indices.delete(index=index, ignore_unavailable=True)
         drop_store(alias)
 
 

@@ -4,6 +4,8 @@ Usage: .venv/bin/python bench/offline/experiments.py DUMP judgments
        .venv/bin/python bench/offline/experiments.py DUMP clicks [--sessions 45000]
        .venv/bin/python bench/offline/experiments.py DUMP windows
        .venv/bin/python bench/offline/experiments.py DUMP history
+       .venv/bin/python bench/offline/experiments.py DUMP traffic [--queries 1000] [--plot FILE]
+       .venv/bin/python bench/offline/experiments.py DUMP department
 
 judgments: the judgments-trained model on the engine bench's 3,000-query sample against all train
 queries, a few LightGBM parameter sets, and the columns an engine-only featureset could compute.
@@ -14,6 +16,14 @@ read the train queries' history only.
 clicks: PBM shoppers (ltr.simulation.behaviour, average shopper: no traits) over each window's hybrid and
 BM25 top 10, labels from the empirical-prior PBM; unshown candidates as 0 or left out; with and without
 exploration slots in the logged pages. Choices read the validation slice; test figures are only reported.
+traffic: how much logged traffic, and how much exploration, the click model needs to teach the ranker what
+the same queries' judgments teach it: the clicks' share of the judgments' gain over the hybrid, by searches
+per query and by the share of pages with exploration slots, and what exploring costs the shoppers who see it
+(nDCG@10 of the logged pages).
+department: a predicted query department (naive Bayes over the query's tokens, learned from the departments
+of the products judged relevant for the train queries, each train query left out of its own prediction)
+matched against the candidate's department (indexer.traits: the catalogue's category, derived from title
+keywords for Home Depot), as features on top of the dump's.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from evaluation.metrics import evaluate_query  # noqa: E402
 from ltr.clickmodels import ClickLog, make_model  # noqa: E402
@@ -217,6 +228,98 @@ def history(dump: Dump) -> None:
             report(extended, f"+ {name} only", everything, labels, columns=[*range(base), base + k])
 
 
+DEPARTMENT_NAMES = ["department_probability", "department_is_predicted"]
+
+
+def product_departments(path: Path) -> dict[str, str]:
+    """Each Home Depot product's department, as the catalogue import derives it from the title."""
+    import csv
+
+    from indexer.traits import department_of
+    with path.open(newline="", encoding="latin-1") as handle:
+        return {row["product_uid"]: department_of(row["product_title"]) for row in csv.DictReader(handle)}
+
+
+class QueryDepartments:
+    """Multinomial naive Bayes P(department | query tokens), one example per (train query, relevant product);
+    ``predict(query, leave_out=True)`` subtracts the query's own examples (its rows must not see its labels)."""
+
+    def __init__(self, grades: Mapping[str, Mapping[str, float]], departments: Mapping[str, str], min_grade: float = 1.0):
+        self.names = sorted(set(departments.values()))
+        self.index = {d: i for i, d in enumerate(self.names)}
+        self.own: dict[str, np.ndarray] = {}  # query -> its relevant products' department counts
+        self.docs = np.zeros(len(self.names))
+        self.tokens: dict[str, np.ndarray] = {}
+        for query, graded in grades.items():
+            counts = np.zeros(len(self.names))
+            for product, grade in graded.items():
+                if grade >= min_grade and product in departments:
+                    counts[self.index[departments[product]]] += 1
+            self.own[query] = counts
+            self.docs += counts
+            for token in set(tokens(query)):
+                self.tokens.setdefault(token, np.zeros(len(self.names)))
+                self.tokens[token] += counts
+        self.token_totals = sum(self.tokens.values())
+        self.vocabulary = len(self.tokens)
+
+    def predict(self, query: str, leave_out: bool) -> np.ndarray:
+        own = self.own.get(query) if leave_out else None
+        own = own if own is not None else np.zeros(len(self.names))
+        docs, totals = self.docs - own, self.token_totals - own * len(set(tokens(query)))
+        log_p = np.log((docs + 1) / (docs.sum() + len(self.names)))
+        for token in set(tokens(query)):
+            counts = self.tokens.get(token, np.zeros(len(self.names))) - own
+            log_p += np.log((counts + 1) / (totals + self.vocabulary))
+        p = np.exp(log_p - log_p.max())
+        return p / p.sum()
+
+
+def with_departments(dump: Dump, departments: Mapping[str, str]) -> Dump:
+    model = QueryDepartments(dump.train_grades, departments)
+
+    def extend(rows: Rows, leave_out: bool) -> dict:
+        out = {}
+        for query, (pool, matrix) in rows.items():
+            if matrix is None:
+                out[query] = (pool, None)
+                continue
+            p = model.predict(query, leave_out)
+            best = int(np.argmax(p))
+            column = np.array([model.index.get(departments.get(product, ""), -1) for product in pool])
+            extra = np.stack([np.where(column >= 0, p[np.maximum(column, 0)], 0.0), (column == best).astype(float)], axis=1)
+            out[query] = (pool, np.hstack([matrix, extra.astype(np.float32)]))
+        return out
+
+    return Dump(dump.names + DEPARTMENT_NAMES, extend(dump.train, True), dump.train_grades, extend(dump.test, False),
+                dump.test_grades)
+
+
+def department(dump: Dump) -> None:
+    from collections import Counter
+
+    from _data import HOMEDEPOT
+    departments = product_departments(HOMEDEPOT)
+    shares = Counter(departments.values())
+    print("products per department: " + ", ".join(f"{d} {n}" for d, n in shares.most_common()), flush=True)
+    labels = judgment_labels(dump.train_grades, MAX_GRADE)
+    everything = sorted(dump.train_grades)
+    extended = with_departments(dump, departments)
+    model = QueryDepartments(dump.train_grades, departments)
+    hits = []
+    for query, graded in sorted(dump.test_grades.items()):
+        wanted = Counter(departments[p] for p, g in graded.items() if g >= 1.0 and p in departments)
+        if wanted:
+            hits.append(model.names[int(np.argmax(model.predict(query, False)))] == wanted.most_common(1)[0][0])
+    print(f"test queries whose predicted department is their relevant products' most common: {np.mean(hits):.1%} "
+          f"of {len(hits)}", flush=True)
+    report(dump, "judgments, all train queries", everything, labels)
+    report(extended, "+ predicted query department", everything, labels)
+    base = len(dump.names)
+    for k, name in enumerate(DEPARTMENT_NAMES):
+        report(extended, f"+ {name} only", everything, labels, columns=[*range(base), base + k])
+
+
 PageFn = Callable[[str, list[str], np.random.Generator], list[str]]
 
 
@@ -231,8 +334,9 @@ def logged_pages(dump: Dump, query: str) -> dict[str, list[str]]:
 
 
 def simulate(dump: Dump, queries: list[str], sessions: int, page_fn: PageFn | None = None,
-             seed: int = 0) -> ClickLog:
-    """PBM sessions as ltr.simulation.runner draws them (Zipf query traffic, 1+ queries per session)."""
+             seed: int = 0, shown_ndcg: list[float] | None = None) -> ClickLog:
+    """PBM sessions as ltr.simulation.runner draws them (Zipf query traffic, 1+ queries per session).
+    ``shown_ndcg`` collects each logged page's nDCG@10: what the logging policy cost its shoppers."""
     rng = np.random.default_rng(seed)
     popularity = query_popularity(len(queries), rng)
     shown: dict[str, dict[str, list[str]]] = {}
@@ -245,6 +349,8 @@ def simulate(dump: Dump, queries: list[str], sessions: int, page_fn: PageFn | No
             if page_fn is not None:
                 page = page_fn(query, page, rng)
             relevance = np.array([relevance_of_grade(dump.train_grades[query].get(p), MAX_GRADE) for p in page])
+            if shown_ndcg is not None:
+                shown_ndcg.append(evaluate_query(page, dump.train_grades[query])["ndcg@10"])
             attract = np.minimum(0.95, [base_attractiveness(r) for r in relevance])
             log.append((query, page, {page[i] for i in browse("pbm", attract, relevance, rng)}))
     return ClickLog.from_sessions(log, depth=DEPTH)
@@ -279,11 +385,66 @@ def clicks(dump: Dump, sessions: int) -> None:
             report(dump, f"{tag}: naive CTR, unshown = 0", queries, naive_ctr_labels(log, 5))
 
 
+SEARCHES_PER_SESSION = 1 / 0.7  # the mean of simulate's geometric(0.7) searches per session
+
+
+def traffic(dump: Dump, n_queries: int, per_query: list[int], rates: list[float], plot: Path | None) -> None:
+    """The clicks' share of the judgments' gain, (clicks - hybrid) / (judgments - hybrid) in nDCG@10 on the
+    validation slice (test beside it, only reported), on one sample of train queries, as the log grows
+    and as more of its pages explore (3 of the window's top 100 in slots 4-10)."""
+    queries = dump.sample(n_queries)
+    grades = dump.test_grades
+    floor = (ndcg(dump.train, dump.train_grades, dump.validation), ndcg(dump.test, grades, sorted(grades)))
+    trees, score = fit(dump, queries, judgment_labels(dump.train_grades, MAX_GRADE))
+    ceiling = (ndcg(dump.train, dump.train_grades, dump.validation, score), ndcg(dump.test, grades, sorted(grades), score))
+    print(f"{n_queries} train queries; hybrid valid {floor[0]:.4f} test {floor[1]:.4f}; their judgments ({trees} trees) "
+          f"valid {ceiling[0]:.4f} test {ceiling[1]:.4f}", flush=True)
+    print(f"{'explore':>7} {'searches/query':>14} {'pairs':>7} {'shown nDCG':>10} {'trees':>5} {'valid':>6} "
+          f"{'share':>6} {'test':>6} {'share':>6}", flush=True)
+    curves: dict[float, list[tuple[float, float]]] = {}
+    for rate in rates:
+        for searches in per_query:
+            started = time.perf_counter()
+            shown: list[float] = []
+            log = simulate(dump, queries, round(searches * n_queries / SEARCHES_PER_SESSION),
+                           exploration(dump, rate) if rate else None, shown_ndcg=shown)
+            labels = click_model_labels(make_model("pbm", prior="empirical").fit(log, max_iter=100), 5)
+            trees, score = fit(dump, queries, labels)
+            got = (ndcg(dump.train, dump.train_grades, dump.validation, score), ndcg(dump.test, grades, sorted(grades), score))
+            share = [(g - f) / (c - f) for g, f, c in zip(got, floor, ceiling)]
+            curves.setdefault(rate, []).append((log.n_sessions / n_queries, share[0]))
+            print(f"{rate:7.0%} {log.n_sessions / n_queries:14.0f} {sum(len(v) for v in labels.values()):7} "
+                  f"{np.mean(shown):10.4f} {trees:5} {got[0]:.4f} {share[0]:6.0%} {got[1]:.4f} {share[1]:6.0%} "
+                  f"({time.perf_counter() - started:.0f}s)", flush=True)
+    if plot is not None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for rate, points in curves.items():
+            ax.plot(*zip(*points), marker="o", label=f"{rate:.0%} of pages explore")
+        ax.axhline(0.9, color="grey", linestyle="--", linewidth=1, label="90% of the judgments' gain")
+        ax.set_xscale("log")
+        ax.set_xlabel("logged searches per query (mean, Zipf traffic)")
+        ax.set_ylabel("clicks' share of the judgments' gain (validation)")
+        ax.set_title(f"LambdaMART on PBM click labels, {n_queries} train queries")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(plot, dpi=110)
+        print(f"plot: {plot}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dump", type=Path, help="the folder bench/offline/dump_windows.py wrote")
-    parser.add_argument("experiment", choices=["judgments", "clicks", "windows", "history"])
+    parser.add_argument("experiment", choices=["judgments", "clicks", "windows", "history", "traffic", "department"])
     parser.add_argument("--sessions", type=int, default=45_000, help="clicks: simulated sessions")
+    parser.add_argument("--queries", type=int, default=1000, help="traffic: train queries the shoppers type")
+    parser.add_argument("--per-query", type=int, nargs="+", default=[20, 50, 100, 200, 400],
+                        help="traffic: logged searches per query")
+    parser.add_argument("--explore", type=float, nargs="+", default=[0.0, 0.3, 1.0],
+                        help="traffic: shares of logged pages with exploration slots")
+    parser.add_argument("--plot", type=Path, default=None, help="traffic: write the curves to this PNG")
     args = parser.parse_args()
     dump = Dump.load(args.dump)
     print(f"hybrid, no rerank: valid {ndcg(dump.train, dump.train_grades, dump.validation):.4f} "
@@ -294,6 +455,10 @@ def main() -> None:
         windows(dump)
     elif args.experiment == "history":
         history(dump)
+    elif args.experiment == "department":
+        department(dump)
+    elif args.experiment == "traffic":
+        traffic(dump, args.queries, args.per_query, args.explore, args.plot)
     else:
         clicks(dump, args.sessions)
 
