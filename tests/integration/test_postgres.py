@@ -254,3 +254,46 @@ def test_the_task_lock_and_run_records_on_postgres(url: str, settings: Settings)
         broker.flushdb()
         if started_here and not os.environ.get("SHELFRANK_KEEP_NODE"):
             local.stop()
+
+
+def test_buffered_recording_on_postgres_stores_every_page_once(url: str) -> None:
+    """What a storefront under load does to production's database: 16 threads record 50 searches each through
+    the buffered recorder while the events API already stored some of the same searches (a frontend that
+    reports its own); after close every search is stored once with all its impressions, and the early
+    click gets its position."""
+    import threading
+
+    from sqlalchemy import func
+
+    from ltr.events.store import EventStore
+    from storefront.recording import BufferedRecorder, DatabaseImpressionRecorder
+    from storefront.request import SearchRequest
+
+    with session_scope(url) as session:
+        EventStore("key").ingest(session, [
+            {"event_id": "e1", "type": "search", "search_id": "t3-s7", "query": "drill", "results": ["p0", "p1", "p2"],
+             "ts": "2026-11-30T10:00:00Z"},
+            {"event_id": "e2", "type": "click", "search_id": "t5-s9", "product_id": "p2", "ts": "2026-11-30T10:00:01Z"}])
+    writer = DatabaseImpressionRecorder(url, "key")
+    recorder = BufferedRecorder(writer.write, batch_size=64, flush_interval_s=0.05)
+    start = threading.Barrier(16)
+
+    def shop(thread: int) -> None:
+        start.wait()
+        for i in range(50):
+            recorder(f"t{thread}-s{i}", SearchRequest(query=f"query {thread} {i}", user_id=f"shopper-{thread}"),
+                     "hybrid-minmax", "model-a", [(f"p{k}", k + 1) for k in range(3)])
+
+    threads = [threading.Thread(target=shop, args=(t,)) for t in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recorder.close()
+    assert (recorder.stats.written, recorder.stats.dropped, recorder.stats.lost) == (800, 0, 0)
+    with session_scope(url) as session:
+        assert session.scalar(select(func.count()).select_from(Search)) == 800
+        assert session.scalar(select(func.count()).select_from(Impression)) == 2400
+        assert session.get(Search, "t3-s7").source == "events"  # the events API's copy is kept as it was
+        assert session.get(Search, "t4-s7").model_version == "model-a"
+        assert session.scalar(select(Interaction.position).where(Interaction.event_id == "e2")) == 3
