@@ -184,7 +184,8 @@ def main() -> None:
     out = args.out or folder
     out.mkdir(parents=True, exist_ok=True)
     (out / "ltr_relevance.json").write_text(json.dumps({"averages": averages, "vs_bm25": {
-        name: vars(c) for name, c in comparisons.items()}, "args": vars(args) | {
+        metric: {name: vars(c) for name, c in by_name.items()} for metric, by_name in comparisons.items()},
+        "args": vars(args) | {
         "out": str(out)}}, indent=2, default=str))
     for name, (booster, _) in models.items():
         booster.save_model(str(out / f"{name}.txt"))
