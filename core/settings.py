@@ -185,6 +185,13 @@ class Settings(BaseSettings):
         "(max error 0.07 -> 0.01 on a 30-impressions-per-pair randomised log, 0.040 -> 0.023 on the simulated "
         "shoppers' real pages) at about the same fit time; fixed: Beta(1, 1) pseudo-counts, the earlier behaviour.")
     rerank_window: int = Field(200, ge=2, description="Fused candidates the active LTR model reranks per query.")
+    exploration_rate: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of shoppers' first pages that show a few deeper candidates in their "
+        "lower slots, so that click labels reach products the ranking never shows (storefront/exploration.py; "
+        "what it costs and buys: docs/measurements.md). 0: off.")
+    exploration_slots: int = Field(3, ge=1, le=20, description="Deeper candidates an exploring page shows "
+                                   "(never in its first 3 positions).")
+    exploration_depth: int = Field(100, ge=2, description="Exploring pages draw from the ranked list's top N.")
     rerank_retriever_window: int = Field(
         30, ge=0, description="For a model whose features the engine computes alone (an -engine featureset): rerank "
         "each retriever's top N (BM25's and the vector search's) inside the first stage's own request, one round trip "

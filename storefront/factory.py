@@ -9,6 +9,7 @@ from core.settings import Settings
 from encoders.batching import MicroBatchingEncoder
 from encoders.cache import QueryVectorCache
 from encoders.factory import load_query_encoder
+from storefront.exploration import Exploration
 from storefront.recording import BufferedRecorder, DatabaseImpressionRecorder
 from storefront.retrieval import RetrievalConfig
 from storefront.service import SearchService
@@ -55,6 +56,8 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
         recorder=recorder,
         tuning=live_tuning(settings),
         last_stage=cross_encoder_stage(settings),
+        exploration=Exploration(settings.exploration_rate, settings.exploration_slots, settings.exploration_depth)
+        if settings.exploration_rate > 0 else None,
     )
 
 

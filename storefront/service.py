@@ -20,6 +20,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
 from storefront import fusion
+from storefront.exploration import Exploration, explore_page
 from storefront.rerank_stage import (Candidate, FirstStageRescore, NoopReranker, Reranker, RerankerSource,
                                     RescoresInFirstStage, SearchContext, current_reranker)
 from storefront.request import SearchRequest
@@ -80,12 +81,13 @@ class TuningSource(Protocol):
 class SearchService:
     """``configs`` and ``default_config`` are the tuning served unless ``tuning`` (the live, versioned
     tuning of :mod:`storefront.tuning_store`) is given; then each search reads that one.
-    ``last_stage`` (off by default) rescores the top of the reranked list with a cross-encoder."""
+    ``last_stage`` (off by default) rescores the top of the reranked list with a cross-encoder;
+    ``exploration`` (off by default) shows a few deeper candidates on some recorded first pages."""
 
     def __init__(self, client: OpenSearch, index: str, encoder: QueryEncoder, configs: dict[str, RetrievalConfig],
                  default_config: str, reranker: Reranker | RerankerSource | None = None,
                  recorder: ImpressionRecorder | None = None, tuning: TuningSource | None = None,
-                 last_stage: CrossEncoderStage | None = None) -> None:
+                 last_stage: CrossEncoderStage | None = None, exploration: Exploration | None = None) -> None:
         if default_config not in configs:
             raise ValueError(f"unknown default retrieval config {default_config!r}")
         self.client = client
@@ -96,6 +98,7 @@ class SearchService:
         self.reranker: Reranker | RerankerSource = reranker or NoopReranker()
         self.recorder = recorder
         self.last_stage = last_stage
+        self.exploration = exploration
 
     def current_tuning(self) -> ServedTuning:
         return self.tuning_source.current() if self.tuning_source is not None else self._static_tuning
@@ -135,11 +138,17 @@ class SearchService:
             candidates = self.last_stage.rerank(request.query, candidates)
             timings["cross_encoder_ms"] = (time.perf_counter() - mark) * 1000
 
-        page = candidates[request.offset : request.offset + request.size]
-        self._fill_missing_titles(page, timings)
         search_id = uuid.uuid4().hex
+        explored: set[int] = set()
+        if self.exploration is not None and record and request.offset == 0 and not request.debug:
+            page, explored = explore_page(candidates, request.size, self.exploration, search_id)
+        else:
+            page = candidates[request.offset : request.offset + request.size]
+        self._fill_missing_titles(page, timings)
         results = [{"id": c.product_id, "title": c.fields.get("title"), "score": c.score,
                     "position": request.offset + i + 1} for i, c in enumerate(page)]
+        for position in explored:  # the frontend may want to know; the impressions record where it was shown
+            results[position]["explored"] = True
         if record and self.recorder is not None:
             mark = time.perf_counter()
             self._record(search_id, request, config.name, reranker.name, [(r["id"], r["position"]) for r in results])
