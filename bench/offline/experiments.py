@@ -51,6 +51,7 @@ from ltr.ranker.title_match import title_match  # noqa: E402
 from ltr.ranker.train import TrainParams, train_lambdamart  # noqa: E402
 from ltr.simulation.behaviour import DEPTH, base_attractiveness, browse, relevance_of_grade  # noqa: E402
 from ltr.simulation.runner import query_popularity  # noqa: E402
+from storefront.exploration import Exploration, explore_page  # noqa: E402
 
 Rows = Mapping[str, tuple[list[str], np.ndarray | None]]
 MAX_GRADE = 2.0  # Home Depot relevance 1..3 as grades 0..2
@@ -357,17 +358,15 @@ def simulate(dump: Dump, queries: list[str], sessions: int, page_fn: PageFn | No
 
 
 def exploration(dump: Dump, rate: float, slots: int = 3, depth: int = 100) -> PageFn:
-    """With probability ``rate``, ``slots`` random candidates of the window's top ``depth`` replace
-    results in positions 4-10: a logging policy that puts deeper candidates in front of shoppers."""
+    """The storefront's exploration slots (storefront.exploration, as ``SHELFRANK_EXPLORATION_RATE`` serves
+    them): with probability ``rate`` a page shows ``slots`` random candidates of the window's top ``depth``
+    below its first three results. The pages here are the logged rankers' top 10 with the window behind them."""
+    policy = Exploration(rate, slots=slots, depth=depth)
+
     def page_fn(query: str, page: list[str], rng: np.random.Generator) -> list[str]:
-        pool = [p for p in dump.train[query][0][:depth] if p not in page]
-        if rng.random() >= rate or not pool or len(page) < DEPTH:
-            return page
-        page = list(page)
-        picks = rng.choice(len(pool), min(slots, len(pool)), replace=False)
-        for slot, pick in zip(rng.choice(range(3, DEPTH), len(picks), replace=False), picks):
-            page[slot] = pool[pick]
-        return page
+        shown = set(page)
+        ranked = page + [p for p in dump.train[query][0][:depth] if p not in shown]
+        return explore_page(ranked, len(page), policy, f"{query}:{rng.integers(1 << 62)}")[0]
     return page_fn
 
 
