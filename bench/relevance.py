@@ -185,7 +185,7 @@ def served(shop: Settings, index: str, args: argparse.Namespace) -> None:
     print_table(rows)
     queries = sorted(train_all)
     random.Random(args.seed + 1).shuffle(queries)
-    model = storefront_service(shop, index, record=False).reranker.name
+    model = service.reranker.name
     print_latency(latency(shop, index, queries, args.clients, args.latency_queries), args.clients, model)
     held_out = {q: train_all[q] for q in sorted(train_all) if is_holdout_query(q)}
     if args.windows:

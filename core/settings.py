@@ -191,7 +191,8 @@ class Settings(BaseSettings):
         "what it costs and buys: docs/measurements.md). 0: off.")
     exploration_slots: int = Field(3, ge=1, le=20, description="Deeper candidates an exploring page shows "
                                    "(never in its first 3 positions).")
-    exploration_depth: int = Field(100, ge=2, description="Exploring pages draw from the ranked list's top N.")
+    exploration_depth: int = Field(100, ge=2, description="Exploring pages draw from the ranked list's top N "
+                                   "(beyond the page: N must exceed the page size, or nothing is shown).")
     rerank_retriever_window: int = Field(
         30, ge=0, description="For a model whose features the engine computes alone (an -engine featureset): rerank "
         "each retriever's top N (BM25's and the vector search's) inside the first stage's own request, one round trip "

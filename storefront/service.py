@@ -140,7 +140,9 @@ class SearchService:
 
         search_id = uuid.uuid4().hex
         explored: set[int] = set()
-        if self.exploration is not None and record and request.offset == 0 and not request.debug:
+        # Only pages whose impressions are stored explore: the labels are the point, and nobody else should pay.
+        if (self.exploration is not None and record and self.recorder is not None and request.offset == 0
+                and not request.debug):
             page, explored = explore_page(candidates, request.size, self.exploration, search_id)
         else:
             page = candidates[request.offset : request.offset + request.size]

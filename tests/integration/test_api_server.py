@@ -154,8 +154,8 @@ def test_readiness_against_the_real_node_and_database(tmp_path: Path, opensearch
 
 def test_the_development_server_answers_and_writes_its_impressions_on_ctrl_c(
         build_catalogue: Callable[..., str], tmp_path: Path) -> None:
-    """``shelfrank api serve --dev``: one process (Flask's server), the same app, and Ctrl-C still writes
-    the buffered impressions before it exits."""
+    """``shelfrank api serve --dev``: one process (Flask's server), the same app; searches are answered while
+    the database is locked, and Ctrl-C still writes the buffered impressions once it is free again."""
     alias = build_catalogue("test-api-dev-catalogue", CATALOGUE)
     database = tmp_path / "dev.db"
     migrate.upgrade(f"sqlite:///{database}")
@@ -165,25 +165,35 @@ def test_the_development_server_answers_and_writes_its_impressions_on_ctrl_c(
     with log.open("w") as out:
         process = subprocess.Popen([shelfrank, "api", "serve", "--dev", "--host", "127.0.0.1", "--port", str(port)],
                                    stdout=out, stderr=subprocess.STDOUT, env=environment)
-    server = Server(f"http://127.0.0.1:{port}", process, database, log)
+    url = f"http://127.0.0.1:{port}"
+    holder = sqlite3.connect(database, isolation_level=None, timeout=30)
+    interrupted = False
     try:
         deadline = time.monotonic() + 120
         while True:
             assert process.poll() is None, log.read_text()
             try:
-                with urllib.request.urlopen(server.url + "/api/v1/health", timeout=2):  # noqa: S310
+                with urllib.request.urlopen(url + "/api/v1/health", timeout=2):  # noqa: S310
                     break
             except OSError:
                 assert time.monotonic() < deadline, f"the development server did not come up:\n{log.read_text()}"
                 time.sleep(0.5)
-        answers = [post(server.url, {"query": query, "size": 5}) for query in QUERIES[:4]]
+        holder.execute("BEGIN EXCLUSIVE")  # nothing can be written until after Ctrl-C
+        answers = [post(url, {"query": query, "size": 5}) for query in QUERIES[:4]]
         assert [status for status, _body, _headers in answers] == [200] * 4
         assert all(body["results"] for _status, body, _headers in answers)
         assert "Booting worker" not in log.read_text()  # not gunicorn
+        process.send_signal(signal.SIGINT)
+        interrupted = True
+        time.sleep(1.0)
+        assert process.poll() is None  # still writing: it waits for the database rather than dropping the pages
     finally:
-        if process.poll() is None:
+        if holder.in_transaction:
+            holder.execute("COMMIT")
+        holder.close()
+        if not interrupted and process.poll() is None:
             process.send_signal(signal.SIGINT)
-            process.wait(timeout=60)
+        process.wait(timeout=60)
     searches, impressions = stored(database)
     assert searches == {body["search_id"] for _status, body, _headers in answers}
     assert impressions == sum(len(body["results"]) for _status, body, _headers in answers)

@@ -75,3 +75,6 @@ def test_the_service_explores_recorded_first_pages_only_and_records_where_it_sho
     second = service.search(parse_search_request({"query": "drill", "page": 2}))
     assert [r["id"] for r in second.results] == [f"p{i}" for i in range(10, 20)]
     assert service.ranking("drill", None, 10) == plain
+    unrecorded = SearchService(ManyHitsClient(), "products", FixedVector(), default_configs(), "hybrid-minmax",  # type: ignore[arg-type]
+                               exploration=Exploration(1.0))
+    assert [r["id"] for r in unrecorded.search(parse_search_request({"query": "drill"})).results] == plain
