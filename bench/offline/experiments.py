@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from evaluation.metrics import evaluate_query  # noqa: E402
-from ltr.clickmodels import ClickLog, make_model  # noqa: E402
+from ltr.clickmodels import ClickLog, ClickModel, make_model  # noqa: E402
 from indexer.title_terms import tokens  # noqa: E402
 from ltr.ranker.dataset import RankingData  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
@@ -322,6 +322,13 @@ def department(dump: Dump) -> None:
 
 
 PageFn = Callable[[str, list[str], np.random.Generator], list[str]]
+SESSION_ENDS = 0.7  # P(a session ends after each search): 1 / 0.7 searches per session on average
+
+
+def pbm_labels(log: ClickLog) -> tuple[ClickModel, Labels]:
+    """The empirical-prior PBM fitted to ``log``, and its graded labels of pairs with 5+ impressions."""
+    pbm = make_model("pbm", prior="empirical").fit(log, max_iter=100)
+    return pbm, click_model_labels(pbm, 5)
 
 
 def logged_pages(dump: Dump, query: str) -> dict[str, list[str]]:
@@ -343,7 +350,7 @@ def simulate(dump: Dump, queries: list[str], sessions: int, page_fn: PageFn | No
     shown: dict[str, dict[str, list[str]]] = {}
     log = []
     for _ in range(sessions):
-        for _ in range(int(rng.geometric(0.7))):
+        for _ in range(int(rng.geometric(SESSION_ENDS))):
             query = queries[int(rng.choice(len(queries), p=popularity))]
             pages = shown.setdefault(query, logged_pages(dump, query))
             page = pages[("hybrid", "bm25")[int(rng.integers(2))]]
@@ -374,17 +381,13 @@ def clicks(dump: Dump, sessions: int) -> None:
     queries = dump.sample()
     for tag, page_fn in [("fixed pages", None), ("explore 30% (3 of the top 100 in slots 4-10)", exploration(dump, 0.3))]:
         log = simulate(dump, queries, sessions, page_fn)
-        pbm = make_model("pbm", prior="empirical").fit(log, max_iter=100)
-        labels = click_model_labels(pbm, 5)
+        pbm, labels = pbm_labels(log)
         print(f"{tag}: {log.n_sessions} searches, {sum(len(v) for v in labels.values())} labelled pairs, "
               "examination " + " ".join(f"{x:.2f}" for x in pbm.examination), flush=True)
         report(dump, f"{tag}: debiased, unshown = 0", queries, labels)
         report(dump, f"{tag}: debiased, shown pairs only", queries, labels, unshown_as_zero=False)
         if page_fn is None:
             report(dump, f"{tag}: naive CTR, unshown = 0", queries, naive_ctr_labels(log, 5))
-
-
-SEARCHES_PER_SESSION = 1 / 0.7  # the mean of simulate's geometric(0.7) searches per session
 
 
 def traffic(dump: Dump, n_queries: int, per_query: list[int], rates: list[float], plot: Path | None) -> None:
@@ -405,9 +408,9 @@ def traffic(dump: Dump, n_queries: int, per_query: list[int], rates: list[float]
         for searches in per_query:
             started = time.perf_counter()
             shown: list[float] = []
-            log = simulate(dump, queries, round(searches * n_queries / SEARCHES_PER_SESSION),
+            log = simulate(dump, queries, round(searches * n_queries * SESSION_ENDS),
                            exploration(dump, rate) if rate else None, shown_ndcg=shown)
-            labels = click_model_labels(make_model("pbm", prior="empirical").fit(log, max_iter=100), 5)
+            labels = pbm_labels(log)[1]
             trees, score = fit(dump, queries, labels)
             got = (ndcg(dump.train, dump.train_grades, dump.validation, score), ndcg(dump.test, grades, sorted(grades), score))
             share = [(g - f) / (c - f) for g, f, c in zip(got, floor, ceiling)]
