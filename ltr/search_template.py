@@ -5,7 +5,7 @@ One ``GET /<alias>/_search/template`` with ``{"id": "shelfrank-search", "params"
 "query_vector": [...]}}`` runs the first stage (the BM25 multi_match, plus a k-NN clause when the caller
 passes the query vector; without one it is BM25 alone) and rescores the top window with ``sltr`` and the
 active model. Only a model whose every feature the engine can compute from the query text, its vector and
-the documents can run there (an ``-engine`` featureset such as ``shelfrank-v3-engine``, see
+the documents can run there (an ``-engine`` featureset such as the default ``shelfrank-v4-engine``, see
 :func:`ltr.ranker.featureset.engine_only`): a model reading first-stage values or a shopper's maps needs
 the storefront. Then the template serves the first stage alone and :func:`sync_template` says why.
 
@@ -24,7 +24,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from indexer import schema
-from ltr.ranker.featureset import ENGINE_FEATURES_V3, FeatureSet, engine_only
+from ltr.ranker.featureset import DEFAULT_FEATURESET, FeatureSet, engine_only
 
 TEMPLATE_ID = "shelfrank-search"
 NO_MODEL = "none"
@@ -57,7 +57,7 @@ def plan(model: str | None, featureset: FeatureSet | None, store: str, window: i
     if not engine_only(featureset):
         return TemplatePlan(None, store, window, knn_k, knn_boost, (), (
             f"the active model {model} reads {featureset.name} features only the storefront knows (first-stage "
-            f"values or a shopper's maps); train one with --featureset {ENGINE_FEATURES_V3.name} to rerank here"))
+            f"values or a shopper's maps); train one with --featureset {DEFAULT_FEATURESET} (the default) to rerank here"))
     return TemplatePlan(model, store, window, knn_k, knn_boost, priors, f"reranks with {model}")
 
 

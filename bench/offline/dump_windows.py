@@ -43,7 +43,7 @@ def main() -> None:
     service, _ = recording_service(get_settings(), Path(tempfile.mkdtemp()) / "events.db", args.index)
     featureset = FEATURESETS[args.featureset]
     extractor = FeatureExtractor(featureset, EngineFeatureLogger(service.client, service.index),
-                                 service.encoder if featureset.of_source("vector") else None)
+                                 service.encoder.vector if featureset.of_source("vector") else None)
     judgments = load_homedepot(HOMEDEPOT)
     served = extractor
     for split in ("train", "test"):

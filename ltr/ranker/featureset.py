@@ -242,9 +242,12 @@ FEATURESETS = {fs.name: fs for fs in (QUERY_FEATURES, SHOP_FEATURES, PERSONAL_FE
                                       QUERY_FEATURES_V4, SHOP_FEATURES_V4, PERSONAL_FEATURES_V4, ENGINE_FEATURES_V4)}
 #: What a retrain trains on unless told otherwise: the query history's features on top of v3's (test nDCG@10
 #: 0.5177 served against v3's 0.4296 on Home Depot, docs/measurements.md). Promotion writes its history.
-DEFAULT_FEATURESET = SHOP_FEATURES_V4.name
+#: The engine-only set, so the stored search template reranks with every default model: on Home Depot's
+#: validation slice it ranks within noise of ``shelfrank-v4`` (-0.002 nDCG@10 over three seeds, the paired
+#: interval including 0) at the same engine time (docs/measurements.md, 2026-12-07).
+DEFAULT_FEATURESET = ENGINE_FEATURES_V4.name
 #: Per-search labels (``--labels actions``) cannot leave a search's own clicks out of the history features.
-DEFAULT_PER_SEARCH_FEATURESET = SHOP_FEATURES_V3.name
+DEFAULT_PER_SEARCH_FEATURESET = ENGINE_FEATURES_V3.name
 
 
 def default_featureset(labels: str) -> str:

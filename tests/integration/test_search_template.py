@@ -25,7 +25,7 @@ from encoders.cache import QueryVectorCache
 from ltr import promotion, registry, search_template
 from ltr.ranker.artifacts import load_artifact
 from ltr.ranker.extract import EngineFeatureLogger, FeatureExtractor
-from ltr.ranker.featureset import ENGINE_FEATURES, SHOP_FEATURES
+from ltr.ranker.featureset import DEFAULT_FEATURESET, ENGINE_FEATURES, SHOP_FEATURES
 from ltr.ranker.job import TrainingRequest, train_and_register
 from ltr.ranker.train import TrainParams
 from storefront.rerank_stage import Candidate
@@ -131,7 +131,7 @@ def test_a_model_that_needs_the_storefront_leaves_the_template_to_the_first_stag
     template = f"shelfrank-search-{service.index}"
     _train(database, service, judged_queries, SHOP_FEATURES, "shop-template-1", tmp_path_factory.mktemp("m2"))
     reason = _promote(database, service, "shop-template-1", template)
-    assert "shop-template-1" in reason and "shelfrank-v3-engine" in reason
+    assert "shop-template-1" in reason and DEFAULT_FEATURESET in reason
     assert search_template.served_model(service.client, template) is None
     query = sorted(judged_queries)[0]
     hits = _search(settings, service.index, template, {"keywords": query, "size": 5,

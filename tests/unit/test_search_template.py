@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ltr.ranker.featureset import ENGINE_FEATURES, PERSONAL_FEATURES, SHOP_FEATURES
+from ltr.ranker.featureset import DEFAULT_FEATURESET, ENGINE_FEATURES, FEATURESETS, PERSONAL_FEATURES, SHOP_FEATURES, engine_only
 from ltr.search_template import TEMPLATE_ID, plan, source, template_id
 
 
@@ -11,7 +11,8 @@ def test_only_a_model_the_engine_can_compute_alone_goes_into_the_template() -> N
     assert served.model == "m1" and served.reason == "reranks with m1"
     for featureset in (SHOP_FEATURES, PERSONAL_FEATURES):
         refused = plan("m2", featureset, "s", 200, 100, 10.0)
-        assert refused.model is None and featureset.name in refused.reason and "shelfrank-v3-engine" in refused.reason
+        assert refused.model is None and featureset.name in refused.reason and DEFAULT_FEATURESET in refused.reason
+    assert engine_only(FEATURESETS[DEFAULT_FEATURESET])  # the fix it names: the default featureset reranks there
     assert plan(None, None, "s", 200, 100, 10.0).reason == "no model is active"
 
 
