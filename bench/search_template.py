@@ -14,6 +14,12 @@ fresh database, and written into a bench-only template (`shelfrank-search-<alias
   would with its own encoder cache): BM25 + k-NN in one bool query, the window rescored by `sltr`.
 - *template-bm25*: the same template without the vector (BM25 first stage, cosine feature 0).
 
+With `--served`, nothing is trained: the shop's own active model and its stored `shelfrank-search` template (as
+the last promotion wrote them) are timed, the API serving a copy of the shop's SQLite database (so the bench's
+searches are recorded there, not in the shop's). Training a bench model of a featureset with the query history
+would write that model's history onto the live documents at its promotion, so the bench trains only
+`shelfrank-v1-engine`.
+
 Prints p50 / p99 / QPS and the ratio to the API, and nDCG@10 of each on those test queries.
 """
 
@@ -24,6 +30,7 @@ import hashlib
 import http.client
 import json
 import random
+import shutil
 import socket
 import sys
 import tempfile
@@ -77,22 +84,32 @@ class Client:
         return payload
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--queries", type=int, default=200, help="test-split queries timed")
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--train-queries", type=int, default=300)
-    parser.add_argument("--index", default=None)
-    args = parser.parse_args()
-    settings = get_settings()
-    folder = Path(tempfile.mkdtemp(prefix="shelfrank-template-"))
+def served_setup(settings, client, alias: str, folder: Path) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A copy of the shop's SQLite database, and the shop's template, which must rerank with its active model."""
+    url = settings.effective_database_url
+    if not url.startswith("sqlite:///"):
+        raise SystemExit("--served copies the shop's SQLite database; with another database, run without it")
+    shutil.copy(url.removeprefix("sqlite:///"), folder / "shop.db")
+    database = f"sqlite:///{folder / 'shop.db'}"
+    with session_scope(database) as session:
+        active = registry.active_model(session)
+    template = search_template.template_id(alias, settings.default_index)
+    served = search_template.served_model(client, template)
+    if active is None or served != active.name:
+        raise SystemExit(f"template {template} reranks with {served or 'no model'}, the shop serves "
+                         f"{active.name if active else 'no model'}: `shelfrank models sync` writes it")
+    print(f"model {active.name} ({active.featureset}); template {template}")
+    return database, template
+
+
+def bench_model(settings, service, judgments, train_queries: int, folder: Path) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A v1-engine model on ``train_queries`` train queries' judgments, promoted in a fresh database, and
+    a bench-only template for it."""
     database = f"sqlite:///{folder / 'shop.db'}"
     migrate.upgrade(database)
-    service = build_search_service(settings, args.index, record=False)
     alias, window = service.index, settings.rerank_window
-    judgments = load_homedepot(HOMEDEPOT)
     train = select_split(judgments, "train")
-    chosen = sorted(random.Random(0).sample(sorted(train), args.train_queries))
+    chosen = sorted(random.Random(0).sample(sorted(train), train_queries))
     extractor = FeatureExtractor(ENGINE_FEATURES, EngineFeatureLogger(service.client, alias), service.encoder.vector)
     name = f"bench-engine-{hashlib.sha256(str(chosen).encode()).hexdigest()[:8]}-{int(time.time())}"
     request = TrainingRequest(labels="judgments", judgments={q: train[q] for q in chosen}, window=window, name=name,
@@ -107,7 +124,27 @@ def main() -> None:
         plan = promotion.sync_search_template(session, service.client, alias, default_index, window)
     print(f"model {name}: {outcome.model.metrics['trees']} trees on {outcome.queries} queries; template {template}: "
           f"{plan.reason}")
+    return database, template
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--queries", type=int, default=200, help="test-split queries timed")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--train-queries", type=int, default=300)
+    parser.add_argument("--index", default=None)
+    parser.add_argument("--served", action="store_true",
+                        help="time the shop's active model and its shelfrank-search template (no bench model)")
+    args = parser.parse_args()
+    settings = get_settings()
+    folder = Path(tempfile.mkdtemp(prefix="shelfrank-template-"))
+    service = build_search_service(settings, args.index, record=False)
+    alias, window = service.index, settings.rerank_window
+    judgments = load_homedepot(HOMEDEPOT)
+    if args.served:
+        database, template = served_setup(settings, service.client, alias, folder)
+    else:
+        database, template = bench_model(settings, service, judgments, args.train_queries, folder)
     queries = sorted(select_split(judgments, "test"))[: args.queries]
     vectors = {q: [float(x) for x in service.encoder.vector(q)] for q in queries}
     api = ApiServer(free_port(), folder / "api.log", env={"SHELFRANK_DATABASE_URL": database,

@@ -6,6 +6,7 @@ Usage: .venv/bin/python bench/offline/experiments.py DUMP judgments
        .venv/bin/python bench/offline/experiments.py DUMP history
        .venv/bin/python bench/offline/experiments.py DUMP traffic [--queries 1000] [--plot FILE]
        .venv/bin/python bench/offline/experiments.py DUMP department
+       .venv/bin/python bench/offline/experiments.py DUMP engine --engine-dump ENGINE_DUMP
 
 judgments: the judgments-trained model on the engine bench's 3,000-query sample against all train
 queries, a few LightGBM parameter sets, and the columns an engine-only featureset could compute.
@@ -24,6 +25,10 @@ department: a predicted query department (naive Bayes over the query's tokens, l
 of the products judged relevant for the train queries, each train query left out of its own prediction)
 matched against the candidate's department (indexer.traits: the catalogue's category, derived from title
 keywords for Home Depot), as features on top of the dump's.
+engine: a featureset with the first stage's values (DUMP, e.g. shelfrank-v4) against its engine-only twin
+(ENGINE_DUMP, e.g. shelfrank-v4-engine, logged over the same windows), each on every train query's judgments:
+the whole window and each retriever's top (the one-trip rerank), the paired 95% interval of the difference
+on the validation slice over three seeds, and the same for the two sets' v3 columns.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from evaluation.metrics import evaluate_query  # noqa: E402
 from ltr.clickmodels import ClickLog, ClickModel, make_model  # noqa: E402
 from indexer.title_terms import tokens  # noqa: E402
 from ltr.ranker.dataset import RankingData  # noqa: E402
+from ltr.ranker.featureset import FEATURESETS  # noqa: E402
 from ltr.ranker.job import is_validation_query  # noqa: E402
 from ltr.ranker.labels import Labels, click_model_labels, judgment_labels, naive_ctr_labels  # noqa: E402
 from ltr.ranker.title_match import title_match  # noqa: E402
@@ -179,6 +185,71 @@ def windows(dump: Dump) -> None:
     for tag, scored in rows:
         print(f"{tag:40} valid {ndcg(dump.train, dump.train_grades, dump.validation, score, scored):.4f} "
               f"test {ndcg(dump.test, dump.test_grades, sorted(dump.test_grades), score, scored):.4f}", flush=True)
+
+
+def engine(dump: Dump, twin: Dump, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+    """Whether a model the engine can compute alone (what the search template can serve) ranks as well as
+    one reading the first stage's values. ``twin`` must hold the same windows (same index, queries, order)."""
+    if any(dump.train[q][0] != twin.train[q][0] for q in dump.train) or \
+            any(dump.test[q][0] != twin.test[q][0] for q in dump.test):
+        raise SystemExit("the two dumps hold different windows: log both from the same index")
+    labels = judgment_labels(dump.train_grades, MAX_GRADE)
+    everything = sorted(dump.train_grades)
+    column = {name: dump.names.index(name) for name in ("fused_rank", "bm25_rank", "in_bm25", "vector_rank")}
+
+    def rows_of(query: str) -> np.ndarray:  # the windows' stage values, from the dump that has them
+        return (dump.train.get(query) or dump.test[query])[1]
+
+    def head(query: str, cut: tuple[int, int] | int | None) -> np.ndarray | None:
+        if cut is None or rows_of(query) is None:
+            return None
+        m = rows_of(query)
+        if isinstance(cut, int):
+            return m[:, column["fused_rank"]] <= cut
+        a, b = cut
+        return ((m[:, column["in_bm25"]] > 0) & (m[:, column["bm25_rank"]] <= a)) | (m[:, column["vector_rank"]] <= b)
+
+    def per_query(rows: Rows, grades: Mapping, queries: list[str], score, cut=None) -> np.ndarray:
+        values = []
+        for query in queries:
+            mask = head(query, cut)
+            values.append(ndcg({query: rows[query]}, grades, [query], score,
+                               None if mask is None else (lambda _m, mask=mask: mask)))
+        return np.array(values)
+
+    def named(of: Dump, names: list[str]) -> list[int]:
+        return [of.names.index(n) for n in names]
+
+    cuts = [("whole window", None), ("BM25 100 + vector 30", (100, 30)), ("BM25 50 + vector 30", (50, 30)),
+            ("BM25 30 + vector 30", (30, 30)), ("fused top 50", 50)]
+    print("| model | trees | " + " | ".join(f"{tag}: valid / test" for tag, _ in cuts) + " |")
+    models = [(f"stage values ({len(dump.names)} features)", dump, None),
+              (f"without {', '.join(STAGE_ONLY)}", dump, [i for i, n in enumerate(dump.names) if n not in STAGE_ONLY]),
+              (f"engine-only twin ({len(twin.names)} features)", twin, None)]
+    for tag, of, columns in models:
+        trees, score = fit(of, everything, labels, columns=columns)
+        cells = [f"{per_query(of.train, of.train_grades, of.validation, score, cut).mean():.4f} / "
+                 f"{per_query(of.test, of.test_grades, sorted(of.test_grades), score, cut).mean():.4f}"
+                 for _, cut in cuts]
+        print(f"| {tag} | {trees} | " + " | ".join(cells) + " |", flush=True)
+    rng = np.random.default_rng(0)
+    v3 = [spec.name for spec in FEATURESETS["shelfrank-v3"].features]
+    v3_engine = [spec.name for spec in FEATURESETS["shelfrank-v3-engine"].features]
+    pairs = [("whole sets", None, None)]
+    if set(v3) <= set(dump.names) and set(v3_engine) <= set(twin.names):
+        pairs.append(("their v3 columns", named(dump, v3), named(twin, v3_engine)))
+    for tag, columns, twin_columns in pairs:
+        for seed in seeds:
+            params = TrainParams(seed=seed)
+            _, a_score = fit(dump, everything, labels, params, columns=columns)
+            _, b_score = fit(twin, everything, labels, params, columns=twin_columns)
+            a = per_query(dump.train, dump.train_grades, dump.validation, a_score)
+            b = per_query(twin.train, twin.train_grades, twin.validation, b_score)
+            d = b - a
+            means = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(2000)]
+            print(f"{tag}, seed {seed}: validation nDCG@10 {a.mean():.4f} with stage values, {b.mean():.4f} engine-only, "
+                  f"difference {d.mean():+.4f} [{np.percentile(means, 2.5):+.4f}, {np.percentile(means, 97.5):+.4f}] "
+                  f"over {len(d)} queries", flush=True)
 
 
 HISTORY_NAMES = ["history_queries", "history_coverage", "history_best_jaccard", "history_head_match"]
@@ -439,7 +510,10 @@ def traffic(dump: Dump, n_queries: int, per_query: list[int], rates: list[float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dump", type=Path, help="the folder bench/offline/dump_windows.py wrote")
-    parser.add_argument("experiment", choices=["judgments", "clicks", "windows", "history", "traffic", "department"])
+    parser.add_argument("experiment",
+                        choices=["judgments", "clicks", "windows", "history", "traffic", "department", "engine"])
+    parser.add_argument("--engine-dump", type=Path, default=None,
+                        help="engine: the engine-only twin's dump, logged from the same index")
     parser.add_argument("--sessions", type=int, default=45_000, help="clicks: simulated sessions")
     parser.add_argument("--queries", type=int, default=1000, help="traffic: train queries the shoppers type")
     parser.add_argument("--per-query", type=int, nargs="+", default=[20, 50, 100, 200, 400],
@@ -459,6 +533,10 @@ def main() -> None:
         history(dump)
     elif args.experiment == "department":
         department(dump)
+    elif args.experiment == "engine":
+        if args.engine_dump is None:
+            parser.error("engine needs --engine-dump (bench/offline/dump_windows.py OUT --featureset shelfrank-v4-engine)")
+        engine(dump, Dump.load(args.engine_dump))
     elif args.experiment == "traffic":
         traffic(dump, args.queries, args.per_query, args.explore, args.plot)
     else:
