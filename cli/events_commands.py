@@ -19,6 +19,7 @@ from core.settings import get_settings
 from ltr.events.files import import_events
 from ltr.events.retention import purge_expired
 from ltr.events.store import EventStore
+from ltr.events.volumes import exploration_clicks
 
 app = typer.Typer(help="Shopper events: import, retention, summary.", no_args_is_help=True)
 
@@ -98,3 +99,34 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print the counts a
         return
     for name, value in counts.items():
         typer.echo(f"{name:>14}: {value}")
+
+
+@app.command()
+@user_errors
+def exploration(
+    days: int = typer.Option(28, "--days", min=1, help="Searches of the last N days."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as one JSON array."),
+) -> None:
+    """Clicks on exploration slots against the ranked results at the same positions (first pages only):
+    what SHELFRANK_EXPLORATION_RATE costs the shoppers who see it."""
+    settings = get_settings()
+    url = settings.effective_database_url
+    migrate.ensure_current(url)
+    with session_scope(url) as session:
+        rows = exploration_clicks(session, days)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    if not any(r["explored"] for r in rows):
+        typer.echo(f"no exploration slot was shown in the last {days} days (SHELFRANK_EXPLORATION_RATE turns them on)")
+    by_position: dict[int, dict[bool, dict]] = {}
+    for row in rows:
+        by_position.setdefault(row["position"], {})[row["explored"]] = row
+    typer.echo(f"{'position':>8} {'ranked shown':>12} {'CTR':>7} {'explored shown':>14} {'CTR':>7}")
+    for position, kinds in sorted(by_position.items()):
+        cells = []
+        for explored in (False, True):
+            row = kinds.get(explored)
+            cells += [f"{row['impressions'] if row else 0:>{14 if explored else 12}}",
+                      f"{row['ctr']:7.3f}" if row and row["ctr"] is not None else f"{'-':>7}"]
+        typer.echo(f"{position:>8} " + " ".join(cells))

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -41,6 +41,7 @@ class ServedPage:
     model_version: str | None
     shown: tuple[tuple[str, int], ...]  # (product id, 1-based position)
     served_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    explored: frozenset[int] = frozenset()  # the positions of ``shown`` that were exploration slots
 
 
 class DatabaseImpressionRecorder:
@@ -51,8 +52,9 @@ class DatabaseImpressionRecorder:
         self.pseudonym_key = pseudonym_key
 
     def __call__(self, search_id: str, request: SearchRequest, config: str, model_version: str | None,
-                 shown: list[tuple[str, int]]) -> None:
-        self.write([ServedPage(search_id, request, config, model_version, tuple(shown))])
+                 shown: list[tuple[str, int]], *, explored: Collection[int] = ()) -> None:
+        self.write([ServedPage(search_id, request, config, model_version, tuple(shown),
+                               explored=frozenset(explored))])
 
     def write(self, pages: Sequence[ServedPage]) -> None:
         """Store ``pages`` in one transaction; a search id already stored (replayed as an event) is skipped."""
@@ -71,7 +73,7 @@ class DatabaseImpressionRecorder:
                     "session_id": request.session_id, "config": page.config, "model_version": page.model_version,
                     "source": "storefront", "created_at": page.served_at})
                 impressions.extend({"search_id": page.search_id, "product_id": pid, "position": pos,
-                                    "page": request.page} for pid, pos in page.shown)
+                                    "page": request.page, "explored": pos in page.explored} for pid, pos in page.shown)
             insert_searches(session, searches, impressions)
 
 
@@ -112,8 +114,8 @@ class BufferedRecorder:
         return self._queue.qsize()
 
     def __call__(self, search_id: str, request: SearchRequest, config: str, model_version: str | None,
-                 shown: list[tuple[str, int]]) -> None:
-        page = ServedPage(search_id, request, config, model_version, tuple(shown))
+                 shown: list[tuple[str, int]], *, explored: Collection[int] = ()) -> None:
+        page = ServedPage(search_id, request, config, model_version, tuple(shown), explored=frozenset(explored))
         if self._closing.is_set():
             self._drop("the recorder is closed")
             return

@@ -11,7 +11,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -71,7 +71,12 @@ class SearchResult:
         return body
 
 
-ImpressionRecorder = Callable[[str, SearchRequest, str, str | None, list[tuple[str, int]]], None]
+class ImpressionRecorder(Protocol):
+    """Stores a served page: the search, and each product shown at its 1-based position (``explored``: the
+    positions that were exploration slots)."""
+
+    def __call__(self, search_id: str, request: SearchRequest, config: str, model_version: str | None,
+                 shown: list[tuple[str, int]], *, explored: Collection[int] = ()) -> None: ...
 
 
 class TuningSource(Protocol):
@@ -153,7 +158,8 @@ class SearchService:
             results[position]["explored"] = True
         if record and self.recorder is not None:
             mark = time.perf_counter()
-            self._record(search_id, request, config.name, reranker.name, [(r["id"], r["position"]) for r in results])
+            self._record(search_id, request, config.name, reranker.name, [(r["id"], r["position"]) for r in results],
+                         {results[i]["position"] for i in explored})
             timings["record_ms"] = (time.perf_counter() - mark) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
 
@@ -204,10 +210,10 @@ class SearchService:
             return candidates
 
     def _record(self, search_id: str, request: SearchRequest, config: str, model: str,
-                shown: list[tuple[str, int]]) -> None:
+                shown: list[tuple[str, int]], explored: set[int]) -> None:
         """Hand the page to the recorder; a failure to record is logged, never the shopper's problem."""
         try:
-            self.recorder(search_id, request, config, model, shown)  # type: ignore[misc]
+            self.recorder(search_id, request, config, model, shown, explored=explored)  # type: ignore[misc]
         except Exception:  # noqa: BLE001
             log.exception("search %s could not be recorded", search_id)
 

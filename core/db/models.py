@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, text)
+                        UniqueConstraint, false, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -67,6 +67,9 @@ class Impression(Base):
     product_id: Mapped[str] = mapped_column(String(512))
     position: Mapped[int] = mapped_column(Integer)
     page: Mapped[int] = mapped_column(Integer, default=1)
+    #: Shown in an exploration slot (storefront/exploration.py): a deeper candidate placed there by chance, not
+    #: by the ranking, so its clicks measure what exploring costs and which products the ranking misses.
+    explored: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     search: Mapped[Search] = relationship(back_populates="impressions")
 
 

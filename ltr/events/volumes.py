@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import Impression, Interaction, Search
@@ -48,3 +48,21 @@ def totals(session: Session) -> dict[str, int]:
 
 def as_dates(rows: list[dict]) -> list[date]:
     return [date.fromisoformat(r["day"]) for r in rows]
+
+
+def exploration_clicks(session: Session, days: int = 28, now: datetime | None = None) -> list[dict]:
+    """First-page impressions and their clicks per position, ranked results apart from exploration slots.
+
+    What exploring costs the shoppers (the slots' CTR against the ranked results' at the same positions) and
+    what it finds (clicked products the ranking had left deeper) read from what was stored, not simulated.
+    """
+    since = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    clicked = exists().where(Interaction.search_id == Impression.search_id,
+                             Interaction.product_id == Impression.product_id, Interaction.type == "click")
+    rows = session.execute(
+        select(Impression.position, Impression.explored, func.count(), func.sum(case((clicked, 1), else_=0)))
+        .join(Search, Search.search_id == Impression.search_id)
+        .where(Search.created_at >= since, Impression.page == 1)
+        .group_by(Impression.position, Impression.explored).order_by(Impression.position, Impression.explored)).all()
+    return [{"position": position, "explored": bool(explored), "impressions": n, "clicks": int(c or 0),
+             "ctr": (c or 0) / n if n else None} for position, explored, n, c in rows]

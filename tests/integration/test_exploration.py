@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 QUERIES = ["cordless drill", "paint brush", "led light bulb", "garden hose", "wood screws"]
 
 
-def test_a_shop_with_exploration_on_records_deeper_products_where_it_showed_them(
+def test_a_shop_with_exploration_on_records_deeper_products_where_it_showed_them_and_flags_them(
         settings: Settings, sample_index: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'explore.db'}"
     migrate.upgrade(url)
@@ -41,6 +41,6 @@ def test_a_shop_with_exploration_on_records_deeper_products_where_it_showed_them
         service.close()
     with session_scope(url) as session:
         for search_id, page in shown.items():
-            stored = session.execute(select(Impression.product_id, Impression.position)
+            stored = session.execute(select(Impression.product_id, Impression.position, Impression.explored)
                                      .where(Impression.search_id == search_id).order_by(Impression.position)).all()
-            assert [tuple(row) for row in stored] == [(pid, position) for pid, position, _ in page]
+            assert [tuple(row) for row in stored] == page  # where each was shown, and which were exploration slots

@@ -62,14 +62,15 @@ class ManyHitsClient:
 
 
 def test_the_service_explores_recorded_first_pages_only_and_records_where_it_showed_them() -> None:
-    recorded: list[list[tuple[str, int]]] = []
+    recorded: list[tuple[list[tuple[str, int]], set[int]]] = []
     service = SearchService(ManyHitsClient(), "products", FixedVector(), default_configs(), "hybrid-minmax",  # type: ignore[arg-type]
-                            recorder=lambda *args: recorded.append(args[4]), exploration=Exploration(1.0))
+                            recorder=lambda *args, explored: recorded.append((args[4], set(explored))),
+                            exploration=Exploration(1.0))
     plain = [f"p{i}" for i in range(10)]
     result = service.search(parse_search_request({"query": "drill"}))
     explored = [r for r in result.results if r.get("explored")]
     assert len(explored) == 3 and all(r["id"] not in plain and r["position"] > 3 for r in explored)
-    assert recorded == [[(r["id"], r["position"]) for r in result.results]]
+    assert recorded == [([(r["id"], r["position"]) for r in result.results], {r["position"] for r in explored})]
     assert [r["id"] for r in service.search(parse_search_request({"query": "drill"}), record=False).results] == plain
     assert [r["id"] for r in service.search(parse_search_request({"query": "drill", "debug": True})).results] == plain
     second = service.search(parse_search_request({"query": "drill", "page": 2}))

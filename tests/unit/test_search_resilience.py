@@ -48,7 +48,7 @@ def service(reranker, recorder=None) -> SearchService:  # type: ignore[no-untype
 
 def test_one_reranker_ranks_explains_and_is_recorded_per_search() -> None:
     source, recorded = PromotingSource(), []
-    searcher = service(source, lambda *args: recorded.append(args[3]))
+    searcher = service(source, lambda *args, **_flags: recorded.append(args[3]))
     result = searcher.search(parse_search_request({"query": "drill", "debug": True}))
     assert source.asked == 1
     assert result.debug["reranker"] == "model-1" and recorded == ["model-1"]
@@ -65,7 +65,7 @@ def test_a_failing_rerank_stage_serves_the_fused_list(caplog: pytest.LogCaptureF
 
 
 def test_a_failing_recorder_does_not_fail_the_search(caplog: pytest.LogCaptureFixture) -> None:
-    def locked(*_args) -> None:  # type: ignore[no-untyped-def]
+    def locked(*_args, **_kwargs) -> None:  # type: ignore[no-untyped-def]
         raise OSError("database is locked")
 
     with caplog.at_level(logging.ERROR):
