@@ -165,7 +165,14 @@ def serve(
     settings = get_settings()
     host, port = host or settings.api_host, port or settings.api_port
     if dev:
+        import faulthandler
+        import signal
+
         from werkzeug.serving import run_simple
+
+        # `kill -USR1 PID` prints every thread's stack (a server that will not stop says where it waits);
+        # gunicorn keeps USR1 for reopening its logs, so only the development server does this.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
         from api.app import create_app, shutdown
 

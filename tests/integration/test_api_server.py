@@ -163,8 +163,11 @@ def test_the_development_server_answers_and_writes_its_impressions_on_ctrl_c(
     shelfrank = str(Path(compose_command("api", port)[0]))
     environment = {**os.environ, "SHELFRANK_DATABASE_URL": f"sqlite:///{database}", "SHELFRANK_DEFAULT_INDEX": alias}
     with log.open("w") as out:
+        # As in a terminal: a test run started in the background (``make test &``) ignores SIGINT, and a child
+        # inherits that, so Ctrl-C would never reach the server.
         process = subprocess.Popen([shelfrank, "api", "serve", "--dev", "--host", "127.0.0.1", "--port", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT, env=environment)
+                                   stdout=out, stderr=subprocess.STDOUT, env=environment,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     url = f"http://127.0.0.1:{port}"
     holder = sqlite3.connect(database, isolation_level=None, timeout=30)
     interrupted = False
@@ -193,7 +196,13 @@ def test_the_development_server_answers_and_writes_its_impressions_on_ctrl_c(
         holder.close()
         if not interrupted and process.poll() is None:
             process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # the development server writes its threads' stacks to its log
+            time.sleep(1.0)
+            process.kill()
+            pytest.fail(f"the development server did not exit 60 s after Ctrl-C:\n{log.read_text()[-8000:]}")
     searches, impressions = stored(database)
     assert searches == {body["search_id"] for _status, body, _headers in answers}
     assert impressions == sum(len(body["results"]) for _status, body, _headers in answers)
