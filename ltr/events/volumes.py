@@ -54,7 +54,7 @@ def exploration_clicks(session: Session, days: int = 28, now: datetime | None = 
     """First-page impressions and their clicks per position, ranked results apart from exploration slots.
 
     What exploring costs the shoppers (the slots' CTR against the ranked results' at the same positions) and
-    what it finds (clicked products the ranking had left deeper) read from what was stored, not simulated.
+    what it finds (clicks on products the ranking had left deeper), read from what was stored, not simulated.
     """
     since = (now or datetime.now(timezone.utc)) - timedelta(days=days)
     clicked = exists().where(Interaction.search_id == Impression.search_id,
