@@ -164,23 +164,32 @@ def judgments(dump: Dump) -> None:
            columns=[i for i, n in enumerate(dump.names) if n not in STAGE_ONLY])
 
 
+def stage_columns(dump: Dump) -> dict[str, int]:
+    """Where a dump with the first stage's values keeps the ranks that choose a smaller window."""
+    return {name: dump.names.index(name) for name in ("fused_rank", "bm25_rank", "in_bm25", "vector_rank")}
+
+
+def fused_top(column: Mapping[str, int], k: int) -> Scored:
+    """The fused top k (a second request over the fused window)."""
+    return lambda m: m[:, column["fused_rank"]] <= k
+
+
+def per_retriever(column: Mapping[str, int], a: int, b: int) -> Scored:
+    """BM25's top a and the vector search's top b (a rescore on each first-stage sub-request, one trip)."""
+    return lambda m: ((m[:, column["in_bm25"]] > 0) & (m[:, column["bm25_rank"]] <= a)) | (m[:, column["vector_rank"]] <= b)
+
+
 def windows(dump: Dump) -> None:
     """How few candidates the engine-only model can score: the fused top k (a second request over the
     fused window), or each retriever's own top (a rescore on each first-stage sub-request, one trip)."""
     columns = [i for i, n in enumerate(dump.names) if n not in STAGE_ONLY]
     trees, score = fit(dump, sorted(dump.train_grades), judgment_labels(dump.train_grades, MAX_GRADE),
                        columns=columns)
-    column = {name: dump.names.index(name) for name in ("fused_rank", "bm25_rank", "in_bm25", "vector_rank")}
-
-    def fused_top(k: int) -> Scored:
-        return lambda m: m[:, column["fused_rank"]] <= k
-
-    def per_retriever(a: int, b: int) -> Scored:
-        return lambda m: ((m[:, column["in_bm25"]] > 0) & (m[:, column["bm25_rank"]] <= a)) | (m[:, column["vector_rank"]] <= b)
+    column = stage_columns(dump)
 
     print(f"engine-only model, all train queries: {trees} trees", flush=True)
-    rows = [(f"fused top {k}", fused_top(k)) for k in (200, 100, 50, 30, 20)]
-    rows += [(f"BM25 top {a} + vector top {b}", per_retriever(a, b))
+    rows = [(f"fused top {k}", fused_top(column, k)) for k in (200, 100, 50, 30, 20)]
+    rows += [(f"BM25 top {a} + vector top {b}", per_retriever(column, a, b))
              for a, b in ((100, 30), (50, 30), (30, 30), (30, 20), (20, 20), (20, 10))]
     for tag, scored in rows:
         print(f"{tag:40} valid {ndcg(dump.train, dump.train_grades, dump.validation, score, scored):.4f} "
@@ -195,21 +204,13 @@ def engine(dump: Dump, twin: Dump, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
         raise SystemExit("the two dumps hold different windows: log both from the same index")
     labels = judgment_labels(dump.train_grades, MAX_GRADE)
     everything = sorted(dump.train_grades)
-    column = {name: dump.names.index(name) for name in ("fused_rank", "bm25_rank", "in_bm25", "vector_rank")}
+    column = stage_columns(dump)
 
-    def rows_of(query: str) -> np.ndarray:  # the windows' stage values, from the dump that has them
-        return (dump.train.get(query) or dump.test[query])[1]
+    def head(query: str, cut: Scored | None) -> np.ndarray | None:  # chosen by the stage values, for both dumps
+        stage = (dump.train.get(query) or dump.test[query])[1]
+        return None if cut is None or stage is None else cut(stage)
 
-    def head(query: str, cut: tuple[int, int] | int | None) -> np.ndarray | None:
-        if cut is None or rows_of(query) is None:
-            return None
-        m = rows_of(query)
-        if isinstance(cut, int):
-            return m[:, column["fused_rank"]] <= cut
-        a, b = cut
-        return ((m[:, column["in_bm25"]] > 0) & (m[:, column["bm25_rank"]] <= a)) | (m[:, column["vector_rank"]] <= b)
-
-    def per_query(rows: Rows, grades: Mapping, queries: list[str], score, cut=None) -> np.ndarray:
+    def per_query(rows: Rows, grades: Mapping, queries: list[str], score, cut: Scored | None = None) -> np.ndarray:
         values = []
         for query in queries:
             mask = head(query, cut)
@@ -220,8 +221,9 @@ def engine(dump: Dump, twin: Dump, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
     def named(of: Dump, names: list[str]) -> list[int]:
         return [of.names.index(n) for n in names]
 
-    cuts = [("whole window", None), ("BM25 100 + vector 30", (100, 30)), ("BM25 50 + vector 30", (50, 30)),
-            ("BM25 30 + vector 30", (30, 30)), ("fused top 50", 50)]
+    cuts = [("whole window", None), ("BM25 100 + vector 30", per_retriever(column, 100, 30)),
+            ("BM25 50 + vector 30", per_retriever(column, 50, 30)),
+            ("BM25 30 + vector 30", per_retriever(column, 30, 30)), ("fused top 50", fused_top(column, 50))]
     print("| model | trees | " + " | ".join(f"{tag}: valid / test" for tag, _ in cuts) + " |")
     models = [(f"stage values ({len(dump.names)} features)", dump, None),
               (f"without {', '.join(STAGE_ONLY)}", dump, [i for i, n in enumerate(dump.names) if n not in STAGE_ONLY]),
