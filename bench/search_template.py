@@ -30,8 +30,8 @@ import hashlib
 import http.client
 import json
 import random
-import shutil
 import socket
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -89,7 +89,10 @@ def served_setup(settings, client, alias: str, folder: Path) -> tuple[str, str]:
     url = settings.effective_database_url
     if not url.startswith("sqlite:///"):
         raise SystemExit("--served copies the shop's SQLite database; with another database, run without it")
-    shutil.copy(url.removeprefix("sqlite:///"), folder / "shop.db")
+    # SQLite's backup API, not a file copy: the shop's database runs in WAL mode, and its latest writes may
+    # still sit in the -wal file beside it.
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as source, sqlite3.connect(folder / "shop.db") as copy:
+        source.backup(copy)
     database = f"sqlite:///{folder / 'shop.db'}"
     with session_scope(database) as session:
         active = registry.active_model(session)

@@ -45,8 +45,25 @@ def bert_encoder(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def os_client(opensearch_node: LocalNode, settings: Settings) -> OpenSearch:
-    return make_client(settings)
+def os_client(opensearch_node: LocalNode, settings: Settings) -> Iterator[OpenSearch]:
+    """A client of the session's node. Tests that make a test catalogue the default one write the stored
+    template ``shelfrank-search`` (stored scripts are cluster-wide), so the one a development shop had before
+    the session is put back at its end (or the tests' removed, on a node that had none)."""
+    from opensearchpy.exceptions import NotFoundError
+
+    from ltr.search_template import TEMPLATE_ID
+
+    client = make_client(settings)
+    path = f"/_scripts/{TEMPLATE_ID}"
+    try:
+        kept = client.transport.perform_request("GET", path)["script"]
+    except NotFoundError:
+        kept = None
+    yield client
+    if kept is not None:
+        client.transport.perform_request("PUT", path, body={"script": {"lang": kept["lang"], "source": kept["source"]}})
+    else:
+        client.transport.perform_request("DELETE", path, params={"ignore": 404})
 
 
 @pytest.fixture
