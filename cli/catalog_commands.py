@@ -13,6 +13,7 @@ from core.settings import get_settings
 from encoders.factory import load_cached_encoder
 from indexer import pipeline
 from indexer.sources import FORMATS, ImportReport, load_mapping, read_catalog
+from indexer.segments import Compaction
 from indexer.versions import live_index
 
 catalog_app = typer.Typer(help="Import product catalogues into OpenSearch.", no_args_is_help=True)
@@ -70,6 +71,12 @@ def import_catalog(
         _report(report)
         typer.echo(f"{alias} ({result.index}): upserted {result.documents} products in {result.seconds:.1f}s "
                    f"(encoded {encoder.stats.misses}, from cache {encoder.stats.hits})")
+
+
+def _echo_compaction(compaction: Compaction | None) -> None:
+    """What merging the live index's segments after the writes did (indexer.segments), when it was looked at."""
+    if compaction is not None:
+        typer.echo(f"segments: {compaction.describe()}")
 
 
 def _refuse_during_chunked_rebuild(settings, alias: str) -> None:  # type: ignore[no-untyped-def]
@@ -178,6 +185,7 @@ def sync(
         _report(report)
     typer.echo(f"{alias} ({result.index}): upserted {result.documents}, deleted {result.deleted}; "
                f"encoded {encoder.stats.misses}, from cache {encoder.stats.hits}")
+    _echo_compaction(result.compaction)
 
 
 @index_app.command()
@@ -224,6 +232,8 @@ def cleanup(index: str = IndexOption) -> None:
                        ("partial_kept", "unverified versions kept (younger than the grace period)"),
                        ("models_deleted_from_store", "retired models deleted from the feature store")):
         typer.echo(f"{label}: {', '.join(report[key]) or 'none'}")  # type: ignore[arg-type]
+    if report["compaction"]:
+        _echo_compaction(Compaction(**report["compaction"]))  # type: ignore[arg-type]
 
 
 @index_app.command()
@@ -240,6 +250,7 @@ def behaviour(index: str = IndexOption) -> None:
     typer.echo(f"{alias} ({report.index}): {report.updated} products updated, {report.cleared} cleared "
                f"(no history in the window), {report.missing} with history no longer in the catalogue; "
                f"priors: {priors or '-'}; search template: {template}")
+    _echo_compaction(report.compaction)
 
 
 @index_app.command()
@@ -268,6 +279,7 @@ def history(
         typer.echo(f"{index or settings.default_index} ({report.index}): {report.updated} products given the active "
                    f"model's history of {report.queries} queries, {report.cleared} cleared, {report.missing} not in "
                    "the catalogue")
+        _echo_compaction(report.compaction)
         return
     loaded = None
     if judgments is not None:
@@ -278,3 +290,4 @@ def history(
     report = refresh_history(settings, index, loaded, days)
     typer.echo(f"{index or settings.default_index} ({report.index}): {report.updated} products given the history of "
                f"{report.queries} queries, {report.cleared} cleared, {report.missing} not in the catalogue")
+    _echo_compaction(report.compaction)

@@ -35,6 +35,7 @@ from core.redis_server import LocalRedis
 from core.settings import Settings, get_settings
 from evaluation import judgment_store
 from evaluation.judgments import load_homedepot, select_split
+from indexer.segments import Compaction
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import live_index
 from storefront.request import SearchRequest
@@ -130,6 +131,8 @@ def demo(
     done = refreshed.get("result") or {}
     if refreshed.get("status") == "succeeded":
         typer.echo(f"behaviour refresh: {done.get('updated')} products updated, {done.get('cleared')} cleared")
+        if done.get("compaction"):
+            typer.echo(f"segments: {Compaction(**done['compaction']).describe()}")
     else:
         typer.echo(f"behaviour refresh {refreshed.get('status')}: {refreshed.get('detail')}")
     _retrain(settings, alias, "clickmodel", "Retrain in the worker on the shoppers' clicks: click model, labels, "

@@ -26,7 +26,8 @@ from indexer import schema
 from indexer.derived_fields import carry_derived
 from indexer.documents import from_document
 from indexer.mapping import index_body
-from indexer.pipeline import merge_segments, prune_versions, verify_index, write_products
+from indexer.pipeline import prune_versions, verify_index, write_products
+from indexer.segments import merge_segments
 from indexer.versions import (IndexerError, check_alias_name, ensure_same_model, live_index, mark_verified,
                               new_physical_name, point_alias)
 

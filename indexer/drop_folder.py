@@ -79,7 +79,8 @@ def apply_file(client: OpenSearch, alias: str, path: Path, encoder: TextEncoder,
     if kind == "deletes":
         ids = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         result = pipeline.sync(client, alias, [], ids, encoder, settings)
-        return {"file": path.name, "kind": kind, "deleted": result.deleted, "ids": len(ids)}
+        return {"file": path.name, "kind": kind, "deleted": result.deleted, "ids": len(ids),
+                "compaction": result.compaction.as_dict() if result.compaction else None}
     fmt = CATALOGUE_SUFFIXES[path.suffix.lower()]
     report = ImportReport(source=path.name)
     products = read_catalog(path, fmt, mapping, None, report)
@@ -88,7 +89,8 @@ def apply_file(client: OpenSearch, alias: str, path: Path, encoder: TextEncoder,
         outcome = {"index": result.index, "documents": result.documents}
     else:
         result = pipeline.sync(client, alias, products, [], encoder, settings)
-        outcome = {"upserted": result.documents}
+        outcome = {"upserted": result.documents,
+                   "compaction": result.compaction.as_dict() if result.compaction else None}
     if report.valid == 0:
         raise IndexerError(f"{path.name}: no valid product rows ({report.summary()})")
     rejected = [f"line {e.line}: {e.reason}" for e in report.errors[:20]]

@@ -24,6 +24,7 @@ from indexer.catalog import Product
 from indexer.derived_fields import Derived, carry_derived, keeping_derived, write_derived
 from indexer.documents import from_document, to_document
 from indexer.mapping import index_body, title_terms_properties
+from indexer.segments import Compaction, compact, merge_segments
 from indexer.versions import (
     IndexerError,
     check_alias_name,
@@ -39,7 +40,6 @@ from indexer.versions import (
 )
 
 ENCODE_CHUNK = 1024
-MERGE_POLL_S = 1.0
 
 
 @dataclass
@@ -51,6 +51,7 @@ class IndexResult:
     previous: str | None = None
     removed_versions: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    compaction: Compaction | None = None  # what an incremental sync's merge of the live index did
 
 
 def _chunks(items: Iterable[Product], size: int) -> Iterator[list[Product]]:
@@ -114,34 +115,6 @@ def write_products(client: OpenSearch, index: str, products: Iterable[Product], 
             raise
     bar.close()
     return count, first
-
-
-def merge_segments(client: OpenSearch, index: str, segments: int, timeout_s: float = 3600.0,
-                   progress: bool = False) -> None:
-    """Merge ``index`` down to ``segments`` segments (0: leave it as written).
-
-    A freshly built index is read far more than it is written, and every k-NN query walks one
-    HNSW graph per segment: on the Home Depot catalogue one segment instead of four made both
-    hybrid and BM25 searches faster (docs/measurements.md). The merge runs as a background task
-    that is polled: a blocking request would outlive the client's timeout on a large catalogue,
-    and the client would then send it again.
-    """
-    if segments <= 0:
-        return
-    if progress:
-        tqdm.write(f"merging {index} into {segments} segment(s) ...")
-    task = client.indices.forcemerge(index=index, max_num_segments=segments, wait_for_completion=False)["task"]
-    deadline = time.monotonic() + timeout_s
-    while not (status := client.tasks.get(task_id=task)).get("completed"):
-        if time.monotonic() >= deadline:
-            raise IndexerError(f"merging {index} into {segments} segment(s) took longer than {timeout_s:.0f} s "
-                               "(SHELFRANK_INDEX_MERGE_TIMEOUT_S; SHELFRANK_INDEX_MERGE_SEGMENTS=0 skips the merge)")
-        time.sleep(MERGE_POLL_S)
-    shards = status.get("response", {}).get("_shards", {})
-    if status.get("error") or shards.get("failed"):
-        reason = status.get("error") or shards.get("failures")
-        raise IndexerError(f"merging {index} into {segments} segment(s) failed: {str(reason)[:300]}")
-    client.indices.refresh(index=index)  # searches move to the merged segment; the old files can go
 
 
 def verify_index(client: OpenSearch, index: str, expected: int, sample: Product | None, encoder: TextEncoder) -> None:
@@ -245,7 +218,9 @@ def sync(client: OpenSearch, alias: str, upserts: Iterable[Product], deletes: It
             raise IndexerError(f"{len(other)} deletes failed, e.g. {str(other[0])[:300]}")
         deleted = len(delete_ids) - len(not_found)
     client.indices.refresh(index=index)
-    return IndexResult(alias, index, count, deleted=deleted, seconds=time.monotonic() - started)
+    compaction = compact(client, index, settings, progress)
+    return IndexResult(alias, index, count, deleted=deleted, seconds=time.monotonic() - started,
+                       compaction=compaction)
 
 
 def rollback(client: OpenSearch, alias: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ the time of the sync. The values are computed as training's point-in-time snapsh
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from opensearchpy import OpenSearch, helpers
@@ -23,6 +23,7 @@ from core.settings import Settings
 from indexer import schema
 from indexer.derived_fields import partial_update
 from indexer.mapping import behaviour_properties
+from indexer.segments import Compaction, compact
 from indexer.versions import physical_index
 from ltr.features.loader import load_behaviour
 from ltr.ranker.extract import ProductBehaviour, behaviour_snapshot, document_behaviour
@@ -41,6 +42,7 @@ class SyncReport:
     cleared: int  # products whose values left the window
     missing: int  # products with history that are no longer in the catalogue
     priors: dict[str, float]
+    compaction: Compaction | None = None  # the merge of the segments the rewrites left (indexer.segments)
 
 
 def _updates(index: str, behaviour: ProductBehaviour, stale: set[str]) -> Iterator[dict]:
@@ -97,6 +99,7 @@ def refresh_behaviour(settings: Settings, alias: str | None = None) -> SyncRepor
     """The behaviour refresh as every face runs it (CLI, worker): as of now, from the configured database."""
     url = settings.effective_database_url
     migrate.ensure_current(url)
+    client = make_client(settings)
     with session_scope(url) as session:
-        return sync_behaviour(make_client(settings), alias or settings.default_index, session,
-                              datetime.now(timezone.utc))
+        report = sync_behaviour(client, alias or settings.default_index, session, datetime.now(timezone.utc))
+    return replace(report, compaction=compact(client, report.index, settings))

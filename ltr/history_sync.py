@@ -10,7 +10,7 @@ trained to expect: human judgments of the train split, or the click model's labe
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from opensearchpy import OpenSearch, helpers
@@ -23,6 +23,7 @@ from core.settings import Settings
 from indexer import schema
 from indexer.derived_fields import partial_update
 from indexer.mapping import history_properties
+from indexer.segments import Compaction, compact
 from indexer.versions import physical_index
 from ltr.click_labels import fit_click_model
 from ltr.ranker.labels import click_model_labels, judgment_labels
@@ -42,6 +43,7 @@ class HistoryReport:
     cleared: int  # products whose history is gone
     missing: int  # products with a history that are not in the catalogue
     queries: int  # distinct queries in the history
+    compaction: Compaction | None = None  # the merge of the segments the rewrites left (indexer.segments)
 
 
 def _updates(index: str, history: QueryHistory, stale: set[str]) -> Iterator[dict]:
@@ -102,4 +104,6 @@ def refresh_history(settings: Settings, alias: str | None = None,
         with session_scope(url) as session:
             history = clicked_history(session, datetime.now(timezone.utc) - timedelta(days=days),
                                       settings.click_model_min_support)
-    return sync_history(make_client(settings), alias or settings.default_index, history)
+    client = make_client(settings)
+    report = sync_history(client, alias or settings.default_index, history)
+    return replace(report, compaction=compact(client, report.index, settings))

@@ -11,6 +11,7 @@ restored snapshot, a hand-written ``shelfrank index history``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from core.db import migrate
@@ -19,6 +20,7 @@ from core.opensearch_client import make_client
 from core.settings import Settings
 from indexer.chunked_rebuild import running_targets
 from indexer.cleanup import clean_versions
+from indexer.segments import compact
 from ltr.behaviour_sync import SyncReport, refresh_behaviour
 from ltr import registry
 from ltr.history_sync import HistoryReport, HistorySyncError
@@ -32,7 +34,9 @@ def cleanup(settings: Settings, alias: str) -> dict[str, object]:
         report = clean_versions(client, alias, settings.index_keep_versions, settings.index_partial_grace_s,
                                 in_progress=running_targets(session))
         store = prune_store(session, client, alias, settings.ltr_keep_retired_models)
-    return {**report.as_dict(), "models_deleted_from_store": store.deleted}
+    compaction = compact(client, report.live, settings) if report.live else None
+    return {**report.as_dict(), "models_deleted_from_store": store.deleted,
+            "compaction": compaction.as_dict() if compaction else None}
 
 
 def refresh_served_behaviour(settings: Settings, alias: str) -> tuple[SyncReport, str]:
@@ -54,8 +58,9 @@ def refresh_served_history(settings: Settings, alias: str) -> HistoryReport:
         if active is None:
             raise HistorySyncError("no model is active; promote one first (shelfrank models promote)")
         name, folder = active.name, Path(active.artifact_path)
-    report = serve_history(make_client(settings), alias, load_artifact(folder))
+    client = make_client(settings)
+    report = serve_history(client, alias, load_artifact(folder))
     if report is None:
         raise HistorySyncError(f"active model {name} reads no query history or keeps none (trained before models "
                                "kept it): write one with --judgments or from the stored clicks")
-    return report
+    return replace(report, compaction=compact(client, report.index, settings))

@@ -63,7 +63,8 @@ def behaviour_refresh(self, index: str | None = None, started_by: str = "unknown
     def job(progress: Progress) -> dict[str, Any]:
         report, template = refresh_served_behaviour(settings, alias)
         return {"index": report.index, "updated": report.updated, "cleared": report.cleared,
-                "missing": report.missing, "template": template}
+                "missing": report.missing, "template": template,
+                "compaction": report.compaction.as_dict() if report.compaction else None}
 
     return _run(self, "behaviour", job, {"index": alias}, started_by)
 

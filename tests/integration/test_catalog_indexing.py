@@ -315,6 +315,56 @@ def test_segments_are_merged_and_a_rebuild_merges_before_going_live(
     assert os_client.count(index=index_name)["count"] == 60
 
 
+def test_syncs_that_leave_the_live_index_in_too_many_segments_merge_it_back(
+    os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each incremental sync leaves new segments; once a shard has more than ``index_compact_segments`` the sync
+    merges the live index back to ``index_merge_segments``, losing nothing, and a merge that fails leaves the
+    sync's writes in place, reported rather than raised."""
+    from indexer import segments
+
+    products = homedepot_sample(80)
+    compacting = settings.model_copy(update={"index_merge_segments": 1, "index_compact_segments": 3})
+    built = pipeline.rebuild(os_client, index_name, products[:40], cached_encoder, compacting)
+    assert segments.segments_per_shard(os_client, built.index) == segment_count(os_client, built.index) == 1
+
+    seen: list[tuple[int, int | None]] = []
+    for start in range(40, 80, 5):  # small syncs, a refresh after each: a segment or two each
+        result = pipeline.sync(os_client, index_name, products[start:start + 5], [], cached_encoder, compacting)
+        assert result.compaction is not None and result.compaction.index == built.index
+        seen.append((result.compaction.before, result.compaction.after))
+        if result.compaction.merged:
+            break
+    *unmerged, (before, after) = seen
+    assert all(b <= 3 and a is None for b, a in unmerged)
+    assert before > 3 and after == 1 and segment_count(os_client, built.index) == 1
+    written = 40 + 5 * len(seen)
+    assert os_client.count(index=index_name)["count"] == written
+    hit = os_client.search(index=index_name, body={"query": {"match": {"title": products[written - 1].title}}})
+    assert hit["hits"]["hits"][0]["_id"] == products[written - 1].id
+
+    # Never merging a live index (0) leaves the segments be, whatever their number.
+    never = compacting.model_copy(update={"index_compact_segments": 0})
+    for start in range(written, written + 15, 5):
+        result = pipeline.sync(os_client, index_name, products[start - 40:start - 35], [], cached_encoder, never)
+        assert result.compaction is not None and not result.compaction.merged
+    assert segment_count(os_client, built.index) > 1
+
+    # A merge that fails is reported with its reason; the sync's writes stand and the index serves as it was.
+    def broken(client: OpenSearch, target: str, count: int, *args: object, **kwargs: object) -> None:
+        raise IndexerError(f"merging {target} into {count} segment(s) took longer than 1 s")
+
+    monkeypatch.setattr(segments, "merge_segments", broken)
+    extra = products[0].model_copy(update={"id": "extra-after-a-failed-merge", "title": "cordless drill extra"})
+    result = pipeline.sync(os_client, index_name, [extra], [], cached_encoder,
+                           compacting.model_copy(update={"index_compact_segments": 1}))
+    assert result.compaction is not None and not result.compaction.merged
+    assert "took longer than 1 s" in (result.compaction.error or "")
+    assert "serves as it was" in result.compaction.describe()
+    assert os_client.get(index=index_name, id=extra.id)["_source"]["title"] == "cordless drill extra"
+
+
 def test_a_rebuild_killed_mid_way_leaves_an_unverified_version_that_cleanup_deletes(
     os_client: OpenSearch, settings: Settings, index_name: str, cached_encoder: CachedEncoder, tmp_path: Path
 ) -> None:

@@ -27,6 +27,7 @@ from core.db.session import session_scope
 from core.jobs import run_job
 from core.redis_server import LocalRedis
 from core.settings import Settings
+from indexer.segments import segments_per_shard
 from ltr.events.store import EventStore
 from tests.integration.test_storefront_search import CATALOGUE
 from workers.app import make_celery
@@ -140,11 +141,14 @@ def test_behaviour_refresh_runs_in_a_worker_process_and_is_recorded(
             {"event_id": "w2", "type": "click", "search_id": "ws1", "product_id": "d2", "ts": ts},
             {"event_id": "w3", "type": "purchase", "search_id": "ws1", "product_id": "d2", "ts": ts}])
         assert report.accepted == 3
-    worker(SHELFRANK_DEFAULT_INDEX=alias)
+    worker(SHELFRANK_DEFAULT_INDEX=alias, SHELFRANK_INDEX_COMPACT_SEGMENTS="1")  # merge whatever the writes leave
     app = make_celery(settings.model_copy(update={"broker_url": broker_url}))
     result = app.send_task("shelfrank.behaviour_refresh", kwargs={"started_by": "test"})
     outcome = result.get(timeout=180)
     assert outcome["status"] == "succeeded" and outcome["result"]["updated"] >= 3
+    compaction = outcome["result"]["compaction"]  # the rewrites' segments merged back, as the hourly refresh does
+    assert compaction["before"] > 1 and compaction["after"] == 1 and compaction["error"] is None
+    assert segments_per_shard(os_client, compaction["index"]) == 1
     (run,) = runs(database)
     assert (run.task, run.status, run.started_by, run.task_id) == ("behaviour", "succeeded", "test", result.id)
     assert run.params == {"index": alias}
