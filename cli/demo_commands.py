@@ -162,6 +162,8 @@ def _retrain(settings: Settings, alias: str, labels: str, title: str) -> None:
     if retrained.get("status") == "succeeded":
         verdict = "promoted" if outcome.get("promoted") else "not promoted"
         typer.echo(f"{outcome.get('model')}: {verdict}: {outcome.get('reason')}")
+        if outcome.get("compaction"):
+            typer.echo(f"segments: {Compaction(**outcome['compaction']).describe()}")
     else:
         typer.echo(f"retrain {retrained.get('status')}: {retrained.get('detail') or retrained.get('result')}")
 

@@ -128,6 +128,8 @@ def retrain_command(
         typer.echo(json.dumps(report.as_dict()))
         return
     typer.echo(f"{report.model}: {'promoted' if report.promoted else 'rejected'}: {report.reason}")
+    if report.compaction is not None:
+        typer.echo(f"segments: {report.compaction.describe()}")
 
 
 def _who() -> str:

@@ -56,10 +56,11 @@ def merge_segments(client: OpenSearch, index: str, segments: int, timeout_s: flo
 
 
 def segments_per_shard(client: OpenSearch, index: str) -> int:
-    """The most searchable segments any copy of any shard of ``index`` has: what one search walks per shard."""
-    shards = client.indices.segments(index=index)["indices"][index]["shards"]
+    """The most searchable segments any copy of any shard of ``index`` (or of the index behind an alias) has:
+    what one search walks per shard."""
+    indices = client.indices.segments(index=index)["indices"]
     return max((sum(1 for segment in copy["segments"].values() if segment.get("search", True))
-                for copies in shards.values() for copy in copies), default=0)
+                for found in indices.values() for copies in found["shards"].values() for copy in copies), default=0)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Compaction:
 
 
 def compact(client: OpenSearch, index: str, settings: Settings, progress: bool = False) -> Compaction:
-    """After writes to the live ``index``: merge it back down to ``index_merge_segments`` when a shard has more
+    """After writes to the live ``index`` (or the alias that serves it): merge it back down to ``index_merge_segments`` when a shard has more
     than ``index_compact_segments`` (0 for either: never merge a live index).
 
     Searches keep reading the old segments until the merge is done, so nothing waits for it but the caller.

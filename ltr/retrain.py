@@ -18,6 +18,7 @@ from core.access import audit
 from core.db import migrate
 from core.db.session import session_scope
 from core.settings import Settings
+from indexer.segments import Compaction, compact
 from ltr import promotion, registry
 from evaluation import judgment_store
 from ltr.quality_gate import QualityVerdict, holdout_ndcgs, is_holdout_query, judged_slice, verdict
@@ -42,6 +43,8 @@ class RetrainReport:
     holdout_queries: int
     trained_queries: int
     gain_low: float | None = None  # the held-out gain's one-sided 95% lower bound (None: no held-out query)
+    #: The merge of the segments the query history's writes left (a candidate's, then the served model's again).
+    compaction: Compaction | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -111,6 +114,9 @@ def retrain(settings: Settings, request: TrainingRequest, *, featureset: str = D
                 promoted, reason = False, f"{reason}; but the parity gate failed: {exc.gate_result.summary()}"
         if not promoted:
             registry.reject(session, name, reason)
+    # The parity gate wrote the candidate's query history (and the served one's back if it refused it).
+    wrote = quality.promote and promotion.serves_history(outcome.artifact)
+    compaction = compact(service.client, service.index, settings) if wrote else None
     return RetrainReport(name, promoted, reason, round(quality.candidate_ndcg, 6), round(quality.served_ndcg, 6),
                          served_by, len(gate_data.groups), outcome.queries,
-                         None if math.isnan(quality.gain_low) else round(quality.gain_low, 6))
+                         None if math.isnan(quality.gain_low) else round(quality.gain_low, 6), compaction)
