@@ -240,15 +240,18 @@ def cleanup(index: str = IndexOption) -> None:
 @user_errors
 def behaviour(index: str = IndexOption) -> None:
     """Write each product's behaviour features (CTR, purchase rate, popularity, as of now) onto its document,
-    where the learning-to-rank featureset reads them in the engine: partial updates, alias untouched."""
+    where the learning-to-rank featureset reads them in the engine: partial updates, alias untouched. Products
+    whose values moved less than SHELFRANK_BEHAVIOUR_SYNC_TOLERANCE keep them; the segments the writes leave are
+    merged back past SHELFRANK_INDEX_COMPACT_SEGMENTS."""
     from ltr.maintenance import refresh_served_behaviour
 
     settings = get_settings()
     alias = index or settings.default_index
     report, template = refresh_served_behaviour(settings, alias)
     priors = ", ".join(f"{k} {v:.4g}" for k, v in report.priors.items())
-    typer.echo(f"{alias} ({report.index}): {report.updated} products updated, {report.cleared} cleared "
-               f"(no history in the window), {report.missing} with history no longer in the catalogue; "
+    typer.echo(f"{alias} ({report.index}): {report.updated} products updated, {report.unchanged} kept (values "
+               f"within {settings.behaviour_sync_tolerance:.0%}), {report.cleared} cleared (no history in the window), "
+               f"{report.missing} with history no longer in the catalogue; "
                f"priors: {priors or '-'}; search template: {template}")
     _echo_compaction(report.compaction)
 

@@ -130,7 +130,8 @@ def demo(
                             "onto the products the engine's behaviour features read", index=alias)
     done = refreshed.get("result") or {}
     if refreshed.get("status") == "succeeded":
-        typer.echo(f"behaviour refresh: {done.get('updated')} products updated, {done.get('cleared')} cleared")
+        typer.echo(f"behaviour refresh: {done.get('updated')} products updated, {done.get('unchanged')} kept, "
+                   f"{done.get('cleared')} cleared")
         if done.get("compaction"):
             typer.echo(f"segments: {Compaction(**done['compaction']).describe()}")
     else:

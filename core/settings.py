@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         "killed mid-run cannot block its kind forever.")
     schedule_behaviour_minutes: float = Field(
         60.0, ge=0, description="Beat: refresh product behaviour on the documents every N minutes (0: never).")
+    behaviour_sync_tolerance: float = Field(
+        0.01, ge=0, lt=1, description="The behaviour refresh leaves a document whose every value is within this "
+        "share of the new one: each rewrite reindexes the product with its vector and adds to the segments a "
+        "merge must clean up, and popularity decays a little every hour. 0: rewrite whatever changed.")
     schedule_sync_minutes: float = Field(
         15.0, ge=0, description="Beat: apply the catalogue drop folder every N minutes (0: never).")
     schedule_retrain_hour: int = Field(

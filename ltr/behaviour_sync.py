@@ -2,17 +2,19 @@
 
 ``shelfrank index behaviour`` (and the hourly worker task) computes every product's behaviour
 features as of now from the events database and writes them with partial updates: no re-encoding,
-no new index, the alias untouched. Products whose history is gone (the events' retention purge)
+no new index, the alias untouched; products whose values moved less than ``behaviour_sync_tolerance``
+are left as they are. Products whose history is gone (the events' retention purge)
 lose their values: the script then reads the priors, which live in the index's ``_meta`` next to
 the time of the sync. The values are computed as training's point-in-time snapshot computes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+import numpy as np
 from opensearchpy import OpenSearch, helpers
 from sqlalchemy.orm import Session
 
@@ -42,35 +44,60 @@ class SyncReport:
     cleared: int  # products whose values left the window
     missing: int  # products with history that are no longer in the catalogue
     priors: dict[str, float]
+    unchanged: int = 0  # products whose documents already held their values (within the tolerance): not rewritten
     compaction: Compaction | None = None  # the merge of the segments the rewrites left (indexer.segments)
 
 
-def _updates(index: str, behaviour: ProductBehaviour, stale: set[str]) -> Iterator[dict]:
-    for pid, values in behaviour.values.items():
-        doc = {column: float(values.get(name, behaviour.defaults.get(name, 0.0)))
-               for name, column in schema.BEHAVIOUR_FIELDS.items()}
+def document_values(behaviour: ProductBehaviour) -> dict[str, dict[str, float]]:
+    """Product id -> document field -> value: what the sync writes for each product with behaviour."""
+    return {pid: {column: float(values.get(name, behaviour.defaults.get(name, 0.0)))
+                  for name, column in schema.BEHAVIOUR_FIELDS.items()}
+            for pid, values in behaviour.values.items()}
+
+
+def within_tolerance(held: Mapping[str, float], new: Mapping[str, float], tolerance: float) -> bool:
+    """Whether a document holding ``held`` (its float32 doc values, what the features read) may keep it instead
+    of ``new``: the same fields, each new value as the document would store it within ``tolerance`` of the
+    larger of the two (relative; 0: only what would be stored unchanged)."""
+    def stored(value: float) -> float:
+        return float(np.float32(value))
+
+    return held.keys() == new.keys() and all(
+        abs(stored(new[key]) - held[key]) <= tolerance * max(abs(stored(new[key])), abs(held[key])) for key in new)
+
+
+def _held_values(client: OpenSearch, index: str) -> dict[str, dict[str, float]]:
+    """What the documents with behaviour hold now (doc values: float32, far below any useful tolerance)."""
+    columns = list(schema.BEHAVIOUR_FIELDS.values())
+    hits = helpers.scan(client, index=index, query={"query": {"exists": {"field": columns[0]}}, "_source": False,
+                                                    "docvalue_fields": columns})
+    return {hit["_id"]: {c: float(v[0]) for c in columns if (v := hit.get("fields", {}).get(c))} for hit in hits}
+
+
+def _updates(index: str, values: Mapping[str, Mapping[str, float]], stale: set[str]) -> Iterator[dict]:
+    for pid, doc in values.items():
         yield partial_update(index, pid, doc)
     for pid in stale:
         yield partial_update(index, pid, {column: None for column in schema.BEHAVIOUR_FIELDS.values()})
 
 
-def _with_behaviour(client: OpenSearch, index: str) -> set[str]:
-    column = next(iter(schema.BEHAVIOUR_FIELDS.values()))
-    hits = helpers.scan(client, index=index, query={"query": {"exists": {"field": column}}, "_source": False})
-    return {hit["_id"] for hit in hits}
-
-
 def sync_behaviour(client: OpenSearch, alias: str, session: Session, now: datetime,
-                   window_days: float = 30.0) -> SyncReport:
-    """Write the behaviour as of ``now`` onto the live index behind ``alias``."""
+                   window_days: float = 30.0, tolerance: float = 0.0) -> SyncReport:
+    """Write the behaviour as of ``now`` onto the live index behind ``alias``. A document whose values are all
+    within ``tolerance`` of the new ones keeps them (``behaviour_sync_tolerance``): every rewrite reindexes the
+    product with its vector, and the segments rewrites leave slow searches down until merged."""
     index = physical_index(client, alias)
     if index is None:
         raise BehaviourSyncError(f"no catalogue index behind {alias!r}; build one first (shelfrank index rebuild)")
     behaviour = behaviour_snapshot(load_behaviour(session, until=now), now, window_days)
     client.indices.put_mapping(index=index, body={"properties": behaviour_properties()})
-    stale = _with_behaviour(client, index) - set(behaviour.values)
+    held = _held_values(client, index)
+    stale = set(held) - set(behaviour.values)
+    values = document_values(behaviour)
+    changed = {pid: doc for pid, doc in values.items()
+               if pid not in held or not within_tolerance(held[pid], doc, tolerance)}
     missing = 0
-    for ok, item in helpers.streaming_bulk(client, _updates(index, behaviour, stale), raise_on_error=False,
+    for ok, item in helpers.streaming_bulk(client, _updates(index, changed, stale), raise_on_error=False,
                                            chunk_size=500):
         if not ok:
             status = next(iter(item.values())).get("status")
@@ -82,7 +109,8 @@ def sync_behaviour(client: OpenSearch, alias: str, session: Session, now: dateti
     shelfrank[META_KEY] = {"priors": dict(behaviour.defaults), "synced_at": now.isoformat()}
     client.indices.put_mapping(index=index, body={"_meta": {**meta, "shelfrank": shelfrank}})
     client.indices.refresh(index=index)
-    return SyncReport(index, len(behaviour.values) - missing, len(stale), missing, dict(behaviour.defaults))
+    return SyncReport(index, len(changed) - missing, len(stale), missing, dict(behaviour.defaults),
+                      len(values) - len(changed))
 
 
 def served_behaviour(client: OpenSearch, alias: str) -> ProductBehaviour:
@@ -101,5 +129,6 @@ def refresh_behaviour(settings: Settings, alias: str | None = None) -> SyncRepor
     migrate.ensure_current(url)
     client = make_client(settings)
     with session_scope(url) as session:
-        report = sync_behaviour(client, alias or settings.default_index, session, datetime.now(timezone.utc))
+        report = sync_behaviour(client, alias or settings.default_index, session, datetime.now(timezone.utc),
+                                tolerance=settings.behaviour_sync_tolerance)
     return replace(report, compaction=compact(client, report.index, settings))

@@ -62,8 +62,8 @@ def behaviour_refresh(self, index: str | None = None, started_by: str = "unknown
 
     def job(progress: Progress) -> dict[str, Any]:
         report, template = refresh_served_behaviour(settings, alias)
-        return {"index": report.index, "updated": report.updated, "cleared": report.cleared,
-                "missing": report.missing, "template": template,
+        return {"index": report.index, "updated": report.updated, "unchanged": report.unchanged,
+                "cleared": report.cleared, "missing": report.missing, "template": template,
                 "compaction": report.compaction.as_dict() if report.compaction else None}
 
     return _run(self, "behaviour", job, {"index": alias}, started_by)

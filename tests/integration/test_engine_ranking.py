@@ -232,6 +232,17 @@ def test_behaviour_sync_writes_what_the_engine_reads(service: SearchService, os_
     ctr = matrix[:, SHOP_FEATURES.names.index("product_ctr")]
     never_shown = [i for i, c in enumerate(pool) if i >= 10]
     assert ctr[0] > ctr[1] > 0 and ctr[never_shown] == pytest.approx(behaviour.defaults["product_ctr"])
+    # An hour on without new events: only the clicked product's popularity moved (decay, 0.2%). Within the
+    # tolerance nothing is rewritten; without it, only that product is.
+    written = os_client.get(index=service.index, id=top)["_seq_no"]
+    with session_scope(url) as session:
+        kept = sync_behaviour(os_client, service.index, session, now + timedelta(hours=1), tolerance=0.01)
+    assert (kept.updated, kept.unchanged) == (0, 10)
+    assert os_client.get(index=service.index, id=top)["_seq_no"] == written
+    with session_scope(url) as session:
+        exact = sync_behaviour(os_client, service.index, session, now + timedelta(hours=1))
+    assert (exact.updated, exact.unchanged) == (1, 9)
+    assert os_client.get(index=service.index, id=top)["_seq_no"] > written
     # Once the events are gone (the retention purge), the values are cleared and the priors apply.
     purged = f"sqlite:///{tmp_path / 'purged.db'}"
     migrate.upgrade(purged)
