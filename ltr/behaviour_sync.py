@@ -40,7 +40,7 @@ class BehaviourSyncError(RuntimeError):
 @dataclass(frozen=True)
 class SyncReport:
     index: str
-    updated: int  # products given (new) behaviour values
+    updated: int  # products the engine rewrote with new behaviour values
     cleared: int  # products whose values left the window
     missing: int  # products with history that are no longer in the catalogue
     priors: dict[str, float]
@@ -96,21 +96,23 @@ def sync_behaviour(client: OpenSearch, alias: str, session: Session, now: dateti
     values = document_values(behaviour)
     changed = {pid: doc for pid, doc in values.items()
                if pid not in held or not within_tolerance(held[pid], doc, tolerance)}
-    missing = 0
+    missing = noop = 0
     for ok, item in helpers.streaming_bulk(client, _updates(index, changed, stale), raise_on_error=False,
                                            chunk_size=500):
+        outcome = next(iter(item.values()))
         if not ok:
-            status = next(iter(item.values())).get("status")
-            if status != 404:
+            if outcome.get("status") != 404:
                 raise BehaviourSyncError(f"behaviour update failed: {item}")
             missing += 1
+        elif outcome.get("result") == "noop" and outcome.get("_id") in changed:  # the source held these values
+            noop += 1
     meta = client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
     shelfrank = dict(meta.get("shelfrank", {}))
     shelfrank[META_KEY] = {"priors": dict(behaviour.defaults), "synced_at": now.isoformat()}
     client.indices.put_mapping(index=index, body={"_meta": {**meta, "shelfrank": shelfrank}})
     client.indices.refresh(index=index)
-    return SyncReport(index, len(changed) - missing, len(stale), missing, dict(behaviour.defaults),
-                      len(values) - len(changed))
+    return SyncReport(index, len(changed) - missing - noop, len(stale), missing, dict(behaviour.defaults),
+                      len(values) - len(changed) + noop)
 
 
 def served_behaviour(client: OpenSearch, alias: str) -> ProductBehaviour:
