@@ -4,12 +4,14 @@ Usage: .venv/bin/python bench/live_index_segments.py [--queries 50] [--passes 8]
 
 The shop's live index is cloned twice (``_clone``: hard links, a write block of a moment on the live index,
 which is not otherwise touched): copy A is merged to one segment, as a rebuild leaves it; copy B gets the
-behaviour refresh's writes (``sync_behaviour``, what ``shelfrank index behaviour`` writes, without its merge)
-(``--refreshes`` times) and is left as Lucene's merge policy settles it. The active model is put into each copy's feature store.
+behaviour refresh's writes (``sync_behaviour``, what ``shelfrank index behaviour`` writes, without its merge;
+``--tolerance`` 0 by default: every document whose stored values change) ``--refreshes`` times, and is left as
+Lucene's merge policy settles it. The active model is put into each copy's feature store.
 The default path (hybrid + the active model, in-process, distinct never-seen Home Depot train queries, each
 query encoded cold) then runs on A and B in alternating passes (A B B A ...), so the machine's drift falls
 on both alike; then B is merged as the refresh now does (``indexer.segments.compact``) and both run again:
-the control, which should read 1.00x. The copies and their stores are deleted at the end.
+the control, which should read 1.00x. The copies and their stores are deleted at the end. While the copies are
+made (a moment) the live index refuses writes: do not run it beside a refresh or a sync.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import NotFoundError, TransportError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import HOMEDEPOT  # noqa: E402
@@ -42,15 +44,35 @@ from ltr.store import FeatureStore  # noqa: E402
 from storefront.request import SearchRequest  # noqa: E402
 
 
+def write_blocked(client, index: str) -> bool:  # type: ignore[no-untyped-def]
+    found = client.indices.get_settings(index=index, name="index.blocks.write")[index]["settings"]
+    return str(found.get("index", {}).get("blocks", {}).get("write", "false")).lower() == "true"
+
+
+def unblock(client, index: str, attempts: int = 5) -> None:  # type: ignore[no-untyped-def]
+    """Lift the write block this bench put on the live index, retried; says loudly if it cannot."""
+    for attempt in range(attempts):
+        try:
+            client.indices.put_settings(index=index, body={"index.blocks.write": None})
+            return
+        except TransportError as exc:
+            if attempt == attempts - 1:
+                print(f"THE LIVE INDEX {index} IS STILL WRITE-BLOCKED ({exc}); lift it with: curl -XPUT "
+                      f"'localhost:9200/{index}/_settings' -H 'content-type: application/json' -d "
+                      "'{\"index.blocks.write\": null}'", file=sys.stderr)
+                raise
+            time.sleep(1 + attempt)
+
+
 def clone(client, live: str, target: str) -> None:  # type: ignore[no-untyped-def]
     """``target``: a copy of ``live`` sharing its segment files (a clone needs its source read-only a moment)."""
     replicas = client.indices.get_settings(index=live, name="index.number_of_replicas")[live]["settings"]
-    client.indices.put_settings(index=live, body={"index.blocks.write": True})
     try:
+        client.indices.put_settings(index=live, body={"index.blocks.write": True})
         client.indices.clone(index=live, target=target, body={"settings": {
             "index.blocks.write": None, "index.number_of_replicas": replicas["index"]["number_of_replicas"]}})
     finally:
-        client.indices.put_settings(index=live, body={"index.blocks.write": None})
+        unblock(client, live)
     client.cluster.health(index=target, wait_for_status="green")
 
 
@@ -74,6 +96,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50, help="distinct queries per pass")
     parser.add_argument("--passes", type=int, default=8, help="passes per copy and client count (A B B A ...)")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16], help="concurrent client threads")
+    parser.add_argument("--tolerance", type=float, default=0.0, help="the refresh's behaviour_sync_tolerance (0: "
+                        "every document whose stored values change, as in an hour with new events everywhere)")
     parser.add_argument("--refreshes", type=int, default=1, help="behaviour refreshes written to B, one after another "
                         "(the hours a live index goes without a merge)")
     parser.add_argument("--index", default=None, help="catalogue alias (default: SHELFRANK_DEFAULT_INDEX)")
@@ -84,6 +108,8 @@ def main() -> None:
     live = physical_index(client, alias)
     if live is None:
         raise SystemExit(f"no catalogue index behind {alias!r}: run `make demo` first")
+    if write_blocked(client, live):
+        raise SystemExit(f"{live} is write-blocked already (by someone else): the bench leaves it alone")
     with session_scope(settings.effective_database_url) as session:
         model = registry.active_model(session)
         if model is None:
@@ -97,7 +123,7 @@ def main() -> None:
     fresh = iter(queries)
     stamp = time.strftime("%Y%m%d%H%M%S")
     copies = {"A": f"bench-segments-a-{stamp}", "B": f"bench-segments-b-{stamp}"}
-    merge_always = settings.model_copy(update={"index_compact_segments": 1})
+    merge_always = settings.model_copy(update={"index_compact_segments": 1, "index_merge_segments": 1})
     try:
         for copy in copies.values():
             clone(client, live, copy)
@@ -107,7 +133,8 @@ def main() -> None:
         for _ in range(args.refreshes):
             started = time.monotonic()
             with session_scope(settings.effective_database_url) as session:
-                report = sync_behaviour(client, copies["B"], session, datetime.now(timezone.utc))
+                report = sync_behaviour(client, copies["B"], session, datetime.now(timezone.utc),
+                                        tolerance=args.tolerance)
             settle(client, copies["B"])
             print(f"B: the behaviour refresh rewrote {report.updated} products in {time.monotonic() - started:.0f} s "
                   f"(merges settled): {state(client, copies['B'])}", flush=True)
@@ -136,12 +163,16 @@ def main() -> None:
         print(f"B: {compact(client, copies['B'], merge_always).describe()}")
         compare("B merged (the control)")
     finally:
+        if write_blocked(client, live):  # an interrupted clone: the block was this bench's (checked at the start)
+            unblock(client, live)
         for copy in copies.values():
-            client.indices.delete(index=copy, ignore_unavailable=True)
             try:
+                client.indices.delete(index=copy, ignore_unavailable=True)
                 client.transport.perform_request("DELETE", f"/_ltr/{FeatureStore(client, copy).name}")
             except NotFoundError:
                 pass
+            except TransportError as exc:
+                print(f"could not delete {copy} or its feature store: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

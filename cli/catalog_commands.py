@@ -71,6 +71,7 @@ def import_catalog(
         _report(report)
         typer.echo(f"{alias} ({result.index}): upserted {result.documents} products in {result.seconds:.1f}s "
                    f"(encoded {encoder.stats.misses}, from cache {encoder.stats.hits})")
+        _echo_compaction(result.compaction)
 
 
 def _echo_compaction(compaction: Compaction | None) -> None:
@@ -122,6 +123,7 @@ def sync_folder(
         typer.echo(f"failed  {item['file']}: {item['error']} (moved to {item['moved_to']})")
     if report.waiting:
         typer.echo(f"still being written, left for the next run: {', '.join(report.waiting)}")
+    _echo_compaction(report.compaction)
     if not (report.applied or report.failed or report.waiting):
         typer.echo(f"nothing to apply in {report.folder}")
     if report.failed:

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         60.0, ge=0, description="Beat: refresh product behaviour on the documents every N minutes (0: never).")
     behaviour_sync_tolerance: float = Field(
         0.01, ge=0, lt=1, description="The behaviour refresh leaves a document whose every value is within this "
-        "share of the new one: each rewrite reindexes the product with its vector and adds to the segments a "
+        "share of the larger of its value and the new one: each rewrite reindexes the product with its vector and adds to the segments a "
         "merge must clean up, and popularity decays a little every hour. 0: rewrite whatever changed.")
     schedule_sync_minutes: float = Field(
         15.0, ge=0, description="Beat: apply the catalogue drop folder every N minutes (0: never).")
@@ -142,8 +142,11 @@ class Settings(BaseSettings):
         description="After writes to the live index (catalogue sync, behaviour or history refresh, a retrain's "
         "promotion, the daily cleanup), a shard left with more segments than this is merged back down to "
         "index_merge_segments: over the 5 segments one hour's behaviour rewrites left, the default search was "
-        "1.12-1.15x slower. 0: never merge a live index.",
+        "1.12-1.15x slower. Never below index_merge_segments. 0: never merge a live index.",
     )
+    index_compact_timeout_s: float = Field(
+        900.0, gt=0, description="Longest a sync, refresh or task waits for that merge; past it the merge goes on "
+        "in the node and the wait is reported as failed (the writes stand).")
     catalog_drop_dir: Path | None = Field(
         None, description="Folder the shop drops catalogue exports into (upserts, full-*.csv, *.deletes); the "
         "catalog-sync task applies them. Empty means state_dir/catalog-drop.")

@@ -25,6 +25,7 @@ from opensearchpy import OpenSearch
 from core.settings import Settings
 from encoders.base import TextEncoder
 from indexer import pipeline
+from indexer.segments import Compaction, compact
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import IndexerError
 
@@ -40,10 +41,11 @@ class DropReport:
     failed: list[dict] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # still being written (changed within the settle time)
     blocked_by: str | None = None  # why nothing was applied this time (a rebuild in progress)
+    compaction: Compaction | None = None  # one merge of the live index after the run's syncs
 
     def as_dict(self) -> dict[str, object]:
         return {"folder": self.folder, "applied": self.applied, "failed": self.failed, "waiting": self.waiting,
-                "blocked_by": self.blocked_by}
+                "blocked_by": self.blocked_by, "compaction": self.compaction.as_dict() if self.compaction else None}
 
 
 def kind_of(path: Path) -> str | None:
@@ -78,9 +80,8 @@ def apply_file(client: OpenSearch, alias: str, path: Path, encoder: TextEncoder,
     kind = kind_of(path)
     if kind == "deletes":
         ids = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        result = pipeline.sync(client, alias, [], ids, encoder, settings)
-        return {"file": path.name, "kind": kind, "deleted": result.deleted, "ids": len(ids),
-                "compaction": result.compaction.as_dict() if result.compaction else None}
+        result = pipeline.sync(client, alias, [], ids, encoder, settings, compact_after=False)
+        return {"file": path.name, "kind": kind, "deleted": result.deleted, "ids": len(ids)}
     fmt = CATALOGUE_SUFFIXES[path.suffix.lower()]
     report = ImportReport(source=path.name)
     products = read_catalog(path, fmt, mapping, None, report)
@@ -88,9 +89,8 @@ def apply_file(client: OpenSearch, alias: str, path: Path, encoder: TextEncoder,
         result = pipeline.rebuild(client, alias, products, encoder, settings)
         outcome = {"index": result.index, "documents": result.documents}
     else:
-        result = pipeline.sync(client, alias, products, [], encoder, settings)
-        outcome = {"upserted": result.documents,
-                   "compaction": result.compaction.as_dict() if result.compaction else None}
+        result = pipeline.sync(client, alias, products, [], encoder, settings, compact_after=False)
+        outcome = {"upserted": result.documents}
     if report.valid == 0:
         raise IndexerError(f"{path.name}: no valid product rows ({report.summary()})")
     rejected = [f"line {e.line}: {e.reason}" for e in report.errors[:20]]
@@ -113,4 +113,6 @@ def sync_drop_folder(client: OpenSearch, alias: str, folder: Path, encoder: Text
             continue
         outcome["moved_to"] = str(_move(path, folder / "processed"))
         report.applied.append(outcome)
+    if any(kind_of(p) != "full" for p in ready):  # syncs wrote to the live index (even failed ones): one merge
+        report.compaction = compact(client, alias, settings)
     return report

@@ -192,9 +192,10 @@ def prune_versions(client: OpenSearch, alias: str, keep: int) -> list[str]:
 
 
 def sync(client: OpenSearch, alias: str, upserts: Iterable[Product], deletes: Iterable[str], encoder: TextEncoder,
-         settings: Settings, progress: bool = False) -> IndexResult:
+         settings: Settings, progress: bool = False, compact_after: bool = True) -> IndexResult:
     """Upsert and delete products by id in the live index; unchanged texts are not re-encoded, and the
-    rewritten products keep their behaviour and query history."""
+    rewritten products keep their behaviour and query history. Then the segments the writes left are merged
+    back if there are too many (``compact_after``; a caller applying several syncs merges once after them)."""
     started = time.monotonic()
     index = live_index(client, check_alias_name(alias))
     if index is None:
@@ -218,7 +219,7 @@ def sync(client: OpenSearch, alias: str, upserts: Iterable[Product], deletes: It
             raise IndexerError(f"{len(other)} deletes failed, e.g. {str(other[0])[:300]}")
         deleted = len(delete_ids) - len(not_found)
     client.indices.refresh(index=index)
-    compaction = compact(client, index, settings, progress)
+    compaction = compact(client, index, settings, progress) if compact_after else None
     return IndexResult(alias, index, count, deleted=deleted, seconds=time.monotonic() - started,
                        compaction=compaction)
 

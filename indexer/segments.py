@@ -21,14 +21,17 @@ from opensearchpy.exceptions import TransportError  # connection errors and time
 from tqdm import tqdm
 
 from core.settings import Settings
-from indexer.versions import IndexerError
+from indexer.versions import IndexerError, physical_index
 
 log = logging.getLogger(__name__)
 MERGE_POLL_S = 1.0
 
 
+REBUILD_HINT = "SHELFRANK_INDEX_MERGE_TIMEOUT_S; SHELFRANK_INDEX_MERGE_SEGMENTS=0 skips the merge"
+
+
 def merge_segments(client: OpenSearch, index: str, segments: int, timeout_s: float = 3600.0,
-                   progress: bool = False) -> None:
+                   progress: bool = False, hint: str = REBUILD_HINT) -> None:
     """Merge ``index`` down to ``segments`` segments (0: leave it as written).
 
     A freshly built index is read far more than it is written, and every k-NN query walks one
@@ -46,7 +49,7 @@ def merge_segments(client: OpenSearch, index: str, segments: int, timeout_s: flo
     while not (status := client.tasks.get(task_id=task)).get("completed"):
         if time.monotonic() >= deadline:
             raise IndexerError(f"merging {index} into {segments} segment(s) took longer than {timeout_s:.0f} s "
-                               "(SHELFRANK_INDEX_MERGE_TIMEOUT_S; SHELFRANK_INDEX_MERGE_SEGMENTS=0 skips the merge)")
+                               f"({hint})")
         time.sleep(MERGE_POLL_S)
     shards = status.get("response", {}).get("_shards", {})
     if status.get("error") or shards.get("failed"):
@@ -69,7 +72,7 @@ class Compaction:
     ``error`` says why; the index then serves as it was)."""
 
     index: str
-    before: int
+    before: int | None  # None: the segments could not be read
     after: int | None
     seconds: float = 0.0
     error: str | None = None
@@ -80,8 +83,11 @@ class Compaction:
 
     def describe(self) -> str:
         if self.error:
-            return f"{self.index}: merging its {self.before} segments failed ({self.error}); it serves as it was"
+            what = f"its {self.before} segments" if self.before is not None else "its segments"
+            return f"{self.index}: merging {what} failed ({self.error}); it serves as it was"
         if self.after is None:
+            if self.before is None:
+                return f"{self.index}: live merges are off (SHELFRANK_INDEX_COMPACT_SEGMENTS=0)"
             return f"{self.index}: {self.before} segment(s) per shard, left as they are"
         return f"{self.index}: merged {self.before} segments into {self.after} in {self.seconds:.0f} s"
 
@@ -90,21 +96,28 @@ class Compaction:
 
 
 def compact(client: OpenSearch, index: str, settings: Settings, progress: bool = False) -> Compaction:
-    """After writes to the live ``index`` (or the alias that serves it): merge it back down to ``index_merge_segments`` when a shard has more
-    than ``index_compact_segments`` (0 for either: never merge a live index).
+    """After writes to the live ``index`` (or the alias that serves it): merge it back down to
+    ``index_merge_segments`` when a shard has more than ``index_compact_segments`` (never fewer than the
+    target; 0 for either: never merge a live index).
 
-    Searches keep reading the old segments until the merge is done, so nothing waits for it but the caller.
-    A merge that fails or times out is logged and reported, never raised: the writes before it stand, and
-    the index serves as it was (a timed-out merge goes on in the node)."""
-    before = segments_per_shard(client, index)
+    Searches keep reading the old segments until the merge is done, so nothing waits for it but the caller,
+    at most ``index_compact_timeout_s`` (the merge goes on in the node past it). A merge that fails, times out
+    or cannot even count the segments is logged and reported, never raised: the writes before it stand, and
+    the index serves as it was."""
     target, limit = settings.index_merge_segments, settings.index_compact_segments
-    if target <= 0 or limit <= 0 or before <= max(limit, target):
-        return Compaction(index, before, None)
-    started = time.monotonic()
+    started, before = time.monotonic(), None
     try:
-        merge_segments(client, index, target, settings.index_merge_timeout_s, progress)
+        index = physical_index(client, index) or index  # reported by its own name, as the other writes are
+        if target <= 0 or limit <= 0:
+            return Compaction(index, None, None)
+        before = segments_per_shard(client, index)
+        if before <= max(limit, target):
+            return Compaction(index, before, None)
+        merge_segments(client, index, target, settings.index_compact_timeout_s, progress,
+                       hint="SHELFRANK_INDEX_COMPACT_TIMEOUT_S; SHELFRANK_INDEX_COMPACT_SEGMENTS=0 never merges a "
+                       "live index")
         after = segments_per_shard(client, index)
     except (IndexerError, TransportError) as exc:
-        log.warning("could not merge the live index %s (%d segments): %s", index, before, exc)
+        log.warning("could not merge the live index %s (%s segments): %s", index, before, exc)
         return Compaction(index, before, None, time.monotonic() - started, str(exc)[:300])
     return Compaction(index, before, after, time.monotonic() - started)

@@ -11,7 +11,7 @@ the time of the sync. The values are computed as training's point-in-time snapsh
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -25,7 +25,7 @@ from core.settings import Settings
 from indexer import schema
 from indexer.derived_fields import partial_update
 from indexer.mapping import behaviour_properties
-from indexer.segments import Compaction, compact
+from indexer.segments import Compaction
 from indexer.versions import physical_index
 from ltr.features.loader import load_behaviour
 from ltr.ranker.extract import ProductBehaviour, behaviour_snapshot, document_behaviour
@@ -96,14 +96,17 @@ def sync_behaviour(client: OpenSearch, alias: str, session: Session, now: dateti
     values = document_values(behaviour)
     changed = {pid: doc for pid, doc in values.items()
                if pid not in held or not within_tolerance(held[pid], doc, tolerance)}
-    missing = noop = 0
+    missing = noop = gone = 0
     for ok, item in helpers.streaming_bulk(client, _updates(index, changed, stale), raise_on_error=False,
                                            chunk_size=500):
         outcome = next(iter(item.values()))
         if not ok:
             if outcome.get("status") != 404:
                 raise BehaviourSyncError(f"behaviour update failed: {item}")
-            missing += 1
+            if outcome.get("_id") in changed:
+                missing += 1
+            else:  # a document to clear was deleted since the scan: nothing left to clear
+                gone += 1
         elif outcome.get("result") == "noop" and outcome.get("_id") in changed:  # the source held these values
             noop += 1
     meta = client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
@@ -111,7 +114,7 @@ def sync_behaviour(client: OpenSearch, alias: str, session: Session, now: dateti
     shelfrank[META_KEY] = {"priors": dict(behaviour.defaults), "synced_at": now.isoformat()}
     client.indices.put_mapping(index=index, body={"_meta": {**meta, "shelfrank": shelfrank}})
     client.indices.refresh(index=index)
-    return SyncReport(index, len(changed) - missing - noop, len(stale), missing, dict(behaviour.defaults),
+    return SyncReport(index, len(changed) - missing - noop, len(stale) - gone, missing, dict(behaviour.defaults),
                       len(values) - len(changed) + noop)
 
 
@@ -129,8 +132,6 @@ def refresh_behaviour(settings: Settings, alias: str | None = None) -> SyncRepor
     """The behaviour refresh as every face runs it (CLI, worker): as of now, from the configured database."""
     url = settings.effective_database_url
     migrate.ensure_current(url)
-    client = make_client(settings)
     with session_scope(url) as session:
-        report = sync_behaviour(client, alias or settings.default_index, session, datetime.now(timezone.utc),
-                                tolerance=settings.behaviour_sync_tolerance)
-    return replace(report, compaction=compact(client, report.index, settings))
+        return sync_behaviour(make_client(settings), alias or settings.default_index, session,
+                              datetime.now(timezone.utc), tolerance=settings.behaviour_sync_tolerance)

@@ -40,13 +40,14 @@ def cleanup(settings: Settings, alias: str) -> dict[str, object]:
 
 
 def refresh_served_behaviour(settings: Settings, alias: str) -> tuple[SyncReport, str]:
-    """Behaviour features onto the documents, then the search template with the new priors; returns the sync
-    report and what the template serves now (or why it could not be rewritten: the refresh stands)."""
+    """Behaviour features onto the documents, then the search template with the new priors, then the merge of
+    the segments the writes left (the template must not wait for it); returns the sync report and what the
+    template serves now (or why it could not be rewritten: the refresh stands)."""
     report = refresh_behaviour(settings, alias)
+    client = make_client(settings)
     with session_scope(settings.effective_database_url) as session:
-        template = rewrite_template(session, make_client(settings), alias, settings.default_index,
-                                    settings.rerank_window)
-    return report, template
+        template = rewrite_template(session, client, alias, settings.default_index, settings.rerank_window)
+    return replace(report, compaction=compact(client, report.index, settings)), template
 
 
 def refresh_served_history(settings: Settings, alias: str) -> HistoryReport:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionTimeout
 
 from core.settings import Settings
 from encoders.bert import BertEncoder
@@ -363,6 +364,17 @@ def test_syncs_that_leave_the_live_index_in_too_many_segments_merge_it_back(
     assert "took longer than 1 s" in (result.compaction.error or "")
     assert "serves as it was" in result.compaction.describe()
     assert os_client.get(index=index_name, id=extra.id)["_source"]["title"] == "cordless drill extra"
+
+    # Even counting the segments may fail (the node went away after the writes): reported, not raised.
+    def unreachable(client: OpenSearch, index: str) -> int:
+        raise ConnectionTimeout("TIMEOUT", "the node did not answer", None)
+
+    monkeypatch.setattr(segments, "segments_per_shard", unreachable)
+    later = extra.model_copy(update={"id": "extra-after-a-lost-node"})
+    result = pipeline.sync(os_client, index_name, [later], [], cached_encoder, compacting)
+    assert result.compaction is not None and result.compaction.before is None and not result.compaction.merged
+    assert "ConnectionTimeout" in (result.compaction.error or "")
+    assert os_client.get(index=index_name, id=later.id)["found"]
 
 
 def test_a_rebuild_killed_mid_way_leaves_an_unverified_version_that_cleanup_deletes(

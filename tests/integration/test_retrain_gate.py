@@ -110,11 +110,13 @@ def test_judgment_labels_without_a_file_learn_from_the_stored_train_split(
         judgment_store.import_judgments(session, {**judged_queries, **{q: {product: 3.0} for q in unseen}},
                                         "test", "test")
     assert len(unseen) == 3 and set(stored_train_judgments(shop.effective_database_url)) == set(judged_queries)
-    report = retrain(shop, stored_request, min_gain=-1.0)
+    # With a limit of one segment, the retrain that promoted merges whatever the writes of its query history
+    # left (Lucene may have merged them itself by then: then there is nothing to do).
+    report = retrain(shop.model_copy(update={"index_compact_segments": 1}), stored_request, min_gain=-1.0)
     assert report.promoted, report.reason
-    # The promotion wrote the model's query history onto the live index; its segments were looked at after.
     assert report.compaction is not None and report.compaction.error is None
-    assert report.compaction.after == 1 if report.compaction.merged else report.compaction.before <= shop.index_compact_segments
+    assert report.compaction.after == 1 if report.compaction.before > 1 else not report.compaction.merged
+    assert report.compaction.index.startswith(f"{shop.default_index}-v")  # named by the index, not the alias
     held_out = [q for q in judged_queries if is_holdout_query(q)]
     assert report.holdout_queries == len(held_out)
     assert report.trained_queries <= len(judged_queries) - len(held_out)

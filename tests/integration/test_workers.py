@@ -146,8 +146,10 @@ def test_behaviour_refresh_runs_in_a_worker_process_and_is_recorded(
     result = app.send_task("shelfrank.behaviour_refresh", kwargs={"started_by": "test"})
     outcome = result.get(timeout=180)
     assert outcome["status"] == "succeeded" and outcome["result"]["updated"] >= 3
-    compaction = outcome["result"]["compaction"]  # the rewrites' segments merged back, as the hourly refresh does
-    assert compaction["before"] > 1 and compaction["after"] == 1 and compaction["error"] is None
+    # The rewrites' segments merged back, as the hourly refresh does (unless Lucene's own policy already had).
+    compaction = outcome["result"]["compaction"]
+    assert compaction["error"] is None and compaction["index"] == os_client.indices.get_alias(name=alias).popitem()[0]
+    assert compaction["after"] == 1 if compaction["before"] > 1 else compaction["after"] is None
     assert segments_per_shard(os_client, compaction["index"]) == 1
     (run,) = runs(database)
     assert (run.task, run.status, run.started_by, run.task_id) == ("behaviour", "succeeded", "test", result.id)
