@@ -9,6 +9,7 @@ from flask import Flask, jsonify
 from api.events_views import events_blueprint
 from api.search_views import search_blueprint, search_service
 from core.settings import Settings, get_settings
+from storefront.encoder_check import vectors_mismatch
 from storefront.service import SearchService
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,14 @@ def warm_up(app: Flask) -> None:
         app.extensions["shelfrank_search"] = None
         log.warning("the search service could not be built at start (%s: %s); the first request retries",
                     exc.__class__.__name__, exc)
+        return
+    try:
+        problem = vectors_mismatch(service.client, service.index, service.encoder.identity)
+    except Exception as exc:  # noqa: BLE001 - only a check: /ready asks again
+        problem = None
+        log.warning("could not compare the query encoder with the live index's model (%s)", exc)
+    if problem:
+        log.error("%s (the hybrid's vector half ranks at random until then; /api/v1/ready reports it)", problem)
 
 
 def shutdown(app: Flask) -> None:

@@ -6,12 +6,15 @@ import logging
 import threading
 
 from flask import Blueprint, Flask, current_app, jsonify, request
+from opensearchpy.exceptions import OpenSearchException
 
 from core import readiness
 from core.db.migrate import DatabaseNotReady
 from core.opensearch_client import make_client
 from core.throttled_log import ThrottledWarning
 from ltr.ranker.serving import storefront_service
+from indexer.versions import IndexerError
+from storefront.encoder_check import vectors_mismatch
 from storefront.request import InvalidRequest, parse_search_request
 from storefront.service import SearchService, SearchUnavailable
 
@@ -69,13 +72,23 @@ def health():  # type: ignore[no-untyped-def]
 
 @search_blueprint.get("/ready")
 def ready():  # type: ignore[no-untyped-def]
-    """Readiness: the database and the node answer (for a load balancer); 503 with a retry hint if not."""
+    """Readiness: the database and the node answer (for a load balancer); 503 with a retry hint if not.
+    Once the search service is built, ``query_encoder`` says whether it encodes queries with the model the
+    live index's vectors came from: reported, not a reason to be unready (every API of the shop would leave
+    the load balancer at once, and a worse hybrid is better than no search)."""
     settings = current_app.config["SHELFRANK_SETTINGS"]
     client = current_app.extensions.setdefault("shelfrank_ready_client", make_client(settings, storefront=True))
     status = readiness.check(settings.effective_database_url, client)
+    extra: dict[str, str] = {}
+    service = current_app.extensions.get("shelfrank_search")
+    if service is not None and status.get("opensearch") == "ok":
+        try:
+            extra["query_encoder"] = vectors_mismatch(client, service.index, service.encoder.identity) or "ok"
+        except (OpenSearchException, IndexerError) as exc:
+            extra["query_encoder"] = f"not checked ({exc.__class__.__name__})"
     if readiness.ready(status):
-        return jsonify(status="ok", **status)
-    response = jsonify(status="unavailable", **status)
+        return jsonify(status="ok", **status, **extra)
+    response = jsonify(status="unavailable", **status, **extra)
     response.status_code = 503
     response.headers["Retry-After"] = str(int(settings.search_retry_after_s))
     return response

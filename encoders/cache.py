@@ -109,6 +109,7 @@ class QueryVectorCache:
 
     def __init__(self, encoder: TextEncoder, capacity: int = 10_000) -> None:
         self.encoder = encoder
+        self.identity = encoder.identity  # whose vectors these are (storefront.encoder_check)
         self.capacity = capacity
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

@@ -152,6 +152,34 @@ def test_readiness_against_the_real_node_and_database(tmp_path: Path, opensearch
                                                                    "opensearch": "ok"}
 
 
+def test_readiness_names_a_query_encoder_other_than_the_one_the_live_index_was_built_with(
+        build_catalogue: Callable[..., str], bert_encoder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An API started with another model than the rebuild's (a fine-tuned copy, same dimension) gets cosines
+    that mean nothing and no error: readiness names both models, and stays ready (a worse hybrid beats no
+    search for every API of the shop at once)."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from api.app import create_app
+    from core.settings import get_settings
+
+    alias = build_catalogue("test-api-dev-catalogue", CATALOGUE)
+    url = f"sqlite:///{tmp_path / 'ready.db'}"
+    migrate.upgrade(url)
+    built = SimpleNamespace(index=alias, encoder=SimpleNamespace(identity=bert_encoder.identity))
+    client = create_app(get_settings().model_copy(update={"database_url": url}), built).test_client()  # type: ignore[arg-type]
+    response = client.get("/api/v1/ready")
+    assert response.status_code == 200 and response.get_json()["query_encoder"] == "ok"
+
+    finetuned = replace(bert_encoder.identity, name="minilm-shop-finetuned", weights_sha256="f" * 64)
+    built.encoder.identity = finetuned
+    response = client.get("/api/v1/ready")
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "ok"
+    assert bert_encoder.identity.key in body["query_encoder"] and finetuned.key in body["query_encoder"]
+    assert "SHELFRANK_MODEL_PATH" in body["query_encoder"]
+
+
 def test_the_development_server_answers_and_writes_its_impressions_on_ctrl_c(
         build_catalogue: Callable[..., str], tmp_path: Path) -> None:
     """``shelfrank api serve --dev``: one process (Flask's server), the same app; searches are answered while

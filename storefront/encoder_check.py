@@ -1,0 +1,28 @@
+"""Whether the storefront encodes queries with the model the live index's vectors came from.
+
+A k-NN query compares the query's vector with the documents'. Vectors of two models of the same dimension
+(the bundled MiniLM and a shop's fine-tuned copy of it) give cosines that mean nothing, and nothing fails:
+the hybrid just ranks worse. The index records the model that filled it (``indexer.versions.index_model``),
+so an API started with another ``SHELFRANK_MODEL_PATH`` than the rebuild's, or an alias moved to an index
+built with another model, can be named. Searches are not refused for it: a shop would rather serve a worse
+hybrid than nothing; ``/ready`` and the API's log say it.
+"""
+
+from __future__ import annotations
+
+from opensearchpy import OpenSearch
+
+from encoders.identity import ModelIdentity
+from indexer.versions import index_model, physical_index
+
+
+def vectors_mismatch(client: OpenSearch, index: str, queries: ModelIdentity) -> str | None:
+    """What is wrong when the live index behind ``index`` holds vectors of another model than ``queries``
+    (the query encoder's identity); None when they match, or when the index or its record is missing
+    (searches report those themselves)."""
+    live = physical_index(client, index)
+    stored = index_model(client, live) if live is not None else None
+    if stored is None or stored == queries:
+        return None
+    return (f"the live index {live} holds vectors of {stored.key}, but queries are encoded with {queries.key}: "
+            "set SHELFRANK_MODEL_PATH to the index's model for the API, or rebuild the index with this one")
