@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None, service: SearchService | None =
 
 
 def warm_up(app: Flask) -> None:
-    """Build the search service and encode one query now, before the first shopper arrives.
+    """Build the search service and encode one query now, before the first shopper arrives, and say (an error in
+    the log) when its query encoder is not the model the live index's vectors came from.
 
     A node or database that is not reachable yet is logged, not fatal: the service is then built
     by the first request that finds them up (and answers 503 until then).
