@@ -11,6 +11,7 @@ restored snapshot, a hand-written ``shelfrank index history``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,14 +40,19 @@ def cleanup(settings: Settings, alias: str) -> dict[str, object]:
             "compaction": compaction.as_dict() if compaction else None}
 
 
-def refresh_served_behaviour(settings: Settings, alias: str) -> tuple[SyncReport, str]:
+def refresh_served_behaviour(settings: Settings, alias: str,
+                             progress: Callable[[float], None] | None = None) -> tuple[SyncReport, str]:
     """Behaviour features onto the documents, then the search template with the new priors, then the merge of
     the segments the writes left (the template must not wait for it); returns the sync report and what the
-    template serves now (or why it could not be rewritten: the refresh stands)."""
+    template serves now (or why it could not be rewritten: the refresh stands). ``progress`` hears the share
+    done after each step (the merge, when there is one, is most of the time)."""
+    report_progress = progress or (lambda _share: None)
     report = refresh_behaviour(settings, alias)
+    report_progress(0.4)
     client = make_client(settings)
     with session_scope(settings.effective_database_url) as session:
         template = rewrite_template(session, client, alias, settings.default_index, settings.rerank_window)
+    report_progress(0.5)
     return replace(report, compaction=compact(client, report.index, settings)), template
 
 

@@ -61,7 +61,7 @@ def behaviour_refresh(self, index: str | None = None, started_by: str = "unknown
     alias = index or settings.default_index
 
     def job(progress: Progress) -> dict[str, Any]:
-        report, template = refresh_served_behaviour(settings, alias)
+        report, template = refresh_served_behaviour(settings, alias, progress)
         return {"index": report.index, "updated": report.updated, "unchanged": report.unchanged,
                 "cleared": report.cleared, "missing": report.missing, "template": template,
                 "compaction": report.compaction.as_dict() if report.compaction else None}
