@@ -82,7 +82,7 @@ def main() -> None:
     print(f"{'search':34} {'p50 ms':>8} {'took ms':>10}")
     report("ids only", ids_only)
     report("all features", rescored(featureset))
-    for window in (30, 50, 100):
+    for window in (1, 10, 30, 50, 100):
         report(f"all features, fused top {window}", rescored(featureset, window))
     constant = FeatureSpec("constant", "match", {"source": "return 1.0;"})
     report("a constant script (control)", rescored(FeatureSet("control", (constant,))))

@@ -190,7 +190,7 @@ def windows(dump: Dump) -> None:
     print(f"engine-only model, all train queries: {trees} trees", flush=True)
     rows = [(f"fused top {k}", fused_top(column, k)) for k in (200, 100, 50, 30, 20)]
     rows += [(f"BM25 top {a} + vector top {b}", per_retriever(column, a, b))
-             for a, b in ((100, 30), (50, 30), (30, 30), (30, 20), (20, 20), (20, 10))]
+             for a, b in ((100, 30), (50, 30), (30, 30), (30, 20), (20, 20), (20, 10), (15, 10), (10, 10))]
     for tag, scored in rows:
         print(f"{tag:40} valid {ndcg(dump.train, dump.train_grades, dump.validation, score, scored):.4f} "
               f"test {ndcg(dump.test, dump.test_grades, sorted(dump.test_grades), score, scored):.4f}", flush=True)
