@@ -114,6 +114,14 @@ class Settings(BaseSettings):
     query_encoder_threads: int = Field(
         1, ge=1, description="CPU threads per process for query encoding: 1 suits server workers sharing the "
         "cores with each other and OpenSearch.")
+    encoders_dir: Path | None = Field(
+        None, description="Folder of the shop's own encoders (one folder each, e.g. `shelfrank encoder finetune "
+        "--out ENCODERS_DIR/NAME`): where the storefront and catalogue syncs find the model the live index's "
+        "vectors came from when it is not SHELFRANK_MODEL_PATH. Empty means state_dir/encoders.")
+    query_encoder_follow_s: float = Field(
+        30.0, ge=0, description="How often (seconds) a search process reads which model the live index's vectors "
+        "came from, and switches its query encoder to it when a local folder holds that model (after a rebuild "
+        "with a fine-tuned encoder, or a rollback); 0: always encode with SHELFRANK_MODEL_PATH.")
 
     knn_space_type: str = Field("cosinesimil", description="k-NN space of the vector field (lucene engine).")
     hnsw_m: int = Field(16, description="HNSW graph degree of the vector field.")
@@ -324,6 +332,10 @@ class Settings(BaseSettings):
     @property
     def effective_catalog_drop_dir(self) -> Path:
         return self.catalog_drop_dir or self.state_dir / "catalog-drop"
+
+    @property
+    def effective_encoders_dir(self) -> Path:
+        return self.encoders_dir or self.state_dir / "encoders"
 
     @property
     def effective_database_url(self) -> str:

@@ -130,6 +130,13 @@ def index_model(client: OpenSearch, index: str) -> ModelIdentity | None:
     return ModelIdentity.from_dict(meta["model"]) if "model" in meta else None
 
 
+def live_model(client: OpenSearch, name: str) -> ModelIdentity | None:
+    """The model whose vectors the index behind ``name`` (an alias or an index) holds; None when there is no
+    such index, or it has no record of one."""
+    index = physical_index(client, name)
+    return index_model(client, index) if index is not None else None
+
+
 def ensure_same_model(client: OpenSearch, index: str, model: ModelIdentity) -> None:
     stored = index_model(client, index)
     if stored is None:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+from opensearchpy import OpenSearch
+
 from core.db import migrate
 from core.opensearch_client import make_client
 from core.secrets import pseudonym_key
 from core.settings import Settings
 from encoders.batching import MicroBatchingEncoder
 from encoders.cache import QueryVectorCache
-from encoders.factory import load_query_encoder
+from encoders.factory import load_query_encoder, prepare_query_encoder
+from encoders.identity import bundled_model_path
+from encoders.registry import find_model, model_folders
+from indexer.versions import live_model
 from storefront.exploration import Exploration
+from storefront.live_encoder import LiveQueryEncoder
 from storefront.recording import BufferedRecorder, DatabaseImpressionRecorder
 from storefront.retrieval import RetrievalConfig
 from storefront.service import SearchService
 from storefront.tuning import from_settings, served
 from storefront.tuning_store import LiveTuning
+
+log = logging.getLogger(__name__)
 
 
 def configured_retrieval(settings: Settings) -> dict[str, RetrievalConfig]:
@@ -44,13 +55,12 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
             recorder = BufferedRecorder(writer.write, capacity=settings.record_queue_size,
                                         batch_size=settings.record_batch_size,
                                         flush_interval_s=settings.record_flush_interval_s)
-    encoder = load_query_encoder(settings)
-    if serving and settings.query_encoder_batch > 1:  # only a threaded server has concurrent queries to batch
-        encoder = MicroBatchingEncoder(encoder, settings.query_encoder_batch)
+    client = make_client(settings, storefront=serving)
+    index = index or settings.default_index
     return SearchService(
-        client=make_client(settings, storefront=serving),
-        index=index or settings.default_index,
-        encoder=QueryVectorCache(encoder, settings.query_vector_cache_size),
+        client=client,
+        index=index,
+        encoder=query_encoder(settings, client, index, serving),
         configs=configured_retrieval(settings),
         default_config=settings.search_config,
         recorder=recorder,
@@ -59,6 +69,43 @@ def build_search_service(settings: Settings, index: str | None = None, record: b
         exploration=Exploration(settings.exploration_rate, settings.exploration_slots, settings.exploration_depth)
         if settings.exploration_rate > 0 else None,
     )
+
+
+def query_encoder(settings: Settings, client: OpenSearch, index: str,
+                  serving: bool = False) -> QueryVectorCache | LiveQueryEncoder:
+    """The query encoder of the model ``index``'s vectors came from: found among the local model folders
+    (``SHELFRANK_MODEL_PATH``, the bundled model, ``SHELFRANK_ENCODERS_DIR``) when the index names another
+    than the configured one, and followed while the process runs (``query_encoder_follow_s``). The
+    configured model when following is off, the node cannot be read yet, or no folder holds the index's."""
+    if settings.query_encoder_follow_s <= 0:
+        return _cached_query_encoder(settings, serving)
+
+    def folders() -> list[Path]:
+        return model_folders(settings.model_path, settings.effective_encoders_dir)
+
+    def load(folder: Path) -> QueryVectorCache:
+        chosen = settings if folder == (settings.model_path or bundled_model_path()) else \
+            settings.model_copy(update={"model_path": folder})
+        prepare_query_encoder(chosen)  # an export, if needed, runs in a child process: no torch in a server
+        return _cached_query_encoder(chosen, serving)
+
+    try:
+        wanted = live_model(client, index)
+        folder = find_model(wanted, folders()) if wanted is not None else None
+    except Exception as exc:  # noqa: BLE001 - the node may come up later; the encoder follows it then
+        log.info("could not read the model of %s's vectors yet (%s); starting with the configured one", index,
+                 exc.__class__.__name__)
+        folder = None
+    initial = load(folder) if folder is not None else _cached_query_encoder(settings, serving)
+    return LiveQueryEncoder(initial, lambda: live_model(client, index), lambda model: find_model(model, folders()),
+                            load, settings.query_encoder_follow_s)
+
+
+def _cached_query_encoder(settings: Settings, serving: bool) -> QueryVectorCache:
+    encoder = load_query_encoder(settings)
+    if serving and settings.query_encoder_batch > 1:  # only a threaded server has concurrent queries to batch
+        encoder = MicroBatchingEncoder(encoder, settings.query_encoder_batch)
+    return QueryVectorCache(encoder, settings.query_vector_cache_size)
 
 
 def cross_encoder_stage(settings: Settings):  # type: ignore[no-untyped-def]
