@@ -13,6 +13,7 @@ from core.settings import get_settings
 from encoders.factory import load_cached_encoder
 from indexer import pipeline
 from indexer.sources import FORMATS, ImportReport, load_mapping, read_catalog
+from indexer.live_model import settings_for_writes
 from indexer.segments import Compaction
 from indexer.versions import live_index
 
@@ -60,7 +61,8 @@ def import_catalog(
     client = make_client(settings)
     report = ImportReport(source=str(path))
     products = _products(path, fmt, mapping_file, maps, encoding, report)
-    encoder = load_cached_encoder(settings)
+    # A catalogue written over the live one keeps the model of its vectors (`index rebuild` changes models).
+    encoder = load_cached_encoder(settings_for_writes(settings, client, alias))
     if full or live_index(client, alias) is None:
         result = pipeline.rebuild(client, alias, products, encoder, settings, progress=True, allow_shrink=allow_shrink)
         _report(report)
@@ -181,8 +183,9 @@ def sync(
     _refuse_during_chunked_rebuild(settings, alias)
     report = ImportReport(source=str(path)) if path else None
     products = _products(path, fmt, mapping_file, maps, encoding, report) if path else []
-    encoder = load_cached_encoder(settings)
-    result = pipeline.sync(make_client(settings), alias, products, deletes, encoder, settings, progress=True)
+    client = make_client(settings)
+    encoder = load_cached_encoder(settings_for_writes(settings, client, alias))
+    result = pipeline.sync(client, alias, products, deletes, encoder, settings, progress=True)
     if report:
         _report(report)
     typer.echo(f"{alias} ({result.index}): upserted {result.documents}, deleted {result.deleted}; "

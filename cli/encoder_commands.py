@@ -61,3 +61,6 @@ def finetune(
     typer.echo(json.dumps({k: log[k] for k in ("queries", "queries_with_hard_negatives", "steps",
                                                 "loss_first_epoch", "loss_last_epoch")}))
     typer.echo(f"saved in {out}. Use it: SHELFRANK_MODEL_PATH={out} .venv/bin/shelfrank index rebuild")
+    if out.resolve().parent != settings.effective_encoders_dir.resolve():
+        typer.echo(f"(searches and catalogue syncs find it after the rebuild only in {settings.effective_encoders_dir} "
+                   "or SHELFRANK_MODEL_PATH: move it there, or point SHELFRANK_ENCODERS_DIR at its folder)")

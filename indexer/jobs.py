@@ -16,6 +16,7 @@ from encoders.factory import load_cached_encoder
 from indexer import drop_folder, pipeline
 from indexer.chunked_rebuild import running_job
 from indexer.drop_folder import DropReport
+from indexer.live_model import settings_for_writes
 from indexer.pipeline import IndexResult
 from indexer.sources import ImportReport, read_catalog
 from indexer.versions import IndexerError, live_index
@@ -68,4 +69,6 @@ def sync_drop_folder(settings: Settings, alias: str, folder: Path | None = None)
         rebuilding = running_job(session, alias)
         if rebuilding is not None:
             return drop_folder.DropReport(str(folder), blocked_by=f"embedding rebuild {rebuilding.id} of {alias}")
-    return drop_folder.sync_drop_folder(make_client(settings), alias, folder, load_cached_encoder(settings), settings)
+    client = make_client(settings)
+    encoder = load_cached_encoder(settings_for_writes(settings, client, alias))
+    return drop_folder.sync_drop_folder(client, alias, folder, encoder, settings)

@@ -3,8 +3,8 @@
 A k-NN query compares the query's vector with the documents'. Vectors of two models of the same dimension
 (the bundled MiniLM and a shop's fine-tuned copy of it) give cosines that mean nothing, and nothing fails:
 the hybrid just ranks worse. The index records the model that filled it (``indexer.versions.index_model``),
-so an API started with another ``SHELFRANK_MODEL_PATH`` than the rebuild's, or an alias moved to an index
-built with another model, can be named. Searches are not refused for it: a shop would rather serve a worse
+and searches follow it (:mod:`storefront.live_encoder`). When no local folder holds that model, or following
+is off, the mismatch is named here. Searches are not refused for it: a shop would rather serve a worse
 hybrid than nothing; ``/ready`` and the API's log say it.
 """
 
@@ -25,4 +25,5 @@ def vectors_mismatch(client: OpenSearch, index: str, queries: ModelIdentity) -> 
     if stored is None or stored == queries:
         return None
     return (f"the live index {live} holds vectors of {stored.key}, but queries are encoded with {queries.key}: "
-            "set SHELFRANK_MODEL_PATH to the index's model for the API, or rebuild the index with this one")
+            "put that model's folder in SHELFRANK_ENCODERS_DIR (searches switch to it within "
+            "SHELFRANK_QUERY_ENCODER_FOLLOW_S) or SHELFRANK_MODEL_PATH, or rebuild the index with this one")

@@ -94,3 +94,31 @@ def test_a_live_model_no_folder_holds_leaves_the_configured_encoder(build_catalo
     assert service.search(SearchRequest(query="garden lights"), record=False).results
     service.encoder.wait(30)
     assert service.encoder.identity == bert_encoder.identity
+
+
+def test_catalogue_writes_encode_with_the_live_index_model(build_catalogue: Callable[..., str], os_client: OpenSearch,
+                                                           settings: Settings, tuned_folder: Path, tmp_path: Path) -> None:
+    """A product dropped into the catalogue folder of a shop whose live index came from its fine-tuned encoder
+    is encoded with that encoder, though SHELFRANK_MODEL_PATH still names the bundled one; with no folder
+    holding that model, the sync is refused by name and the index keeps what it had."""
+    from indexer.jobs import sync_drop_folder
+
+    tuned = BertEncoder(tuned_folder)
+    alias = build_catalogue("test-live-model-writes", PRODUCTS, encoder=tuned)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shop = settings.model_copy(update={"encoders_dir": tuned_folder.parent, "catalog_drop_settle_s": 0})
+    (drop / "new.csv").write_text("id,title\nt9,Round toilet seat with slow close hinges\n")
+    report = sync_drop_folder(shop, alias, drop)
+    assert [f.name.endswith("new.csv") for f in (drop / "processed").iterdir()] == [True], report
+    os_client.indices.refresh(index=alias)
+    stored = os_client.get(index=alias, id="t9", _source_includes=["embedding"])["_source"]["embedding"]
+    text = "Round toilet seat with slow close hinges"
+    assert cosine(np.array(stored), tuned.encode([text])[0]) > 0.9999
+
+    (drop / "other.csv").write_text("id,title\nt8,Elongated toilet seat\n")
+    elsewhere = settings.model_copy(update={"encoders_dir": tmp_path / "no-encoders", "catalog_drop_settle_s": 0})
+    sync_drop_folder(elsewhere, alias, drop)
+    errors = list((drop / "failed").glob("*.error.txt"))
+    assert len(errors) == 1 and "minilm-shop" in errors[0].read_text()
+    assert not os_client.exists(index=alias, id="t8")
