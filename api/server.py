@@ -17,6 +17,7 @@ from gunicorn.app.base import BaseApplication
 from api.app import create_app, shutdown, warm_up
 from core.settings import Settings
 from encoders.factory import prepare_query_encoder
+from storefront.factory import prepare_live_query_encoder
 
 log = logging.getLogger(__name__)
 
@@ -73,4 +74,5 @@ def serve(settings: Settings, host: str, port: int) -> None:
     # is CPU taken from shoppers, and a flood while the node restarts. The API logs what matters itself.
     logging.getLogger("opensearch").setLevel(logging.ERROR)
     prepare_query_encoder(settings)  # exported once, before the workers start (they only load it)
+    prepare_live_query_encoder(settings)  # and the live index's model, when that is another one
     StorefrontServer(settings, host, port).run()

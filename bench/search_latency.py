@@ -100,7 +100,7 @@ def main() -> None:
           f"{args.hybrid} k-NN depth {hybrid.knn_k}")
     print(f"{'config':20} {'pass':5} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'QPS':>7} {'p50 / bm25':>11}")
     for clients in args.clients:
-        service.encoder._items.clear()  # cold query-vector cache for each concurrency level
+        service.encoder.clear()  # cold query-vector cache for each concurrency level
         cold = summary(*timed_pass(service, queries, args.hybrid, clients))  # encodes every query
         warm = interleaved(service, queries, ["bm25", args.hybrid, *depths], clients, args.rounds)
         bm25 = warm["bm25"]

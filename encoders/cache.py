@@ -115,6 +115,10 @@ class QueryVectorCache:
         self._lock = threading.Lock()
         self.stats = CacheStats()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def vector(self, query: str) -> np.ndarray:
         key = " ".join(query.lower().split())
         with self._lock:

@@ -57,18 +57,31 @@ def prepare_query_encoder(settings: Settings) -> Path | None:
     if onnx is None:
         return None
     model_path, target = onnx
-    if not target.is_file():
-        import multiprocessing
+    if target.is_file():
+        return target
+    import fcntl
+    import multiprocessing
 
-        from encoders.onnx_encoder import export_onnx
+    from encoders.onnx_encoder import export_onnx
 
-        child = multiprocessing.get_context("spawn").Process(target=export_onnx, args=(model_path, target))
-        child.start()
-        child.join()
-        if child.exitcode != 0 or not target.is_file():
-            raise RuntimeError(f"exporting {model_path} to ONNX failed (exit code {child.exitcode}); "
-                               "set SHELFRANK_QUERY_ENCODER_RUNTIME=torch to serve without it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One export per model: the API's processes that switch to a new model together wait for the first.
+    with open(target.with_name(target.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_file():
+            child = multiprocessing.get_context("spawn").Process(target=export_onnx, args=(model_path, target))
+            child.start()
+            child.join()
+            if child.exitcode != 0 or not target.is_file():
+                raise RuntimeError(f"exporting {model_path} to ONNX failed (exit code {child.exitcode}); "
+                                   "set SHELFRANK_QUERY_ENCODER_RUNTIME=torch to serve without it")
     return target
+
+
+def query_encoder_missing(settings: Settings) -> bool:
+    """Whether the query path would have to export the configured model first (ONNX, not exported yet)."""
+    onnx = _onnx_model(settings)
+    return onnx is not None and not onnx[1].is_file()
 
 
 @lru_cache(maxsize=4)

@@ -125,7 +125,10 @@ def point_alias(client: OpenSearch, alias: str, target: str) -> None:
 
 
 def index_model(client: OpenSearch, index: str) -> ModelIdentity | None:
-    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
+    return _recorded_model(client.indices.get_mapping(index=index)[index]["mappings"])
+
+
+def _recorded_model(mapping: dict) -> ModelIdentity | None:  # type: ignore[type-arg]
     meta = mapping.get("_meta", {}).get("shelfrank", {})
     return ModelIdentity.from_dict(meta["model"]) if "model" in meta else None
 
@@ -133,8 +136,14 @@ def index_model(client: OpenSearch, index: str) -> ModelIdentity | None:
 def live_model(client: OpenSearch, name: str) -> ModelIdentity | None:
     """The model whose vectors the index behind ``name`` (an alias or an index) holds; None when there is no
     such index, or it has no record of one."""
-    index = physical_index(client, name)
-    return index_model(client, index) if index is not None else None
+    try:
+        mappings = client.indices.get_mapping(index=name)  # one request: an alias's answer names its index
+    except NotFoundError:
+        return None
+    if len(mappings) != 1:
+        raise IndexerError(f"{name!r} points at {len(mappings)} indices ({', '.join(sorted(mappings))}); expected one")
+    (mapping,) = mappings.values()
+    return _recorded_model(mapping["mappings"])
 
 
 def ensure_same_model(client: OpenSearch, index: str, model: ModelIdentity) -> None:

@@ -25,5 +25,5 @@ def vectors_mismatch(client: OpenSearch, index: str, queries: ModelIdentity) -> 
     if stored is None or stored == queries:
         return None
     return (f"the live index {live} holds vectors of {stored.key}, but queries are encoded with {queries.key}: "
-            "put that model's folder in SHELFRANK_ENCODERS_DIR (searches switch to it within "
-            "SHELFRANK_QUERY_ENCODER_FOLLOW_S) or SHELFRANK_MODEL_PATH, or rebuild the index with this one")
+            "put that model's folder in SHELFRANK_ENCODERS_DIR (searches switch to it within 5 minutes unless "
+            "SHELFRANK_QUERY_ENCODER_FOLLOW_S is 0) or SHELFRANK_MODEL_PATH, or rebuild the index with this one")

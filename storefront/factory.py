@@ -13,7 +13,7 @@ from core.secrets import pseudonym_key
 from core.settings import Settings
 from encoders.batching import MicroBatchingEncoder
 from encoders.cache import QueryVectorCache
-from encoders.factory import load_query_encoder, prepare_query_encoder
+from encoders.factory import load_query_encoder, prepare_query_encoder, query_encoder_missing
 from encoders.identity import bundled_model_path
 from encoders.registry import find_model, model_folders
 from indexer.versions import live_model
@@ -76,7 +76,9 @@ def query_encoder(settings: Settings, client: OpenSearch, index: str,
     """The query encoder of the model ``index``'s vectors came from: found among the local model folders
     (``SHELFRANK_MODEL_PATH``, the bundled model, ``SHELFRANK_ENCODERS_DIR``) when the index names another
     than the configured one, and followed while the process runs (``query_encoder_follow_s``). The
-    configured model when following is off, the node cannot be read yet, or no folder holds the index's."""
+    configured model when following is off, the node cannot be read yet, no folder holds the index's, or it
+    fails to load. A server process (``serving``) never exports a model while it starts: if the live
+    model's export is not there yet, it starts with the configured one and switches in the background."""
     if settings.query_encoder_follow_s <= 0:
         return _cached_query_encoder(settings, serving)
 
@@ -84,21 +86,47 @@ def query_encoder(settings: Settings, client: OpenSearch, index: str,
         return model_folders(settings.model_path, settings.effective_encoders_dir)
 
     def load(folder: Path) -> QueryVectorCache:
-        chosen = settings if folder == (settings.model_path or bundled_model_path()) else \
-            settings.model_copy(update={"model_path": folder})
+        chosen = _settings_at(settings, folder)
         prepare_query_encoder(chosen)  # an export, if needed, runs in a child process: no torch in a server
         return _cached_query_encoder(chosen, serving)
 
+    wanted, initial = None, None
     try:
         wanted = live_model(client, index)
         folder = find_model(wanted, folders()) if wanted is not None else None
-    except Exception as exc:  # noqa: BLE001 - the node may come up later; the encoder follows it then
-        log.info("could not read the model of %s's vectors yet (%s); starting with the configured one", index,
-                 exc.__class__.__name__)
-        folder = None
-    initial = load(folder) if folder is not None else _cached_query_encoder(settings, serving)
-    return LiveQueryEncoder(initial, lambda: live_model(client, index), lambda model: find_model(model, folders()),
-                            load, settings.query_encoder_follow_s)
+        if folder is not None and not (serving and query_encoder_missing(_settings_at(settings, folder))):
+            initial = load(folder)
+    except Exception as exc:  # noqa: BLE001 - the configured model serves; the background follow tries again
+        log.warning("starting with the configured query encoder: the live index's model (%s) could not be had "
+                    "(%s: %s)", wanted.key if wanted else "unknown", exc.__class__.__name__, str(exc)[:200])
+    check_now = initial is None and wanted is not None
+    return LiveQueryEncoder(initial or _cached_query_encoder(settings, serving), lambda: live_model(client, index),
+                            lambda model: find_model(model, folders()), load, settings.query_encoder_follow_s,
+                            check_now=check_now)
+
+
+def prepare_live_query_encoder(settings: Settings) -> None:
+    """Export the live index's model for the query path if it needs it (the API server, before its workers
+    start, as it does for the configured model); nothing when it cannot be read or found."""
+    if settings.query_encoder_follow_s <= 0:
+        return
+    client = make_client(settings)
+    try:
+        wanted = live_model(client, settings.default_index)
+        folder = find_model(wanted, model_folders(settings.model_path, settings.effective_encoders_dir)) \
+            if wanted is not None else None
+        if folder is not None:
+            prepare_query_encoder(_settings_at(settings, folder))
+    except Exception as exc:  # noqa: BLE001 - the workers start with the configured model and follow later
+        log.warning("could not prepare the live index's query encoder (%s: %s)", exc.__class__.__name__, exc)
+    finally:
+        client.close()  # no connection of the master's leaks into the forked workers
+
+
+def _settings_at(settings: Settings, folder: Path) -> Settings:
+    if folder == (settings.model_path or bundled_model_path()):
+        return settings
+    return settings.model_copy(update={"model_path": folder})
 
 
 def _cached_query_encoder(settings: Settings, serving: bool) -> QueryVectorCache:

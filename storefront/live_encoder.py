@@ -3,9 +3,9 @@
 A rebuild with a fine-tuned encoder (or a rollback to an older index) moves the alias to vectors of
 another model. Queries encoded with the old one would still get answers, with cosines that mean
 nothing. So a search process reads, every ``refresh_s`` seconds, which model the live index records,
-and when it changes loads that model from a local folder (:mod:`encoders.registry`) in a background
-thread: searches keep the encoder they have until the new one is ready, never wait for a load, and
-a model no local folder holds is logged (throttled) while the old encoder keeps serving.
+and when it changes loads that model from a local folder (:mod:`encoders.registry`), both in a background
+thread: searches keep the encoder they have until the new one is ready and never wait for the read or
+the load, and a model no local folder holds is logged (throttled) while the old encoder keeps serving.
 """
 
 from __future__ import annotations
@@ -35,19 +35,24 @@ class LiveQueryEncoder:
 
     ``live_model`` reads the identity the live index records (None: no index, or no record); ``locate``
     finds the local folder of a model (None: none has it); ``load`` builds the cached query encoder of a
-    folder. Each search calls :meth:`vector` once, so one search uses one model.
+    folder. Reading and loading both run in a background thread, so no search waits for either; each
+    search calls :meth:`vector` once, so one search uses one model. ``check_now``: read at the first
+    search (the builder could not read the live model, or left the load to the background).
     """
 
     def __init__(self, initial: QueryVectorCache, live_model: Callable[[], ModelIdentity | None],
                  locate: Callable[[ModelIdentity], Path | None], load: Callable[[Path], QueryVectorCache],
-                 refresh_s: float = 30.0) -> None:
+                 refresh_s: float = 30.0, check_now: bool = False,
+                 unavailable: ModelIdentity | None = None) -> None:
         self._active = initial
         self.live_model, self.locate, self.load, self.refresh_s = live_model, locate, load, refresh_s
-        self._checked_at = time.monotonic()  # whoever built it has just read the live model
+        self._checked_at = float("-inf") if check_now else time.monotonic()
         self._lock = threading.Lock()
-        self._loading: threading.Thread | None = None
-        self._unavailable: dict[ModelIdentity, float] = {}  # model -> when no folder had it (or it failed)
-        self._warn = ThrottledWarning(log, 300.0)
+        self._worker: threading.Thread | None = None
+        #: model -> when no folder had it, or it failed to load
+        self._unavailable: dict[ModelIdentity, float] = {} if unavailable is None else {unavailable: time.monotonic()}
+        self._unreadable = ThrottledWarning(log, 300.0)
+        self._missing = ThrottledWarning(log, 300.0)
 
     @property
     def identity(self) -> ModelIdentity:
@@ -62,48 +67,54 @@ class LiveQueryEncoder:
     def stats(self):  # type: ignore[no-untyped-def]
         return self._active.stats
 
+    def clear(self) -> None:
+        """Forget the cached query vectors (benches that time cold queries)."""
+        self._active.clear()
+
     def vector(self, query: str) -> np.ndarray:
         return self.current().vector(query)
 
     def current(self) -> QueryVectorCache:
-        """The active query encoder; reads the live index's model first when ``refresh_s`` has passed."""
+        """The active query encoder. When ``refresh_s`` has passed, a background thread reads the live index's
+        model (and loads it if it changed); this search goes on with the active one."""
         if time.monotonic() - self._checked_at >= self.refresh_s:
             with self._lock:
-                if time.monotonic() - self._checked_at >= self.refresh_s:
+                if time.monotonic() - self._checked_at >= self.refresh_s and not self._busy():
                     self._checked_at = time.monotonic()
-                    self._check()
+                    self._worker = threading.Thread(target=self._refresh, name="query-encoder-follow", daemon=True)
+                    self._worker.start()
         return self._active
 
     def wait(self, timeout: float | None = None) -> None:
-        """Until a load in progress has finished (tests, and a server's warm-up)."""
-        loading = self._loading
-        if loading is not None:
-            loading.join(timeout)
+        """Until a read or load in progress has finished (tests, benches)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
 
-    def _check(self) -> None:
+    def _busy(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def _read(self) -> ModelIdentity | None:
         try:
-            wanted = self.live_model()
+            return self.live_model()
         except Exception as exc:  # noqa: BLE001 - a node that does not answer now changes nothing
-            self._warn("could not read the live index's model (%s: %s); queries stay encoded with %s",
-                       exc.__class__.__name__, str(exc)[:200], self._active.identity.key)
-            return
+            self._unreadable("could not read the live index's model (%s: %s); queries stay encoded with %s",
+                             exc.__class__.__name__, str(exc)[:200], self._active.identity.key)
+            return None
+
+    def _refresh(self) -> None:
+        wanted = self._read()
         if wanted is None or wanted == self._active.identity:
-            return
-        if self._loading is not None and self._loading.is_alive():
             return
         if time.monotonic() - self._unavailable.get(wanted, float("-inf")) < RETRY_MISSING_S:
             return
-        self._loading = threading.Thread(target=self._switch, args=(wanted,), name="query-encoder-load", daemon=True)
-        self._loading.start()
-
-    def _switch(self, wanted: ModelIdentity) -> None:
         try:
             folder = self.locate(wanted)
             if folder is None:
                 self._unavailable[wanted] = time.monotonic()
-                self._warn("the live index holds vectors of %s, which no local model folder holds (SHELFRANK_MODEL_PATH, "
-                           "the bundled model, SHELFRANK_ENCODERS_DIR); queries stay encoded with %s",
-                           wanted.key, self._active.identity.key)
+                self._missing("the live index holds vectors of %s, which no local model folder holds "
+                              "(SHELFRANK_MODEL_PATH, the bundled model, SHELFRANK_ENCODERS_DIR); queries stay "
+                              "encoded with %s", wanted.key, self._active.identity.key)
                 return
             loaded = self.load(folder)
         except Exception as exc:  # noqa: BLE001 - the old encoder keeps serving
@@ -115,6 +126,9 @@ class LiveQueryEncoder:
             self._unavailable[wanted] = time.monotonic()
             log.error("%s holds %s, not the live index's %s; queries stay encoded with %s", folder,
                       loaded.identity.key, wanted.key, self._active.identity.key)
+            return
+        if self._read() != wanted:  # the alias moved again while it loaded (a quick rollback): next time
+            self._checked_at = float("-inf")
             return
         previous, self._active = self._active.identity, loaded
         log.info("queries are now encoded with %s (from %s), the live index's model; before: %s", wanted.key,

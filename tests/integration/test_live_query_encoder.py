@@ -84,16 +84,28 @@ def test_search_follows_the_model_of_the_live_index(build_catalogue: Callable[..
     assert not isinstance(fixed.encoder, LiveQueryEncoder)  # following off: SHELFRANK_MODEL_PATH's model
 
 
-def test_a_live_model_no_folder_holds_leaves_the_configured_encoder(build_catalogue: Callable[..., str],
-                                                                     settings: Settings, bert_encoder,
-                                                                     tuned_folder: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_live_model_no_folder_holds_or_that_fails_to_load_leaves_the_configured_encoder(
+        build_catalogue: Callable[..., str], settings: Settings, bert_encoder, tuned_folder: Path, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     alias = build_catalogue("test-live-query-encoder-missing", PRODUCTS, encoder=BertEncoder(tuned_folder))
     shop = settings.model_copy(update={"encoders_dir": tmp_path / "empty", "query_encoder_follow_s": 0.05})
-    service = build_search_service(shop, alias, record=False)
-    assert service.encoder.identity == bert_encoder.identity
+    with caplog.at_level("WARNING"):
+        service = build_search_service(shop, alias, record=False)
+        assert service.encoder.identity == bert_encoder.identity
+        assert service.search(SearchRequest(query="garden lights"), record=False).results
+        service.encoder.wait(30)
+        assert service.encoder.identity == bert_encoder.identity
+    assert "which no local model folder holds" in caplog.text and "minilm-shop" in caplog.text
+
+    broken = tmp_path / "broken" / "minilm-shop"  # the right weights, but no config or tokenizer beside them
+    broken.mkdir(parents=True)
+    shutil.copy(tuned_folder / "model.safetensors", broken / "model.safetensors")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        service = build_search_service(shop.model_copy(update={"encoders_dir": broken.parent}), alias, record=False)
+    assert service.encoder.identity == bert_encoder.identity  # built, and answering with the configured model
     assert service.search(SearchRequest(query="garden lights"), record=False).results
-    service.encoder.wait(30)
-    assert service.encoder.identity == bert_encoder.identity
+    assert "starting with the configured query encoder" in caplog.text
 
 
 def test_catalogue_writes_encode_with_the_live_index_model(build_catalogue: Callable[..., str], os_client: OpenSearch,

@@ -22,8 +22,8 @@ TUNED = ModelIdentity("minilm-shop", "b" * 64, "mean", 3)
 class FixedEncoder:
     """Encodes every text as one vector that says which model it is."""
 
-    def __init__(self, identity: ModelIdentity, value: float, gate: threading.Event | None = None) -> None:
-        self.identity, self.value, self.gate = identity, value, gate
+    def __init__(self, identity: ModelIdentity, value: float) -> None:
+        self.identity, self.value = identity, value
 
     @property
     def dimension(self) -> int:
@@ -44,8 +44,10 @@ class Shop:
         self.gate.set()
         self.fail = False
         self.loaded_identity = TUNED
+        self.reads = 0
 
     def live_model(self) -> ModelIdentity | None:
+        self.reads += 1
         if isinstance(self.live, Exception):
             raise self.live
         return self.live
@@ -77,13 +79,33 @@ def test_a_new_live_model_is_loaded_in_the_background_and_then_serves() -> None:
     assert len(shop.loads) == 1  # loaded once
 
 
-def test_the_live_model_is_read_at_most_every_refresh_interval() -> None:
+def test_the_live_model_is_read_at_most_every_refresh_interval(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    clock = [1000.0]
+    monkeypatch.setattr(live_encoder.time, "monotonic", lambda: clock[0])
     shop = Shop()
-    encoder = shop.encoder(refresh_s=3600)
+    encoder = shop.encoder(refresh_s=30)
     shop.live = TUNED
+    for _ in range(5):
+        encoder.vector("drill")
+        encoder.wait(5)
+    assert shop.reads == 0 and encoder.identity == STOCK  # its builder has just read it
+    clock[0] += 31
+    for _ in range(5):
+        encoder.vector("drill")
+        encoder.wait(5)
+    assert shop.reads == 2 and encoder.identity == TUNED  # read, loaded, read again before switching
+
+
+def test_a_load_the_alias_moved_away_from_meanwhile_is_not_served() -> None:
+    shop = Shop()
+    shop.live, shop.gate = TUNED, threading.Event()
+    encoder = shop.encoder()
     encoder.vector("drill")
+    shop.live = STOCK  # a quick rollback while the fine-tuned model loads
+    shop.gate.set()
     encoder.wait(5)
-    assert encoder.identity == STOCK and shop.loads == []
+    assert shop.loads == [Path("/encoders/minilm-shop")] and encoder.identity == STOCK
+    assert encoder.vector("drill")[0] == 1.0
 
 
 @pytest.mark.parametrize("problem", ["no folder", "load fails", "other weights", "node down", "no record"])
@@ -120,3 +142,5 @@ def test_the_old_model_keeps_serving_when_the_new_one_cannot_be_had(problem: str
         assert encoder.identity == TUNED
     elif problem == "node down":
         assert "could not read the live index's model" in caplog.text
+    else:
+        assert shop.reads >= 1 and shop.loads == []
