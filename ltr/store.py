@@ -17,7 +17,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, TransportError
 
 from ltr.ranker.featureset import FeatureSet
-from ltr.serving.xgboost_json import to_plugin_model_body
+from ltr.serving.xgboost_json import features_used, to_plugin_model_body
 
 
 class FeatureStoreError(RuntimeError):
@@ -107,9 +107,15 @@ class FeatureStore:
         return self.model_definition(model) is not None
 
     def upload_model(self, model: str, featureset: FeatureSet, trees: Sequence[dict]) -> bool:
-        """Store ``model`` (converted trees) under ``featureset``; False when it was already there, identical."""
-        self.ensure_featureset(featureset)
-        body = to_plugin_model_body(model, featureset.store_name, trees)
+        """Store ``model`` (converted trees) under the features of ``featureset`` it splits on; False when it
+        was already there, identical.
+
+        The plugin computes every feature of a model's featureset for every candidate, used or not, and
+        each costs engine time (docs/measurements.md); a feature no split reads cannot change a score, so
+        the model's stored featureset leaves it out (its own store entry, named by its hash)."""
+        served = featureset.restricted_to(features_used(trees))
+        self.ensure_featureset(served)
+        body = to_plugin_model_body(model, served.store_name, trees)
         existing = self.model_definition(model)
         if existing is not None:
             stored = existing.get("model", {})
@@ -119,7 +125,7 @@ class FeatureStore:
                                         f"delete it (`DELETE /_ltr/{self.name}/_model/{model}`) first")
             return False
         try:
-            self._request("POST", f"/_ltr/{self.name}/_featureset/{featureset.store_name}/_createmodel", body)
+            self._request("POST", f"/_ltr/{self.name}/_featureset/{served.store_name}/_createmodel", body)
         except TransportError as exc:
             raise FeatureStoreError(f"model {model} could not be uploaded to store {self.name}: "
                                     f"{_reason(exc)}") from exc

@@ -197,6 +197,12 @@ class FeatureSet:
         """Its name in a feature store: the hash is part of it, so a changed definition is a new featureset."""
         return f"{self.name}-{self.hash[:12]}"
 
+    def restricted_to(self, names: set[str]) -> FeatureSet:
+        """The same set with only ``names`` (in its order; its first feature if none is left, since the
+        plugin wants at least one): what a model that never reads the others needs computed."""
+        kept = tuple(f for f in self.features if f.name in names) or self.features[:1]
+        return FeatureSet(self.name, kept)
+
     def plugin_body(self) -> dict:
         """The LTR plugin's featureset: every feature, in order (text as mustache, the rest as scripts)."""
         return {"featureset": {"name": self.store_name, "features": [plugin_feature(f) for f in self.features]}}

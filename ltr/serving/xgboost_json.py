@@ -284,6 +284,18 @@ def plugin_objective(lightgbm_objective: str) -> str:
     return RAW_PLUGIN_OBJECTIVE[key]
 
 
+def features_used(trees: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The features the converted trees split on: the only ones the plugin has to compute for the model."""
+    used: set[str] = set()
+    stack = list(trees)
+    while stack:
+        node = stack.pop()
+        if "split" in node:
+            used.add(str(node["split"]))
+        stack.extend(node.get("children", ()))
+    return used
+
+
 def to_plugin_model_body(name: str, feature_set_name: str, trees: Sequence[Mapping[str, Any]], *,
                          objective: str | None = None) -> dict[str, Any]:
     """Body for ``POST _ltr/_featureset/{feature_set_name}/_createmodel``.

@@ -39,6 +39,7 @@ from ltr.ranker.job import TrainingOutcome, TrainingRequest, train_and_register
 from ltr.ranker.profiles import CatalogTraits
 from ltr.ranker.serving import ActiveModelReranker
 from ltr.ranker.train import TrainParams
+from ltr.serving.xgboost_json import features_used
 from ltr.store import FeatureStore
 from storefront.rerank_stage import SearchContext
 from storefront.request import SearchRequest
@@ -131,7 +132,13 @@ def test_the_engine_scores_like_lightgbm_on_real_candidates(database: str, servi
     assert result.passed, result.summary()
     assert result.checked >= 20 and result.max_abs_diff <= 1e-4
     assert "OpenSearch LTR plugin" in result.detail
-    assert FeatureStore(service.client, service.index).has_model("engine-1")
+    stored = FeatureStore(service.client, service.index).model_definition("engine-1")
+    assert stored is not None
+    # The store computes only what the trees read: a feature no split uses cannot change a score.
+    used = features_used(trained.artifact.plugin_trees)
+    assert [f["name"] for f in stored["model"]["feature_set"]["features"]] == \
+        [name for name in SHOP_FEATURES.names if name in used]
+    assert 0 < len(used) < len(SHOP_FEATURES.names)
     # Among the checked candidates are products BM25 did not find (absent BM25 score, 0.0 everywhere).
     extractor = FeatureExtractor(SHOP_FEATURES, EngineFeatureLogger(service.client, service.index))
     in_bm25 = SHOP_FEATURES.names.index("in_bm25")

@@ -498,3 +498,20 @@ def test_contributions_sum_to_prediction(ranker: lgb.Booster, data: tuple[np.nda
         assert total == pytest.approx(float(predict_xgboost_json(trees, NAMES, row[None, :], absent="missing-branch")[0]), abs=ATOL)
     reordered = explain(ranker, X[0][::-1], NAMES[::-1])
     assert dict(reordered) == pytest.approx(dict(explain(ranker, X[0], NAMES)))
+
+
+def test_the_features_a_model_splits_on_are_what_its_stored_featureset_keeps(data) -> None:  # type: ignore[no-untyped-def]
+    """A feature no split reads cannot change a score: the model is stored with the others only."""
+    from ltr.ranker.featureset import SHOP_FEATURES_V4
+    from ltr.serving.xgboost_json import features_used
+
+    X, y = data
+    X = X.copy()
+    X[:, NAMES.index("price")] = 1.0  # constant: never split on
+    trees = lightgbm_to_xgboost_json(_train({"objective": "lambdarank"}, rounds=20, X=X, y=y), NAMES)
+    used = features_used(trees)
+    assert "price" not in used and "title_bm25" in used and used <= set(NAMES)
+    pruned = SHOP_FEATURES_V4.restricted_to({"title_coverage", "history_queries", "not a feature"})
+    assert pruned.name == SHOP_FEATURES_V4.name and pruned.names == ["title_coverage", "history_queries"]
+    assert pruned.store_name != SHOP_FEATURES_V4.store_name  # its own entry in the store
+    assert SHOP_FEATURES_V4.restricted_to(set()).names == SHOP_FEATURES_V4.names[:1]  # one tree of one leaf
