@@ -31,7 +31,9 @@ class MicroBatchingEncoder:
         self.max_batch = max_batch
         self.batches = 0  # forward passes run for single-text calls, and the texts they carried
         self.texts = 0
-        self._queue: queue.Queue[tuple[str, Future[np.ndarray]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, Future[np.ndarray]] | None] = queue.Queue()
+        self._state = threading.Lock()  # orders close() after every text already queued
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="shelfrank-query-encoder", daemon=True)
         self._thread.start()
 
@@ -43,24 +45,45 @@ class MicroBatchingEncoder:
         if len(texts) != 1:
             return self.encoder.encode(texts, batch_size=batch_size, progress=progress)
         future: Future[np.ndarray] = Future()
-        self._queue.put((texts[0], future))
+        with self._state:
+            queued = not self._closed
+            if queued:
+                self._queue.put((texts[0], future))
+        if not queued:  # closed (its process switched models): a search still holding it encodes alone
+            return self.encoder.encode(texts, batch_size=1)
         return future.result()[None, :]
+
+    def close(self) -> None:
+        """Stop the batching thread once the texts already queued are encoded; later calls encode directly."""
+        with self._state:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
 
     def _run(self) -> None:
         while True:
-            waiting = [self._queue.get()]
+            first = self._queue.get()
+            if first is None:
+                return
+            waiting, closing = [first], False
             while len(waiting) < self.max_batch:
                 try:
-                    waiting.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is None:
+                    closing = True
+                    break
+                waiting.append(item)
             try:
                 vectors = self.encoder.encode([text for text, _ in waiting], batch_size=len(waiting))
             except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
                 for _, future in waiting:
                     future.set_exception(exc)
-                continue
-            self.batches += 1
-            self.texts += len(waiting)
-            for (_, future), vector in zip(waiting, vectors):
-                future.set_result(vector)
+            else:
+                self.batches += 1
+                self.texts += len(waiting)
+                for (_, future), vector in zip(waiting, vectors):
+                    future.set_result(vector)
+            if closing:
+                return

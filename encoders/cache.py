@@ -119,6 +119,12 @@ class QueryVectorCache:
         with self._lock:
             self._items.clear()
 
+    def close(self) -> None:
+        """Release what the encoder under it holds (a micro-batching thread), once nobody uses it."""
+        close = getattr(self.encoder, "close", None)
+        if close is not None:
+            close()
+
     def vector(self, query: str) -> np.ndarray:
         key = " ".join(query.lower().split())
         with self._lock:

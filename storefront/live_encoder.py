@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 #: How long a model that no local folder held (or that failed to load) is left alone before looking again:
 #: a shop may copy the folder in later.
 RETRY_MISSING_S = 300.0
+#: How long a replaced encoder stays usable before it is closed: searches that took it just before the switch
+#: finish with it (a search's whole budget is seconds).
+RETIRE_AFTER_S = 60.0
 
 
 class LiveQueryEncoder:
@@ -130,6 +133,9 @@ class LiveQueryEncoder:
         if self._read() != wanted:  # the alias moved again while it loaded (a quick rollback): next time
             self._checked_at = float("-inf")
             return
-        previous, self._active = self._active.identity, loaded
+        previous, self._active = self._active, loaded
+        retire = threading.Timer(RETIRE_AFTER_S, previous.close)
+        retire.daemon = True
+        retire.start()
         log.info("queries are now encoded with %s (from %s), the live index's model; before: %s", wanted.key,
-                 folder, previous.key)
+                 folder, previous.identity.key)

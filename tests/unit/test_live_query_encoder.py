@@ -5,6 +5,7 @@ answer."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,12 @@ TUNED = ModelIdentity("minilm-shop", "b" * 64, "mean", 3)
 class FixedEncoder:
     """Encodes every text as one vector that says which model it is."""
 
-    def __init__(self, identity: ModelIdentity, value: float) -> None:
-        self.identity, self.value = identity, value
+    def __init__(self, identity: ModelIdentity, value: float, closed: list | None = None) -> None:  # type: ignore[type-arg]
+        self.identity, self.value, self.closed = identity, value, closed
+
+    def close(self) -> None:
+        if self.closed is not None:
+            self.closed.append(self.identity)
 
     @property
     def dimension(self) -> int:
@@ -45,6 +50,7 @@ class Shop:
         self.fail = False
         self.loaded_identity = TUNED
         self.reads = 0
+        self.closed: list[ModelIdentity] = []
 
     def live_model(self) -> ModelIdentity | None:
         self.reads += 1
@@ -60,11 +66,12 @@ class Shop:
         return QueryVectorCache(FixedEncoder(self.loaded_identity, 2.0))  # type: ignore[arg-type]
 
     def encoder(self, refresh_s: float = 0.0) -> LiveQueryEncoder:
-        return LiveQueryEncoder(QueryVectorCache(FixedEncoder(STOCK, 1.0)), self.live_model,  # type: ignore[arg-type]
+        return LiveQueryEncoder(QueryVectorCache(FixedEncoder(STOCK, 1.0, self.closed)), self.live_model,  # type: ignore[arg-type]
                                 self.folders.get, self.load, refresh_s)
 
 
-def test_a_new_live_model_is_loaded_in_the_background_and_then_serves() -> None:
+def test_a_new_live_model_is_loaded_in_the_background_and_then_serves(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(live_encoder, "RETIRE_AFTER_S", 0.0)
     shop = Shop()
     encoder = shop.encoder()
     assert encoder.vector("drill")[0] == 1.0 and shop.loads == []  # same model: nothing to do
@@ -74,6 +81,10 @@ def test_a_new_live_model_is_loaded_in_the_background_and_then_serves() -> None:
     encoder.wait(5)
     assert encoder.identity == TUNED and encoder.vector("drill")[0] == 2.0
     assert shop.loads == [Path("/encoders/minilm-shop")]
+    deadline = time.monotonic() + 5
+    while not shop.closed and time.monotonic() < deadline:  # the replaced encoder is closed after its grace
+        time.sleep(0.01)
+    assert shop.closed == [STOCK]
     encoder.vector("drill")
     encoder.wait(5)
     assert len(shop.loads) == 1  # loaded once

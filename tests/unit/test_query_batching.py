@@ -65,3 +65,23 @@ def test_a_failing_batch_fails_its_callers_and_the_encoder_keeps_working() -> No
     with pytest.raises(RuntimeError, match="tokenizer exploded"):
         encoder.encode(["boom"])
     assert np.array_equal(encoder.encode(["drill"])[0], expected("drill"))
+
+
+def test_closing_answers_what_is_queued_stops_the_thread_and_later_calls_encode_alone() -> None:
+    """A process that switched models closes the old encoder: queries already waiting get their vectors, and a
+    search that still holds it encodes without the (stopped) batching thread."""
+    inner = SlowHashEncoder()
+    encoder = MicroBatchingEncoder(inner, max_batch=4)
+    texts = [f"query {i}" for i in range(10)]
+    with ThreadPoolExecutor(10) as pool:
+        futures = [pool.submit(encoder.encode, [t]) for t in texts]
+        while encoder._queue.qsize() < 9:  # one is being encoded, the gate holds it; nine wait behind it
+            threading.Event().wait(0.01)
+        encoder.close()
+        inner.gate.set()
+        vectors = [f.result(timeout=5) for f in futures]
+    assert all(np.array_equal(v[0], expected(t)) for t, v in zip(texts, vectors))
+    encoder._thread.join(5)
+    assert not encoder._thread.is_alive()
+    assert np.array_equal(encoder.encode(["drill"])[0], expected("drill"))  # directly, not through the thread
+    encoder.close()  # twice is fine
