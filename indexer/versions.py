@@ -136,14 +136,21 @@ def _recorded_model(mapping: dict) -> ModelIdentity | None:  # type: ignore[type
 def live_model(client: OpenSearch, name: str) -> ModelIdentity | None:
     """The model whose vectors the index behind ``name`` (an alias or an index) holds; None when there is no
     such index, or it has no record of one."""
+    found = live_index_model(client, name)
+    return found[1] if found is not None else None
+
+
+def live_index_model(client: OpenSearch, name: str) -> tuple[str, ModelIdentity | None] | None:
+    """The index behind ``name`` and the model it records, in one request (an alias's mapping names its
+    index); None when there is no such index."""
     try:
-        mappings = client.indices.get_mapping(index=name)  # one request: an alias's answer names its index
+        mappings = client.indices.get_mapping(index=name)
     except NotFoundError:
         return None
     if len(mappings) != 1:
         raise IndexerError(f"{name!r} points at {len(mappings)} indices ({', '.join(sorted(mappings))}); expected one")
-    (mapping,) = mappings.values()
-    return _recorded_model(mapping["mappings"])
+    ((index, mapping),) = mappings.items()
+    return index, _recorded_model(mapping["mappings"])
 
 
 def ensure_same_model(client: OpenSearch, index: str, model: ModelIdentity) -> None:

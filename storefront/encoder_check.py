@@ -13,17 +13,17 @@ from __future__ import annotations
 from opensearchpy import OpenSearch
 
 from encoders.identity import ModelIdentity
-from indexer.versions import index_model, physical_index
+from indexer.versions import live_index_model
 
 
 def vectors_mismatch(client: OpenSearch, index: str, queries: ModelIdentity) -> str | None:
     """What is wrong when the live index behind ``index`` holds vectors of another model than ``queries``
     (the query encoder's identity); None when they match, or when the index or its record is missing
     (searches report those themselves)."""
-    live = physical_index(client, index)
-    stored = index_model(client, live) if live is not None else None
-    if stored is None or stored == queries:
+    found = live_index_model(client, index)
+    if found is None or found[1] is None or found[1] == queries:
         return None
+    live, stored = found
     return (f"the live index {live} holds vectors of {stored.key}, but queries are encoded with {queries.key}: "
             "put that model's folder in SHELFRANK_ENCODERS_DIR (searches switch to it within 5 minutes unless "
             "SHELFRANK_QUERY_ENCODER_FOLLOW_S is 0) or SHELFRANK_MODEL_PATH, or rebuild the index with this one")
