@@ -90,19 +90,22 @@ def query_encoder(settings: Settings, client: OpenSearch, index: str,
         prepare_query_encoder(chosen)  # an export, if needed, runs in a child process: no torch in a server
         return _cached_query_encoder(chosen, serving)
 
-    wanted, initial = None, None
+    wanted, initial, failed = None, None, None
     try:
         wanted = live_model(client, index)
         folder = find_model(wanted, folders()) if wanted is not None else None
         if folder is not None and not (serving and query_encoder_missing(_settings_at(settings, folder))):
+            failed = wanted  # until it has loaded
             initial = load(folder)
-    except Exception as exc:  # noqa: BLE001 - the configured model serves; the background follow tries again
+            failed = None
+    except Exception as exc:  # noqa: BLE001 - the configured model serves; the follow looks again later
         log.warning("starting with the configured query encoder: the live index's model (%s) could not be had "
                     "(%s: %s)", wanted.key if wanted else "unknown", exc.__class__.__name__, str(exc)[:200])
-    check_now = initial is None and wanted is not None
+    # Not loaded here (node down, no folder, an export left to the background): the first search looks again.
+    check_now = initial is None and failed is None
     return LiveQueryEncoder(initial or _cached_query_encoder(settings, serving), lambda: live_model(client, index),
                             lambda model: find_model(model, folders()), load, settings.query_encoder_follow_s,
-                            check_now=check_now)
+                            check_now=check_now, unavailable=failed)
 
 
 def prepare_live_query_encoder(settings: Settings) -> None:
