@@ -270,7 +270,8 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     runs = {"ltr clicks": TrainingRequest(labels="clickmodel", days=args.label_days,
                                           min_support=shop.click_model_min_support, window=shop.rerank_window,
-                                          params=params, name=f"bench-clicks-{stamp}"),
+                                          params=params, name=f"bench-clicks-{stamp}",
+                                          unlabelled_weight=shop.ltr_unlabelled_weight),
             "ltr judgments, same queries": TrainingRequest(
                 labels="judgments", days=args.label_days, window=shop.rerank_window, params=params,
                 judgments={q: train_all[q] for q in train_queries}, name=f"bench-judged-{stamp}")}

@@ -70,7 +70,8 @@ def train(
                                  service.encoder.vector)
     request = TrainingRequest(labels=labels, click_model=click_model, days=days,
                               min_support=settings.click_model_min_support, window=window or settings.rerank_window,
-                              judgments=loaded, params=TrainParams.from_settings(settings), name=name, debias=debias)
+                              judgments=loaded, params=TrainParams.from_settings(settings), name=name, debias=debias,
+                              unlabelled_weight=settings.ltr_unlabelled_weight)
     try:
         with session_scope(url) as session:
             outcome = train_and_register(session, request, service.candidates, extractor,
@@ -118,7 +119,8 @@ def retrain_command(
         except (OSError, judgments_io.JudgmentsError) as exc:
             raise fail(str(exc)) from None
     request = TrainingRequest(labels=labels, days=days, min_support=settings.click_model_min_support,
-                              window=settings.rerank_window, judgments=loaded, params=TrainParams.from_settings(settings))
+                              window=settings.rerank_window, judgments=loaded, params=TrainParams.from_settings(settings),
+                              unlabelled_weight=settings.ltr_unlabelled_weight)
     try:
         report = retrain(settings, request, featureset=featureset, index=index, by=f"retrain:{_who()}",
                          min_gain=min_gain)

@@ -198,6 +198,11 @@ class Settings(BaseSettings):
     )
     events_max_batch: int = Field(10_000, ge=1, description="Most events accepted in one API batch.")
     click_model_depth: int = Field(10, ge=1, le=50, description="Result positions click models look at.")
+    ltr_unlabelled_weight: float = Field(
+        1.0, gt=0, le=1, description="Training on click labels: how much a candidate counts that the log never "
+        "showed often enough to label (it is labelled 0, irrelevant). 1: like a labelled 0; lower: a weaker "
+        "negative, since an unshown product is not an irrelevant one (0.1 did better offline, docs/measurements.md). "
+        "Judgments always count unjudged candidates fully.")
     click_model_min_support: int = Field(
         10, ge=1, description="Impressions a (query, product) pair needs before its estimate becomes a label."
     )

@@ -89,7 +89,8 @@ def retrain_task(self, labels: str = "clickmodel", days: float = 28.0, featurese
     shop's default)."""
     settings = _settings(self)
     request = TrainingRequest(labels=labels, days=days, min_support=settings.click_model_min_support,
-                              window=settings.rerank_window, params=TrainParams.from_settings(settings))
+                              window=settings.rerank_window, params=TrainParams.from_settings(settings),
+                              unlabelled_weight=settings.ltr_unlabelled_weight)
 
     def job(progress: Progress) -> dict[str, Any]:
         return retrain(settings, request, featureset=featureset, index=index, by=started_by,

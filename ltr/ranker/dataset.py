@@ -45,16 +45,18 @@ class RankingData:
 
 def build_dataset(queries: Sequence[str], candidates: CandidateSource, extractor: FeatureExtractor,
                   labels: Mapping[str, Mapping[str, int]], *, unlabelled_as_zero: bool = False,
+                  unlabelled_weight: float = 1.0,
                   behaviour: ProductBehaviour | Callable[[str], ProductBehaviour] = NO_BEHAVIOUR, window: int = 200,
                   progress: bool = False) -> RankingData:
-    """Rows for the labelled candidates of each query (all candidates with ``unlabelled_as_zero``).
+    """Rows for the labelled candidates of each query (all candidates with ``unlabelled_as_zero``, those
+    without a label weighted ``unlabelled_weight`` in training: a weaker negative than a labelled 0).
     ``behaviour`` is one snapshot for every query, or each query's own (query -> snapshot: see
     :mod:`ltr.ranker.held_out_behaviour`).
 
     Queries without any labelled candidate, or with a single distinct label, teach a ranker
     nothing and are left out.
     """
-    blocks, label_blocks, groups, kept, ids = [], [], [], [], []
+    blocks, label_blocks, groups, kept, ids, weights = [], [], [], [], [], []
     for query in tqdm(queries, desc="features", unit="query", disable=not progress):
         graded = labels.get(query, {})
         pool = candidates(query)[:window]
@@ -69,10 +71,12 @@ def build_dataset(queries: Sequence[str], candidates: CandidateSource, extractor
         keep = [i for i, c in enumerate(pool) if unlabelled_as_zero or c.product_id in graded]
         blocks.append(matrix[keep])
         label_blocks.append(y)
+        weights.append(np.array([1.0 if pool[i].product_id in graded else unlabelled_weight for i in keep]))
         groups.append(len(keep))
         kept.append(query)
         ids.extend(pool[i].product_id for i in keep)
     n_features = len(extractor.featureset.names)
     return RankingData(np.vstack(blocks) if blocks else np.empty((0, n_features), np.float32),
                        np.concatenate(label_blocks) if label_blocks else np.empty(0, int),
-                       np.array(groups, dtype=int), kept, ids)
+                       np.array(groups, dtype=int), kept, ids,
+                       weights=np.concatenate(weights) if weights and unlabelled_weight != 1.0 else None)

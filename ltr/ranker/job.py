@@ -49,6 +49,8 @@ class TrainingRequest:
     params: TrainParams = field(default_factory=TrainParams)
     name: str | None = None
     debias: str = "position"  # labels=actions: position, ipw or none (see ltr.ranker.search_dataset)
+    #: Click labels: the weight of candidates the log never labelled (0, but unshown is not irrelevant).
+    unlabelled_weight: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +97,8 @@ def train_and_register(session: Session, request: TrainingRequest, candidates: C
                                featureset_hash=extractor.featureset.hash, artifact_path=str(artifact.folder),
                                params={**request.params.as_dict(), "labels": request.labels,
                                        "debias": request.debias if request.labels == "actions" else None,
-                                       "window": request.window, "min_support": request.min_support},
+                                       "window": request.window, "min_support": request.min_support,
+                                       "unlabelled_weight": request.unlabelled_weight},
                                metrics=metrics, click_model=click_model_name, data_window=(start, now))
     session.flush()
     return TrainingOutcome(artifact, model, len(data.groups), len(data), held_out)
@@ -127,8 +130,10 @@ def _per_query_data(session: Session, request: TrainingRequest, start: datetime,
         extractor = extractor.with_history(history)
     # Each query reads the behaviour before the label window without its own searches: what an unseen query finds.
     behaviour = HeldOutBehaviour(load_behaviour(session, until=start), search_queries(session, until=start), start)
+    # Unjudged is irrelevant in judgments; never labelled by clicks may be unseen, so it may weigh less.
+    weight = 1.0 if request.labels == "judgments" else request.unlabelled_weight
     data = build_dataset(sorted(labels), candidates, extractor, labels, unlabelled_as_zero=True,
-                         behaviour=behaviour, window=request.window, progress=progress)
+                         unlabelled_weight=weight, behaviour=behaviour, window=request.window, progress=progress)
     return data, click_model_name, history
 
 

@@ -182,3 +182,25 @@ def test_no_early_stopping_trains_every_round():
     booster = train_lambdamart(data, data, ["a", "b", "c"], TrainParams(max_rounds=37, early_stopping_rounds=0,
                                                                       min_data_in_leaf=2))
     assert booster.num_trees() == 37
+
+
+def test_candidates_without_a_label_can_weigh_less_than_labelled_ones() -> None:
+    """Click labels: a candidate the log never labelled is a 0 of weight ``unlabelled_weight`` (unshown is not
+    irrelevant); labelled rows, and every row at weight 1, carry no weight (training as before)."""
+    pools, labels = synthetic(30)
+    partial = {q: dict(list(grades.items())[:3]) for q, grades in labels.items()}
+    extractor = FeatureExtractor(QUERY_FEATURES, FakeTextLogger())  # type: ignore[arg-type]
+    full = build_dataset(sorted(pools), pools.__getitem__, extractor, partial, unlabelled_as_zero=True)
+    assert full.weights is None
+    data = build_dataset(sorted(pools), pools.__getitem__, extractor, partial, unlabelled_as_zero=True,
+                         unlabelled_weight=0.1)
+    assert data.weights is not None and len(data.weights) == len(data) and len(data) == len(full)
+    starts = np.cumsum([0, *data.groups[:-1]])
+    labelled = np.array([pid in partial[q] for q, start, n in zip(data.queries, starts, data.groups)
+                         for pid in data.product_ids[start:start + n]])
+    assert set(data.weights[labelled]) == {1.0} and set(data.weights[~labelled]) == {0.1}
+    assert labelled.sum() == sum(len(g) for q, g in partial.items() if q in data.queries)
+    train = data.select([i % 5 != 0 for i in range(len(data.groups))])
+    assert train.weights is not None and len(train.weights) == len(train)
+    train_lambdamart(train, data.select([i % 5 == 0 for i in range(len(data.groups))]), QUERY_FEATURES.names,
+                     TrainParams(max_rounds=5))
