@@ -10,15 +10,28 @@ index rebuild`` and the embedding rebuild are how a shop changes models, so they
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from opensearchpy import OpenSearch
 
 from core.settings import Settings
-from encoders.identity import bundled_model_path
+from encoders.identity import ModelIdentity, bundled_model_path
 from encoders.registry import find_model, model_folders
 from indexer.versions import live_model
 
 log = logging.getLogger(__name__)
+
+
+def local_model_folder(settings: Settings, model: ModelIdentity) -> Path | None:
+    """The folder holding ``model`` among those these settings can see (:func:`encoders.registry.model_folders`)."""
+    return find_model(model, model_folders(settings.model_path, settings.effective_encoders_dir))
+
+
+def settings_at(settings: Settings, folder: Path) -> Settings:
+    """``settings`` encoding with the model in ``folder`` (the same object when that is the configured one)."""
+    if folder == (settings.model_path or bundled_model_path()):
+        return settings
+    return settings.model_copy(update={"model_path": folder})
 
 
 def settings_for_writes(settings: Settings, client: OpenSearch, alias: str) -> Settings:
@@ -26,10 +39,10 @@ def settings_for_writes(settings: Settings, client: OpenSearch, alias: str) -> S
     that is another model and a folder holds it; otherwise ``settings`` as they are (a new index, or a model
     no folder holds: the sync's model check then names the mismatch)."""
     wanted = live_model(client, alias)
-    if wanted is None:
+    folder = local_model_folder(settings, wanted) if wanted is not None else None
+    if folder is None:
         return settings
-    folder = find_model(wanted, model_folders(settings.model_path, settings.effective_encoders_dir))
-    if folder is None or folder == (settings.model_path or bundled_model_path()):
-        return settings
-    log.info("%s holds vectors of %s: encoding with %s", alias, wanted.key, folder)
-    return settings.model_copy(update={"model_path": folder})
+    chosen = settings_at(settings, folder)
+    if chosen is not settings:
+        log.info("%s holds vectors of %s: encoding with %s", alias, wanted.key, folder)  # type: ignore[union-attr]
+    return chosen

@@ -14,8 +14,7 @@ from core.settings import Settings
 from encoders.batching import MicroBatchingEncoder
 from encoders.cache import QueryVectorCache
 from encoders.factory import load_query_encoder, prepare_query_encoder, query_encoder_missing
-from encoders.identity import bundled_model_path
-from encoders.registry import find_model, model_folders
+from indexer.live_model import local_model_folder, settings_at
 from indexer.versions import live_model
 from storefront.exploration import Exploration
 from storefront.live_encoder import LiveQueryEncoder
@@ -82,19 +81,16 @@ def query_encoder(settings: Settings, client: OpenSearch, index: str,
     if settings.query_encoder_follow_s <= 0:
         return _cached_query_encoder(settings, serving)
 
-    def folders() -> list[Path]:
-        return model_folders(settings.model_path, settings.effective_encoders_dir)
-
     def load(folder: Path) -> QueryVectorCache:
-        chosen = _settings_at(settings, folder)
+        chosen = settings_at(settings, folder)
         prepare_query_encoder(chosen)  # an export, if needed, runs in a child process: no torch in a server
         return _cached_query_encoder(chosen, serving)
 
     wanted, initial, failed = None, None, None
     try:
         wanted = live_model(client, index)
-        folder = find_model(wanted, folders()) if wanted is not None else None
-        if folder is not None and not (serving and query_encoder_missing(_settings_at(settings, folder))):
+        folder = local_model_folder(settings, wanted) if wanted is not None else None
+        if folder is not None and not (serving and query_encoder_missing(settings_at(settings, folder))):
             failed = wanted  # until it has loaded
             initial = load(folder)
             failed = None
@@ -104,7 +100,7 @@ def query_encoder(settings: Settings, client: OpenSearch, index: str,
     # Not loaded here (node down, no folder, an export left to the background): the first search looks again.
     check_now = initial is None and failed is None
     return LiveQueryEncoder(initial or _cached_query_encoder(settings, serving), lambda: live_model(client, index),
-                            lambda model: find_model(model, folders()), load, settings.query_encoder_follow_s,
+                            lambda model: local_model_folder(settings, model), load, settings.query_encoder_follow_s,
                             check_now=check_now, unavailable=failed)
 
 
@@ -116,20 +112,13 @@ def prepare_live_query_encoder(settings: Settings) -> None:
     client = make_client(settings)
     try:
         wanted = live_model(client, settings.default_index)
-        folder = find_model(wanted, model_folders(settings.model_path, settings.effective_encoders_dir)) \
-            if wanted is not None else None
+        folder = local_model_folder(settings, wanted) if wanted is not None else None
         if folder is not None:
-            prepare_query_encoder(_settings_at(settings, folder))
+            prepare_query_encoder(settings_at(settings, folder))
     except Exception as exc:  # noqa: BLE001 - the workers start with the configured model and follow later
         log.warning("could not prepare the live index's query encoder (%s: %s)", exc.__class__.__name__, exc)
     finally:
         client.close()  # no connection of the master's leaks into the forked workers
-
-
-def _settings_at(settings: Settings, folder: Path) -> Settings:
-    if folder == (settings.model_path or bundled_model_path()):
-        return settings
-    return settings.model_copy(update={"model_path": folder})
 
 
 def _cached_query_encoder(settings: Settings, serving: bool) -> QueryVectorCache:
